@@ -1,0 +1,43 @@
+# vossim: `make demo` and `make test` set up everything they need on a fresh Debian machine.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+APT := DEBIAN_FRONTEND=noninteractive apt-get
+
+.PHONY: demo test lint bench system-deps clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { $(APT) update -qq && $(APT) install -y -qq python3-venv && $(PYTHON) -m venv $(VENV); }
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev,live]'
+	@touch $(STAMP)
+
+# Real peers used by the tests: SIPp (Debian sip-tester) and tshark. Installed as root when missing.
+system-deps:
+	@missing=""; \
+	command -v sipp >/dev/null 2>&1 || missing="$$missing sip-tester"; \
+	command -v tshark >/dev/null 2>&1 || missing="$$missing tshark"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing$$missing"; \
+		$(APT) update -qq && echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections && \
+		$(APT) install -y -qq $$missing; \
+	fi
+
+demo: $(STAMP)
+	$(BIN)/vossim run scenarios/demo.yaml -o out --format pipe,e_cdr,sqlite,jsonl --trace out/trace.jsonl
+	@echo; echo "First CDR lines (cdr/*.txt):"; head -n 5 out/cdr/*.txt
+
+lint: $(STAMP)
+	$(BIN)/ruff check simulator cdr_writer tests bench
+
+test: $(STAMP) system-deps
+	$(BIN)/ruff check simulator cdr_writer tests bench
+	$(BIN)/vossim check scenarios/
+	$(BIN)/python -m pytest -q -n 2 tests
+
+bench: $(STAMP)
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf out .pytest_cache .ruff_cache build *.egg-info

@@ -1,0 +1,147 @@
+"""The decision table: who ends a call and why, for every situation the switch can meet.
+
+This file is the single source of the rules in spec §2. It holds data, not control flow:
+``SETUP_CHECKS`` is walked in order at INVITE time (first failing check wins), the callee's
+final responses are looked up in ``CALLEE_REJECTIONS``, and everything that can end a call after
+answer is a ``Verdict`` whose ``row`` is also its priority when two endings fall on the same
+instant. The simulated and the live switch both read these rows; neither has a second copy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from enum import IntEnum
+from typing import Protocol
+
+from simulator._reasons import EndReason as R
+
+
+class Party(IntEnum):
+    """``endDirection``: who ended the call."""
+
+    CALLER = 0
+    CALLEE = 1
+    SERVER = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    row: int
+    situation: str
+    end_direction: Party
+    reason: R
+    sip_code: int  # final response to the caller; 200 where the call ends with a BYE
+    q850: int
+    illegal: bool = False  # counts as an illegal call for SERVER_BILLING_RECORD_ILLEGAL_CALL
+    rated: bool = True  # False: refused before rating, billingMode -1
+
+
+class SetupFacts(Protocol):
+    """What the setup checks may ask about an arriving call (see ``_state.Setup``)."""
+
+    gateway_known: bool
+    credentials_ok: bool
+    account_disabled: bool
+    account_expired: bool
+    blacklisted: bool
+    cps_exceeded: bool
+    concurrency_full: bool
+    rate_found: bool
+    level_subscribed: bool
+    first_pulse_affordable: bool
+    route_found: bool
+    any_gateway_up: bool
+    any_gateway_free: bool
+
+
+def _v(row: int, situation: str, direction: Party, reason: R, sip: int, q850: int,
+       **flags: bool) -> Verdict:
+    return Verdict(row, situation, direction, reason, sip, q850, **flags)
+
+
+S, CALLER, CALLEE = Party.SERVER, Party.CALLER, Party.CALLEE
+
+# --- At setup: first failing check wins --------------------------------------------------------
+SETUP_CHECKS: tuple[tuple[Verdict, Callable[[SetupFacts], bool]], ...] = (
+    (_v(1, "source IP not on any mapping gateway", S, R.UNAUTHORIZED_IP, 403, 21,
+        illegal=True, rated=False), lambda f: not f.gateway_known),
+    (_v(2, "wrong or missing credentials", S, R.AUTHENTICATION_FAILED, 403, 21,
+        illegal=True, rated=False), lambda f: not f.credentials_ok),
+    (_v(3, "account disabled", S, R.ACCOUNT_DISABLED, 403, 21, rated=False),
+     lambda f: f.account_disabled),
+    (_v(4, "account expired", S, R.ACCOUNT_EXPIRED, 403, 21, rated=False),
+     lambda f: f.account_expired),
+    (_v(5, "caller or callee blacklisted", S, R.BLACKLIST_MATCH, 403, 21,
+        illegal=True, rated=False), lambda f: f.blacklisted),
+    (_v(6, "calls-per-second limit exceeded", S, R.CPS_LIMIT_EXCEEDED, 503, 42, rated=False),
+     lambda f: f.cps_exceeded),
+    (_v(7, "concurrent-call limit reached", S, R.CONCURRENT_LIMIT_EXCEEDED, 503, 34,
+        rated=False), lambda f: f.concurrency_full),
+    (_v(8, "no rate for the callee", S, R.RATE_NOT_FOUND, 404, 3, rated=False),
+     lambda f: not f.rate_found),
+    (_v(9, "account not subscribed to the call level", S, R.SERVICE_NOT_SUBSCRIBED, 403, 50,
+        rated=False), lambda f: not f.level_subscribed),
+    (_v(10, "balance cannot pay the first pulse", S, R.BALANCE_INSUFFICIENT, 403, 21,
+        rated=False), lambda f: not f.first_pulse_affordable),
+    (_v(11, "no routing gateway prefix matches", S, R.ROUTE_NOT_FOUND, 404, 3, rated=False),
+     lambda f: not f.route_found),
+    (_v(12, "every matching gateway is down", S, R.GATEWAY_UNAVAILABLE, 503, 38, rated=False),
+     lambda f: not f.any_gateway_up),
+    (_v(13, "every matching gateway is at capacity", S, R.NO_AVAILABLE_ROUTE, 503, 34,
+        rated=False), lambda f: not f.any_gateway_free),
+)
+
+# --- Before answer -------------------------------------------------------------------------------
+USER_BUSY = _v(14, "callee busy", CALLEE, R.USER_BUSY, 486, 17)
+UNALLOCATED = _v(15, "callee rejects 404", CALLEE, R.UNALLOCATED_NUMBER, 404, 1)
+DECLINED = _v(16, "callee rejects 603", CALLEE, R.CALL_REJECTED, 603, 21)
+CALLEE_NO_ANSWER = _v(17, "callee rejects 480", CALLEE, R.NO_ANSWER, 480, 19)
+ALL_CONGESTED = _v(18, "every gateway answered 503", CALLEE, R.NETWORK_CONGESTION, 503, 42)
+ALL_UNREACHABLE = _v(18, "every gateway unreachable", S, R.GATEWAY_UNAVAILABLE, 503, 38)
+RING_TIMEOUT = _v(19, "ringing longer than no_answer_timeout", S, R.NO_ANSWER, 408, 18)
+CALLER_CANCEL = _v(20, "caller cancels", CALLER, R.CALLER_HANGUP, 487, 16)
+
+# Responses that make the switch try the next matching gateway (row 18).
+FAILOVER_CODES = frozenset({503})
+
+# A callee's final response -> verdict. Codes the contract does not name end the call the way a
+# VOS3000 operator expects: the callee refused it (Call Rejected), with its own code passed on.
+CALLEE_REJECTIONS: dict[int, Verdict] = {
+    486: USER_BUSY, 600: replace(USER_BUSY, sip_code=600),
+    404: UNALLOCATED, 484: replace(UNALLOCATED, sip_code=484),
+    604: replace(UNALLOCATED, sip_code=604),
+    603: DECLINED,
+    480: CALLEE_NO_ANSWER, 408: replace(CALLEE_NO_ANSWER, sip_code=408, q850=18),
+}
+_Q850_FOR_OTHER_CODES = {4: 21, 5: 41, 6: 21}
+
+
+def callee_rejection(code: int) -> Verdict:
+    verdict = CALLEE_REJECTIONS.get(code)
+    if verdict is None:
+        verdict = replace(DECLINED, situation=f"callee rejects {code}", sip_code=code,
+                          q850=_Q850_FOR_OTHER_CODES.get(code // 100, 127))
+    return verdict
+
+
+# --- After answer: the earliest ends the call; exact ties go to the lower row ---------------------
+CALLER_BYE = _v(21, "caller BYE", CALLER, R.CALLER_HANGUP, 200, 16)
+CALLEE_BYE = _v(22, "callee BYE", CALLEE, R.CALLEE_HANGUP, 200, 16)
+ADMIN_DISCONNECT = _v(23, "admin disconnect", S, R.SERVER_FORCED_RELEASE, 200, 16)
+PREPAID_EXHAUSTED = _v(24, "prepaid money cannot pay the next pulse", S,
+                       R.PREPAID_DURATION_EXCEEDED, 200, 16)
+MAX_DURATION = _v(25, "max_call_duration reached", S, R.NORMAL_CLEARING, 200, 16)
+NO_TIMER_CAP = _v(26, "caller without session timers reached the re-INVITE cap", S,
+                  R.SESSION_TIMEOUT, 200, 102)
+REFRESH_FAILED = _v(27, "session refresh unanswered for 32 s", S, R.SESSION_TIMEOUT, 408, 102)
+MEDIA_TIMEOUT = _v(28, "no media for media_timeout s", S, R.MEDIA_TIMEOUT, 200, 41)
+
+TIMER_B = 32.0  # s: RFC 3261 64*T1, how long an INVITE or refresh may go unanswered
+
+ALL_ROWS: tuple[Verdict, ...] = (
+    *(verdict for verdict, _ in SETUP_CHECKS),
+    USER_BUSY, UNALLOCATED, DECLINED, CALLEE_NO_ANSWER, ALL_CONGESTED, ALL_UNREACHABLE,
+    RING_TIMEOUT, CALLER_CANCEL, CALLER_BYE, CALLEE_BYE, ADMIN_DISCONNECT, PREPAID_EXHAUSTED,
+    MAX_DURATION, NO_TIMER_CAP, REFRESH_FAILED, MEDIA_TIMEOUT,
+)

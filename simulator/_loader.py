@@ -1,0 +1,253 @@
+"""Reading scenario files: YAML with positions, and errors a person can act on.
+
+Every problem is reported as ``file:line:column: key.path: expected …, found …`` (with a "did you
+mean" where a known name is close), all problems of a file at once.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from simulator._scenario import Scenario, cross_reference_errors
+
+Path_ = tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class Problem:
+    file: str
+    line: int
+    column: int
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}:{self.column}"
+        return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+
+
+class ScenarioError(Exception):
+    """A scenario file cannot be used; ``problems`` lists everything wrong with it."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+def format_path(path: Path_) -> str:
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+class _Positions:
+    """Builds plain Python data from a YAML node tree, remembering where each key path was."""
+
+    def __init__(self, loader: yaml.SafeLoader, file: str) -> None:
+        self.loader = loader
+        self.file = file
+        self.marks: dict[Path_, tuple[int, int]] = {}
+        self.key_marks: dict[Path_, tuple[int, int]] = {}
+        self.problems: list[Problem] = []
+        self.data: Any = None
+
+    def build(self, node: yaml.Node, path: Path_) -> Any:
+        self.marks[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
+        if isinstance(node, yaml.MappingNode):
+            self.loader.flatten_mapping(node)
+            out: dict[Any, Any] = {}
+            for key_node, value_node in node.value:
+                key = self.loader.construct_object(key_node, deep=True)
+                if isinstance(key, list | dict):
+                    key = str(key)
+                child = (*path, key)
+                self.key_marks[child] = (key_node.start_mark.line + 1,
+                                         key_node.start_mark.column + 1)
+                if key in out:
+                    line, column = self.key_marks[child]
+                    self.problems.append(Problem(
+                        self.file, line, column, format_path(child),
+                        "expected each key once in a mapping, found it a second time"))
+                out[key] = self.build(value_node, child)
+            return out
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
+        return self.loader.construct_object(node, deep=True)
+
+    def where(self, path: Path_, *, key: bool = False) -> tuple[int, int]:
+        if key and path in self.key_marks:
+            return self.key_marks[path]
+        for end in range(len(path), -1, -1):
+            if path[:end] in self.marks:
+                return self.marks[path[:end]]
+        return (1, 1)
+
+
+def _found(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _resolve(annotation: Any) -> Any:
+    """The model (or ("dict"|"list", inner)) an annotation validates with."""
+    import typing
+
+    origin = typing.get_origin(annotation)
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    if origin is dict:
+        return ("dict", _resolve(args[1]))
+    if origin is list:
+        return ("list", _resolve(args[0]))
+    if args and origin is not typing.Annotated and origin is not typing.Literal:
+        for arg in args:
+            resolved = _resolve(arg)
+            if isinstance(resolved, type) and issubclass(resolved, BaseModel):
+                return resolved
+        return None
+    return annotation
+
+
+def _field_names(path: Path_) -> list[str]:
+    """Known keys of the mapping at ``path`` in the schema."""
+    node: Any = Scenario
+    for part in path:
+        if isinstance(node, tuple):
+            node = node[1]
+            continue
+        if not (isinstance(node, type) and issubclass(node, BaseModel)):
+            return []
+        field = next((f for name, f in node.model_fields.items()
+                      if (f.alias or name) == part), None)
+        if field is None:
+            return []
+        node = _resolve(field.annotation)
+    if isinstance(node, type) and issubclass(node, BaseModel):
+        return [f.alias or name for name, f in node.model_fields.items()]
+    return []
+
+
+def _problem_from_pydantic(error: dict[str, Any], positions: _Positions) -> Problem:
+    loc: Path_ = tuple(error["loc"])
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        key = loc[-1]
+        known = _field_names(loc[:-1])
+        hint = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
+        message = f"unknown key {key!r}; expected one of: {', '.join(known)}" if known else \
+            f"unknown key {key!r}"
+        if hint:
+            message += f"; did you mean {hint[0]!r}?"
+        line, column = positions.where(loc, key=True)
+        return Problem(positions.file, line, column, format_path(loc), message)
+    if kind == "missing":
+        line, column = positions.where(loc[:-1])
+        return Problem(positions.file, line, column, format_path(loc),
+                       f"missing required key {loc[-1]!r}")
+    loc = _data_path(loc, positions.data)
+    message = error["msg"]
+    if message.startswith("Value error, "):
+        message = message[len("Value error, "):]
+    elif message.startswith("Assertion failed, "):
+        message = message[len("Assertion failed, "):]
+    else:
+        message = "expected " + message[0].lower() + message[1:].replace("Input should be ", "")
+        message = message.replace("expected input should be ", "expected ")
+    if "found" not in message:
+        message += f", found {_found(error.get('input'))}"
+    line, column = positions.where(loc)
+    return Problem(positions.file, line, column, format_path(loc), message)
+
+
+def _data_path(loc: Path_, data: Any) -> Path_:
+    """Keep the parts of a pydantic location that name real keys (drops union-branch tags)."""
+    out: list[Any] = []
+    node = data
+    for part in loc:
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            node = node[part]
+        else:
+            continue
+        out.append(part)
+    return tuple(out)
+
+
+def _merge(problems: list[Problem]) -> list[Problem]:
+    """One problem per place: alternatives of a union are joined with "or"."""
+    merged: dict[tuple[str, int, int, str], list[str]] = {}
+    for problem in problems:
+        key = (problem.file, problem.line, problem.column, problem.path)
+        messages = merged.setdefault(key, [])
+        if problem.message not in messages:
+            messages.append(problem.message)
+    return [Problem(*key, " or ".join(messages)) for key, messages in merged.items()]
+
+
+def parse_scenario(text: str, file: str = "<scenario>") -> Scenario:
+    """Validate scenario text; raises ``ScenarioError`` with every problem found."""
+    loader = yaml.SafeLoader(text)
+    try:
+        try:
+            node = loader.get_single_node()
+        except yaml.MarkedYAMLError as exc:
+            mark = exc.problem_mark or exc.context_mark
+            line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+            raise ScenarioError([Problem(file, line, column, "",
+                                         f"YAML syntax error: {exc.problem or exc}")]) from None
+        if node is None:
+            raise ScenarioError([Problem(file, 1, 1, "", "expected a scenario mapping with "
+                                                         "'version: 1', found an empty file")])
+        positions = _Positions(loader, file)
+        try:
+            data = positions.build(node, ())
+            positions.data = data
+        except yaml.constructor.ConstructorError as exc:
+            mark = exc.problem_mark
+            raise ScenarioError([Problem(file, mark.line + 1 if mark else 1,
+                                         mark.column + 1 if mark else 1, "",
+                                         f"YAML error: {exc.problem}")]) from None
+    finally:
+        loader.dispose()
+    if positions.problems:
+        raise ScenarioError(positions.problems)
+    if not isinstance(data, dict):
+        raise ScenarioError([Problem(file, 1, 1, "", "expected a scenario mapping with "
+                                                     f"'version: 1', found {_found(data)}")])
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as exc:
+        problems = [_problem_from_pydantic(e, positions) for e in exc.errors()]
+        raise ScenarioError(_merge(problems)) from None
+    cross = cross_reference_errors(scenario)
+    if cross:
+        problems = []
+        for path, message in cross:
+            line, column = positions.where(path)
+            problems.append(Problem(file, line, column, format_path(path), message))
+        raise ScenarioError(problems)
+    return scenario
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ScenarioError([Problem(str(path), 1, 1, "", f"cannot read the file: "
+                                                          f"{exc.strerror or exc}")]) from None
+    except UnicodeDecodeError as exc:
+        raise ScenarioError([Problem(str(path), 1, 1, "", f"expected UTF-8 text: {exc}")]) \
+            from None
+    return parse_scenario(text, str(path))

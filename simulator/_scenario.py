@@ -1,0 +1,336 @@
+"""The scenario file's schema (spec §1), validated with pydantic. Loading lives in ``_loader``."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+
+from cdr_writer import EXPECTABLE
+from simulator._rating import Rate, Section
+from simulator._reasons import EndReason
+
+_DIGITS = re.compile(r"^[0-9]+$")
+
+
+def _money(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError("expected an amount of money, found a boolean")
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    if isinstance(value, int):
+        return Decimal(value)
+    return value
+
+
+def _digits(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError("expected a string of digits")
+    if isinstance(value, int):
+        value = str(value)
+    if not isinstance(value, str) or not _DIGITS.match(value):
+        raise ValueError(f"expected a string of digits 0-9, found {value!r}")
+    return value
+
+
+def _address(value: Any) -> Any:
+    """An IPv4/IPv6 address, optionally with ``:port`` (live mode)."""
+    if not isinstance(value, str):
+        raise ValueError(f"expected an IP address such as 203.0.113.10, found {value!r}")
+    host = value
+    if value.count(":") == 1:
+        host, port = value.split(":")
+        if not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"expected a port 1-65535 after ':', found {port!r}")
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        raise ValueError(f"expected an IP address such as 203.0.113.10, found {value!r}") from None
+    return value
+
+
+Money = Annotated[Decimal, BeforeValidator(_money)]
+Digits = Annotated[str, BeforeValidator(_digits)]
+Address = Annotated[str, BeforeValidator(_address)]
+Seconds = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+Flag = Literal[0, 1]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+
+
+class Switch(_Model):
+    name: str = "VOS3000-SIM"
+    SERVER_BILLING_RECORD_SERVER_HANG_UP: Flag = 1
+    SERVER_BILLING_RECORD_ZERO_HOLD_TIME: Flag = 1
+    SERVER_BILLING_RECORD_ILLEGAL_CALL: Flag = 1
+    SERVER_BILLING_FEE_PRECISTION: int = Field(2, ge=0, le=4)
+    SERVER_BILLING_HOLD_TIME_PRECISION: int = Field(50, ge=0, le=1000)
+    SS_SIP_SESSION_TTL: Seconds = 1800
+    SS_SIP_SESSION_UPDATE_SEGMENT: int = Field(2, ge=1)
+    SS_SIP_NO_TIMER_REINVITE_INTERVAL: Seconds = 7200
+    max_call_duration: Seconds = 0
+    media_timeout: Seconds = 60
+    no_answer_timeout: Seconds = 60
+    end_reason_style: Literal["server-code", "protocol", "negative"] = "server-code"
+    end_reason_codes: dict[str, int] = {}
+
+    @field_validator("end_reason_codes", mode="before")
+    @classmethod
+    def _reason_keys(cls, value: Any) -> Any:
+        if not isinstance(value, dict):
+            return value
+        out = {}
+        for key, number in value.items():
+            reason = _reason_by_key(key)
+            if reason is None:
+                names = ", ".join(r.title for r in EndReason)
+                raise ValueError(f"unknown end reason {key!r}; expected a number 1-25 or one "
+                                 f"of: {names}")
+            out[reason.name] = number
+        return out
+
+    def reason_numbers(self) -> dict[EndReason, int]:
+        numbers = {reason: int(reason) for reason in EndReason}
+        for name, number in self.end_reason_codes.items():
+            numbers[EndReason[name]] = number
+        return numbers
+
+
+def _reason_by_key(key: Any) -> EndReason | None:
+    if isinstance(key, int) and not isinstance(key, bool):
+        return EndReason(key) if 1 <= key <= 25 else None
+    if isinstance(key, str):
+        if key.isdigit():
+            return _reason_by_key(int(key))
+        wanted = re.sub(r"[^a-z]", "", key.lower())
+        for reason in EndReason:
+            if re.sub(r"[^a-z]", "", reason.name.lower()) == wanted:
+                return reason
+    return None
+
+
+class Credentials(_Model):
+    user: str
+    password: str
+
+
+class Account(_Model):
+    name: str = ""
+    type: Literal["prepaid", "postpaid"] = "postpaid"
+    money: Money = Decimal(0)
+    limit_money: Annotated[Money, Field(ge=0)] = Decimal(0)
+    rate_table: str
+    status: Literal["active", "disabled"] = "active"
+    expires: datetime | date | None = None
+    max_concurrent: int | None = Field(None, ge=0)
+    max_cps: int | None = Field(None, ge=0)
+    subscribed: list[int] | None = None
+
+    @property
+    def expires_epoch(self) -> float | None:
+        expires = self.expires
+        if expires is None:
+            return None
+        if not isinstance(expires, datetime):
+            expires = datetime(expires.year, expires.month, expires.day)
+        if expires.tzinfo is None:
+            expires = expires.replace(tzinfo=UTC)
+        return expires.timestamp()
+
+
+class SectionModel(_Model):
+    time: int = Field(ge=1)
+    fee: Annotated[Money, Field(ge=0)]
+
+
+class RateModel(_Model):
+    prefix: Digits
+    fee: Annotated[Money, Field(ge=0)]
+    period: int = Field(60, ge=1)
+    call_level: int = Field(0, ge=0)
+    sections: list[SectionModel] = []
+
+    def core(self) -> Rate:
+        return Rate(self.prefix, self.fee, self.period, self.call_level,
+                    tuple(Section(s.time, s.fee) for s in self.sections))
+
+
+class MappingGateway(_Model):
+    account: str
+    ips: list[Address] = Field(min_length=1)
+    protocol: Literal["sip", "h323"] = "sip"
+    session_timer: bool = True
+    auth: Credentials | None = None
+
+
+class CalleeDoes(_Model):
+    answer_after: Seconds | None = None
+    hangup_after: Seconds | None = None
+    ring_after: Seconds | None = None
+    busy: Literal[True] | None = None
+    reject: int | None = Field(None, ge=400, le=699)
+    after: Seconds | None = None
+    no_answer: Literal[True] | None = None
+    unreachable: Literal[True] | None = None
+
+    @model_validator(mode="after")
+    def _one_behaviour(self) -> CalleeDoes:
+        kinds = [k for k in ("answer_after", "busy", "reject", "no_answer", "unreachable")
+                 if getattr(self, k) is not None]
+        if len(kinds) != 1:
+            raise ValueError("expected exactly one of answer_after, busy, reject, no_answer, "
+                             f"unreachable; found {', '.join(kinds) or 'none'}")
+        allowed = {"answer_after": {"hangup_after", "ring_after"}, "busy": {"after"},
+                   "reject": {"after"}, "no_answer": {"ring_after"}, "unreachable": set()}
+        kind = kinds[0]
+        for extra in ("hangup_after", "ring_after", "after"):
+            if getattr(self, extra) is not None and extra not in allowed[kind]:
+                raise ValueError(f"{extra!r} cannot go with {kind!r}; {kind} takes "
+                                 f"{', '.join(sorted(allowed[kind])) or 'nothing else'}")
+        if kind == "answer_after" and (self.ring_after or 0) > self.answer_after:
+            raise ValueError(f"ring_after ({self.ring_after}) must not be later than "
+                             f"answer_after ({self.answer_after})")
+        return self
+
+    @property
+    def kind(self) -> str:
+        for k in ("answer_after", "busy", "reject", "no_answer", "unreachable"):
+            if getattr(self, k) is not None:
+                return k
+        raise AssertionError("validated")
+
+
+class CallerDoes(_Model):
+    hangup_after: Seconds | None = None
+    cancel_after: Seconds | None = None
+
+    @model_validator(mode="after")
+    def _at_most_one(self) -> CallerDoes:
+        if self.hangup_after is not None and self.cancel_after is not None:
+            raise ValueError("expected one of hangup_after or cancel_after, found both")
+        return self
+
+
+class RoutingGateway(_Model):
+    ip: Address
+    protocol: Literal["sip", "h323"] = "sip"
+    prefixes: list[Digits] = Field(min_length=1)
+    priority: int = 1
+    capacity: int | None = Field(None, ge=0)
+    status: Literal["up", "down", "unreachable"] = "up"
+    callee_does: CalleeDoes | None = None
+
+
+class Call(_Model):
+    id: str
+    at: Seconds = 0
+    from_: str = Field(alias="from")
+    source_ip: Address | None = None
+    caller: Digits
+    callee: Digits
+    credentials: Credentials | None = None
+    callee_does: CalleeDoes | None = None
+    caller_does: CallerDoes = CallerDoes()
+    media_stops_after: Seconds | None = None
+    refresh_fails: bool | Literal["caller", "callee"] = False
+    admin_disconnect_at: Seconds | None = None
+    expect: dict[str, Any] = {}
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _id_text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+    @field_validator("expect")
+    @classmethod
+    def _known_fields(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for key in value:
+            if key not in EXPECTABLE:
+                raise ValueError(f"unknown CDR field {key!r} in expect")
+        return value
+
+    @property
+    def refresh_failing_leg(self) -> str | None:
+        if self.refresh_fails is True:
+            return "caller"
+        return self.refresh_fails or None
+
+
+class Scenario(_Model):
+    version: Literal[1]
+    name: str = ""
+    description: str = ""
+    seed: int = 0
+    start: datetime = datetime(2026, 1, 1, tzinfo=UTC)
+    switch: Switch = Switch()
+    accounts: dict[str, Account] = {}
+    rate_tables: dict[str, list[RateModel]] = {}
+    mapping_gateways: dict[str, MappingGateway] = {}
+    routing_gateways: dict[str, RoutingGateway] = {}
+    blacklist: list[Digits] = []
+    calls: list[Call] = []
+    traffic: list[dict[str, Any]] = []
+
+    @field_validator("start")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+    def core_rate_tables(self) -> dict[str, list[Rate]]:
+        return {name: [rate.core() for rate in rates] for name, rates in self.rate_tables.items()}
+
+
+def cross_reference_errors(scenario: Scenario) -> list[tuple[tuple[Any, ...], str]]:
+    """Checks between sections that one model cannot make: (key path, message) pairs."""
+    errors: list[tuple[tuple[Any, ...], str]] = []
+
+    def unknown(path: tuple[Any, ...], what: str, name: str, known: dict[str, Any]) -> None:
+        if name not in known:
+            choices = ", ".join(sorted(known)) or "none defined"
+            errors.append((path, f"expected the name of {what} ({choices}), found {name!r}"
+                                 + _did_you_mean(name, known)))
+
+    for name, account in scenario.accounts.items():
+        unknown(("accounts", name, "rate_table"), "a rate table", account.rate_table,
+                scenario.rate_tables)
+    for name, gateway in scenario.mapping_gateways.items():
+        unknown(("mapping_gateways", name, "account"), "an account", gateway.account,
+                scenario.accounts)
+    owner: dict[str, str] = {}
+    for name, gateway in scenario.mapping_gateways.items():
+        for i, ip in enumerate(gateway.ips):
+            if ip in owner and owner[ip] != name:
+                errors.append((("mapping_gateways", name, "ips", i),
+                               f"expected an address no other mapping gateway uses, found {ip!r} "
+                               f"(also on {owner[ip]})"))
+            owner[ip] = name
+    for name, rates in scenario.rate_tables.items():
+        seen: set[str] = set()
+        for i, rate in enumerate(rates):
+            if rate.prefix in seen:
+                errors.append((("rate_tables", name, i, "prefix"),
+                               f"expected each prefix once per table, found {rate.prefix!r} again"))
+            seen.add(rate.prefix)
+    ids: set[str] = set()
+    for i, call in enumerate(scenario.calls):
+        unknown(("calls", i, "from"), "a mapping gateway", call.from_, scenario.mapping_gateways)
+        if call.id in ids:
+            errors.append((("calls", i, "id"), f"expected a unique call id, found {call.id!r} "
+                                                "a second time"))
+        ids.add(call.id)
+    return errors
+
+
+def _did_you_mean(name: str, known: Any) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(str(name), [str(k) for k in known], n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""

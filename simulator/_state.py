@@ -1,0 +1,689 @@
+"""The call state machine: everything that decides how a call runs and ends lives in this file.
+
+Theory of operation
+-------------------
+The core is sans-I/O. A ``Switch`` holds what calls share (balances, concurrency, CPS windows,
+gateway load); a ``Call`` is one call's state machine. Neither reads a clock, sleeps, opens a
+socket or writes a file. A transport drives them:
+
+* the simulator (``_engine``) on simpy's simulated clock, feeding the party script of a scenario;
+* live mode on a real SIP stack, feeding what arrives on the wire.
+
+Everything that happens to a call is an entry on the call's *agenda*: ``(time, kind, seq, arg)``.
+Timers the core starts itself (timer B, no-answer, pulses, session refresh, media timeout, max
+duration) and events the transport reports (a 180 from the gateway, the caller's BYE) go through
+the same agenda, and ``Call.advance(now)`` processes every due entry in order of time, then of
+``Kind`` value. ``Kind`` values are the decision-table row numbers of the endings they cause, so an
+exact tie between two endings is settled by the table's order with no special case: a caller BYE
+and a pulse boundary at the same instant end as a caller hangup, and the pulse is never reserved.
+
+Phases::
+
+    NEW --setup checks fail--> ENDED                     (rows 1-13)
+    NEW --INVITE to gateway--> TRYING --18x--> RINGING --200--> TALKING --any ending--> ENDED
+                               TRYING/RINGING --503 / timer B--> TRYING (next gateway, row 18)
+                               TRYING/RINGING --final error, timeout, CANCEL--> ENDED (14-20)
+
+The core tells the transport what to do through the ``Signalling`` port (four calls), and keeps
+an optional message ladder (``Call.trace``) of what the switch saw and sent.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import deque
+from collections.abc import Callable
+from decimal import Decimal
+from enum import IntEnum
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Protocol
+
+from simulator import _decisions as table
+from simulator._decisions import Party, Verdict
+from simulator._rating import ZERO, Rate, RateTable, Wallet, round_money
+from simulator._reasons import EndReason, q850_text, sip_phrase
+
+if TYPE_CHECKING:
+    from simulator._scenario import Account, MappingGateway, RoutingGateway, Scenario
+
+
+class Phase(IntEnum):
+    NEW = 0
+    TRYING = 1
+    RINGING = 2
+    TALKING = 3
+    ENDED = 4
+
+
+class Kind(IntEnum):
+    """Agenda entry kinds. The value is the tie-break priority (= decision-table row)."""
+
+    MEDIA_STOPPED = 0       # transport: RTP stopped flowing (starts the media timer)
+    GATEWAY_RINGING = 1     # transport: 180/183 (H.225 Alerting) from the gateway
+    GATEWAY_ANSWER = 13     # transport: 200 (Connect) from the gateway
+    GATEWAY_REJECT = 14     # transport: final error from the gateway, arg = code
+    GATEWAY_TIMEOUT = 18    # core: timer B on the INVITE to the gateway
+    RING_TIMEOUT = 19       # core: no_answer_timeout after the first 18x
+    CALLER_CANCEL = 20      # transport: CANCEL from the caller
+    CALLER_BYE = 21         # transport
+    CALLEE_BYE = 22         # transport
+    ADMIN_DISCONNECT = 23   # transport (operator)
+    PULSE = 24              # core: a prepaid pulse starts and must be reserved
+    MAX_DURATION = 25       # core
+    NO_TIMER_CAP = 26       # core: SS_SIP_NO_TIMER_REINVITE_INTERVAL for non-timer callers
+    REFRESH_TIMEOUT = 27    # core: a session refresh went unanswered for timer B
+    MEDIA_TIMEOUT = 28      # core
+    REFRESH_DUE = 40        # core: time to send a session refresh, arg = leg
+    REFRESH_ANSWERED = 41   # transport: the refresh got its 200, arg = leg
+
+
+class Leg(IntEnum):
+    CALLER = 0
+    CALLEE = 1
+
+
+# Endings after answer, by the agenda kind that causes them.
+_TALK_ENDINGS: dict[Kind, Verdict] = {
+    Kind.CALLER_BYE: table.CALLER_BYE,
+    Kind.CALLEE_BYE: table.CALLEE_BYE,
+    Kind.ADMIN_DISCONNECT: table.ADMIN_DISCONNECT,
+    Kind.MAX_DURATION: table.MAX_DURATION,
+    Kind.NO_TIMER_CAP: table.NO_TIMER_CAP,
+    Kind.MEDIA_TIMEOUT: table.MEDIA_TIMEOUT,
+}
+
+
+class Signalling(Protocol):
+    """What the core asks of its transport."""
+
+    def invite_gateway(self, call: Call, gateway: RoutingGateway) -> None: ...
+    def answered(self, call: Call) -> None: ...
+    def send_refresh(self, call: Call, leg: Leg) -> None: ...
+    def released(self, call: Call) -> None: ...
+
+
+class CallAttempt:
+    """An INVITE as it reaches the switch: everything the setup checks look at."""
+
+    __slots__ = ("at", "callee", "caller", "call_id", "credentials", "source_ip")
+
+    def __init__(self, call_id: str, at: float, source_ip: str, caller: str, callee: str,
+                 credentials: tuple[str, str] | None = None) -> None:
+        self.call_id = call_id
+        self.at = at
+        self.source_ip = source_ip
+        self.caller = caller
+        self.callee = callee
+        self.credentials = credentials
+
+
+class _GatewayLoad:
+    __slots__ = ("active", "config", "name")
+
+    def __init__(self, name: str, config: RoutingGateway) -> None:
+        self.name = name
+        self.config = config
+        self.active = 0
+
+    @property
+    def up(self) -> bool:
+        return self.config.status != "down"
+
+    @property
+    def free(self) -> float:
+        capacity = self.config.capacity
+        return float("inf") if capacity is None else capacity - self.active
+
+
+class _AccountState:
+    __slots__ = ("active", "config", "invites", "name", "rates", "wallet")
+
+    def __init__(self, name: str, config: Account, rates: RateTable) -> None:
+        self.name = name
+        self.config = config
+        self.rates = rates
+        self.wallet = Wallet(config.money, config.limit_money, config.type == "prepaid")
+        self.active = 0
+        self.invites: deque[float] = deque()
+
+
+class Switch:
+    """Shared state of the softswitch and the factory of calls."""
+
+    def __init__(self, scenario: Scenario, signalling: Signalling, *, trace: bool = False) -> None:
+        self.scenario = scenario
+        self.config = scenario.switch
+        self.signalling = signalling
+        self.tracing = trace
+        self.start_epoch = scenario.start.timestamp()
+        tables = {name: RateTable(rates) for name, rates in scenario.core_rate_tables().items()}
+        self.accounts = {name: _AccountState(name, acc, tables[acc.rate_table])
+                         for name, acc in scenario.accounts.items()}
+        self.gateway_by_ip: dict[str, tuple[str, MappingGateway]] = {}
+        for name, gw in scenario.mapping_gateways.items():
+            for ip in gw.ips:
+                self.gateway_by_ip[ip] = (name, gw)
+        self.gateways = {name: _GatewayLoad(name, gw)
+                         for name, gw in scenario.routing_gateways.items()}
+        self._routes_by_prefix: dict[str, list[_GatewayLoad]] = {}
+        for load in self.gateways.values():
+            for prefix in load.config.prefixes:
+                self._routes_by_prefix.setdefault(prefix, []).append(load)
+        self._route_lengths = sorted({len(p) for p in self._routes_by_prefix}, reverse=True)
+        self._blacklist = frozenset(scenario.blacklist)
+        self._blacklist_lengths = sorted({len(p) for p in self._blacklist}, reverse=True)
+        self.reason_numbers = scenario.switch.reason_numbers()
+
+    # -- lookups used by the setup checks -------------------------------------------------------
+    def is_blacklisted(self, number: str) -> bool:
+        blacklist = self._blacklist
+        return any(number[:n] in blacklist for n in self._blacklist_lengths if n <= len(number))
+
+    def route_candidates(self, callee: str) -> list[_GatewayLoad]:
+        """Matching gateways: longest prefix, then lowest priority, most free capacity, name."""
+        seen: dict[str, tuple[int, _GatewayLoad]] = {}
+        for length in self._route_lengths:
+            if length > len(callee):
+                continue
+            for load in self._routes_by_prefix.get(callee[:length], ()):
+                seen.setdefault(load.name, (length, load))
+        ordered = sorted(seen.values(), key=lambda item: (
+            -item[0], item[1].config.priority, -item[1].free, item[1].name))
+        return [load for _, load in ordered]
+
+    def wall_ms(self, t: float) -> int:
+        return round((self.start_epoch + t) * 1000)
+
+    def new_call(self, attempt: CallAttempt, index: int) -> Call:
+        return Call(self, attempt, index)
+
+
+class Setup:
+    """The facts the setup checks ask about (``_decisions.SetupFacts``), computed on demand."""
+
+    def __init__(self, switch: Switch, attempt: CallAttempt) -> None:
+        self.switch = switch
+        self.attempt = attempt
+        found = switch.gateway_by_ip.get(attempt.source_ip)
+        self.gateway_name, self.gateway = found if found else ("", None)
+        self.account = switch.accounts[self.gateway.account] if self.gateway else None
+
+    @property
+    def gateway_known(self) -> bool:
+        return self.gateway is not None
+
+    @property
+    def credentials_ok(self) -> bool:
+        auth = self.gateway.auth
+        return auth is None or self.attempt.credentials == (auth.user, auth.password)
+
+    @property
+    def account_disabled(self) -> bool:
+        return self.account.config.status == "disabled"
+
+    @property
+    def account_expired(self) -> bool:
+        expires = self.account.config.expires_epoch
+        return expires is not None and self.switch.start_epoch + self.attempt.at >= expires
+
+    @property
+    def blacklisted(self) -> bool:
+        return (self.switch.is_blacklisted(self.attempt.caller)
+                or self.switch.is_blacklisted(self.attempt.callee))
+
+    @property
+    def cps_exceeded(self) -> bool:
+        # Every INVITE that gets this far counts towards the window, refused or not.
+        now, invites = self.attempt.at, self.account.invites
+        invites.append(now)
+        while invites[0] <= now - 1.0:
+            invites.popleft()
+        limit = self.account.config.max_cps
+        return limit is not None and len(invites) > limit
+
+    @property
+    def concurrency_full(self) -> bool:
+        limit = self.account.config.max_concurrent
+        return limit is not None and self.account.active >= limit
+
+    @cached_property
+    def rate(self) -> Rate | None:
+        return self.account.rates.lookup(self.attempt.callee)
+
+    @property
+    def rate_found(self) -> bool:
+        return self.rate is not None
+
+    @property
+    def level_subscribed(self) -> bool:
+        subscribed = self.account.config.subscribed
+        return subscribed is None or not self.rate.call_level or self.rate.call_level in subscribed
+
+    @property
+    def first_pulse_affordable(self) -> bool:
+        return self.account.wallet.can_pay(self.rate.pulse(0)[2])
+
+    @cached_property
+    def candidates(self) -> list[_GatewayLoad]:
+        return self.switch.route_candidates(self.attempt.callee)
+
+    @property
+    def route_found(self) -> bool:
+        return bool(self.candidates)
+
+    @property
+    def any_gateway_up(self) -> bool:
+        return any(load.up for load in self.candidates)
+
+    @property
+    def any_gateway_free(self) -> bool:
+        return any(load.up and load.free > 0 for load in self.candidates)
+
+
+class Call:
+    """One call's state machine. See the module docstring for how it is driven."""
+
+    def __init__(self, switch: Switch, attempt: CallAttempt, index: int) -> None:
+        self.switch = switch
+        self.attempt = attempt
+        self.index = index
+        self.phase = Phase.NEW
+        self.verdict: Verdict | None = None
+        self.gateway_name = ""
+        self.caller_protocol = "sip"
+        self.session_timer = False
+        self.account: _AccountState | None = None
+        self.rate: Rate | None = None
+        self.candidates: list[_GatewayLoad] = []
+        self.next_candidate = 0
+        self.gateway: _GatewayLoad | None = None  # the routing gateway holding the INVITE now
+        self.final_gateway = ""                    # calleegatewayid: gave the final answer
+        self.final_gateway_ip = ""
+        self.attempts = 0
+        self.last_failure = 0                      # 503, or 0 for "no reply" (timer B)
+        self.invite_at = attempt.at
+        self.caller_pdd_at: float | None = None
+        self.gateway_invite_at: float | None = None
+        self.callee_pdd_at: float | None = None
+        self.answer_at: float | None = None
+        self.end_at: float | None = None
+        self.pulses = 0
+        self.reserved = ZERO
+        self.refresh_pending: dict[Leg, int] = {}
+        self.refresh_count = 0
+        # results, filled in at the end
+        self.hold_time = 0
+        self.fee_time = 0
+        self.fee = ZERO
+        self.recorded = False
+        self.billed = False
+        self._agenda: list[tuple[float, int, int, Kind, Any]] = []
+        self._seq = 0
+        self.trace: list[tuple[float, str, str, str]] | None = [] if switch.tracing else None
+
+    # -- the agenda -----------------------------------------------------------------------------
+    @property
+    def next_wakeup(self) -> float | None:
+        return self._agenda[0][0] if self._agenda else None
+
+    def schedule(self, at: float, kind: Kind, arg: Any = None) -> None:
+        """Put an event on the agenda (the transport does this for what the parties do)."""
+        self._seq += 1
+        heapq.heappush(self._agenda, (at, kind, self._seq, kind, arg))
+
+    def deliver(self, now: float, kind: Kind, arg: Any = None) -> None:
+        """An event that happens now (live mode): schedule it and process the agenda."""
+        self.schedule(now, kind, arg)
+        self.advance(now)
+
+    def advance(self, now: float) -> None:
+        """Process every agenda entry due at or before ``now``."""
+        agenda = self._agenda
+        while agenda and agenda[0][0] <= now and self.phase is not Phase.ENDED:
+            at, _, _, kind, arg = heapq.heappop(agenda)
+            self._HANDLERS[kind](self, at, arg)
+        if self.phase is Phase.ENDED:
+            agenda.clear()
+
+    # -- setup ----------------------------------------------------------------------------------
+    def start(self) -> None:
+        """The INVITE arrives: run the setup checks, then send it to the first gateway."""
+        now = self.invite_at
+        facts = Setup(self.switch, self.attempt)
+        gateway = facts.gateway
+        self.gateway_name = facts.gateway_name
+        if gateway is not None:
+            self.caller_protocol = gateway.protocol
+            self.session_timer = gateway.session_timer
+        self._msg(now, "caller", "switch", "INVITE")
+        if gateway is not None and gateway.auth is not None and self.caller_protocol == "sip":
+            self._msg(now, "switch", "caller", "401")
+            self._msg(now, "caller", "switch", "ACK")
+            self._msg(now, "caller", "switch", "INVITE (credentials)")
+        for verdict, fails in table.SETUP_CHECKS:
+            if fails(facts):
+                self.account = facts.account
+                self._end(now, verdict)
+                return
+        self.account = facts.account
+        self.account.active += 1
+        self.rate = facts.rate
+        self.candidates = facts.candidates
+        self._msg(now, "switch", "caller", "100")
+        self._try_next_gateway(now)
+
+    # -- before answer --------------------------------------------------------------------------
+    def _try_next_gateway(self, now: float) -> None:
+        candidates = self.candidates
+        while self.next_candidate < len(candidates):
+            load = candidates[self.next_candidate]
+            self.next_candidate += 1
+            if load.up and load.free > 0:
+                load.active += 1
+                self.gateway = load
+                self.attempts += 1
+                self.phase = Phase.TRYING
+                self.gateway_invite_at = now
+                self.callee_pdd_at = None
+                self._msg(now, "switch", load.name, "INVITE")
+                self.schedule(now + table.TIMER_B, Kind.GATEWAY_TIMEOUT, self.attempts)
+                self.switch.signalling.invite_gateway(self, load.config)
+                return
+        failed = table.ALL_CONGESTED if self.last_failure == 503 else table.ALL_UNREACHABLE
+        if self.attempts == 0:  # every remaining candidate went down or full meanwhile
+            failed = table.SETUP_CHECKS[12][0]
+        self._end(now, failed)
+
+    def _current(self, attempt: Any) -> bool:
+        return self.phase in (Phase.TRYING, Phase.RINGING) and attempt == self.attempts
+
+    def _on_gateway_ringing(self, now: float, attempt: Any) -> None:
+        if not self._current(attempt):
+            return
+        self._msg(now, self.gateway.name, "switch", "180")
+        if self.callee_pdd_at is None:
+            self.callee_pdd_at = now
+        if self.phase is Phase.TRYING:
+            self.phase = Phase.RINGING
+            timeout = self.switch.config.no_answer_timeout
+            if timeout > 0:
+                self.schedule(now + timeout, Kind.RING_TIMEOUT, attempt)
+        if self.caller_pdd_at is None:
+            self.caller_pdd_at = now
+            self._msg(now, "switch", "caller", "180")
+
+    def _on_gateway_answer(self, now: float, attempt: Any) -> None:
+        if not self._current(attempt):
+            return
+        name = self.gateway.name
+        self._msg(now, name, "switch", "200")
+        self._msg(now, "switch", name, "ACK")
+        self._msg(now, "switch", "caller", "200")
+        self._msg(now, "caller", "switch", "ACK")
+        if self.callee_pdd_at is None:
+            self.callee_pdd_at = now
+        if self.caller_pdd_at is None:
+            self.caller_pdd_at = now
+        self._settle_gateway()
+        self.phase = Phase.TALKING
+        self.answer_at = now
+        config = self.switch.config
+        if config.max_call_duration > 0:
+            self.schedule(now + config.max_call_duration, Kind.MAX_DURATION)
+        if self.account.wallet.prepaid:
+            self.schedule(now, Kind.PULSE)
+        if config.SS_SIP_SESSION_TTL > 0:
+            if self.caller_protocol == "sip":
+                if self.session_timer:
+                    self.schedule(now + self.refresh_interval, Kind.REFRESH_DUE, Leg.CALLER)
+                elif config.SS_SIP_NO_TIMER_REINVITE_INTERVAL > 0:
+                    self.schedule(now + config.SS_SIP_NO_TIMER_REINVITE_INTERVAL,
+                                  Kind.NO_TIMER_CAP)
+            if self.gateway.config.protocol == "sip":
+                self.schedule(now + self.refresh_interval, Kind.REFRESH_DUE, Leg.CALLEE)
+        self.switch.signalling.answered(self)
+
+    def _on_gateway_reject(self, now: float, arg: Any) -> None:
+        attempt, code = arg
+        if not self._current(attempt):
+            return
+        name = self.gateway.name
+        self._msg(now, name, "switch", str(code))
+        self._msg(now, "switch", name, "ACK")
+        if code in table.FAILOVER_CODES:
+            self.last_failure = code
+            self._settle_gateway()
+            self._release_gateway()
+            self._try_next_gateway(now)
+            return
+        self._settle_gateway()
+        self._end(now, table.callee_rejection(code))
+
+    def _on_gateway_timeout(self, now: float, attempt: Any) -> None:
+        if self.phase is not Phase.TRYING or attempt != self.attempts:
+            return  # any provisional response stops timer B
+        self.last_failure = 0
+        self._msg(now, "switch", self.gateway.name, "CANCEL")
+        self._settle_gateway()
+        self._release_gateway()
+        self._try_next_gateway(now)
+
+    def _on_ring_timeout(self, now: float, attempt: Any) -> None:
+        if self._current(attempt):
+            self._settle_gateway()
+            self._end(now, table.RING_TIMEOUT)
+
+    def _on_cancel(self, now: float, _: Any) -> None:
+        if self.phase in (Phase.TRYING, Phase.RINGING):
+            self._settle_gateway()
+            self._end(now, table.CALLER_CANCEL)
+
+    def _settle_gateway(self) -> None:
+        """The current gateway gave the call's final answer."""
+        self.final_gateway = self.gateway.name
+        self.final_gateway_ip = self.gateway.config.ip
+
+    def _release_gateway(self) -> None:
+        if self.gateway is not None:
+            self.gateway.active -= 1
+            self.gateway = None
+
+    # -- after answer ---------------------------------------------------------------------------
+    @property
+    def refresh_interval(self) -> float:
+        config = self.switch.config
+        return config.SS_SIP_SESSION_TTL / config.SS_SIP_SESSION_UPDATE_SEGMENT
+
+    def _talking(self) -> bool:
+        return self.phase is Phase.TALKING
+
+    def _on_talk_ending(self, now: float, arg: Any, kind: Kind) -> None:
+        if self._talking():
+            self._end(now, _TALK_ENDINGS[kind])
+
+    def _on_pulse(self, now: float, _: Any) -> None:
+        if not self._talking():
+            return
+        # An ending due at this same instant wins over starting a pulse nobody will use.
+        for at, _p, _s, kind, _a in sorted(self._agenda):
+            if at > now:
+                break
+            if kind in _TALK_ENDINGS or kind is Kind.REFRESH_TIMEOUT:
+                return
+        cost = self.rate.pulse(self.pulses)[2]
+        if not self.account.wallet.reserve(cost):
+            self._end(now, table.PREPAID_EXHAUSTED)
+            return
+        self.reserved += cost
+        self.pulses += 1
+        start, length, _ = self.rate.pulse(self.pulses - 1)
+        if cost > 0 or self.pulses <= len(self.rate.sections):
+            self.schedule(self.answer_at + start + length, Kind.PULSE)
+
+    def _on_media_stopped(self, now: float, _: Any) -> None:
+        timeout = self.switch.config.media_timeout
+        if self._talking() and timeout > 0:
+            self.schedule(now + timeout, Kind.MEDIA_TIMEOUT)
+
+    def _on_refresh_due(self, now: float, leg: Any) -> None:
+        if not self._talking():
+            return
+        self.refresh_count += 1
+        self.refresh_pending[leg] = self.refresh_count
+        self._msg(now, "switch", self._leg_name(leg), "re-INVITE")
+        self.schedule(now + table.TIMER_B, Kind.REFRESH_TIMEOUT, (leg, self.refresh_count))
+        self.schedule(now + self.refresh_interval, Kind.REFRESH_DUE, leg)
+        self.switch.signalling.send_refresh(self, leg)
+
+    def _on_refresh_answered(self, now: float, leg: Any) -> None:
+        if self._talking() and self.refresh_pending.pop(leg, None) is not None:
+            self._msg(now, self._leg_name(leg), "switch", "200 (re-INVITE)")
+            self._msg(now, "switch", self._leg_name(leg), "ACK")
+
+    def _on_refresh_timeout(self, now: float, arg: Any) -> None:
+        leg, number = arg
+        if self._talking() and self.refresh_pending.get(leg) == number:
+            self._msg(now, self._leg_name(leg), "switch", "408 (local, timer B)")
+            self._end(now, table.REFRESH_FAILED)
+
+    def _leg_name(self, leg: Leg) -> str:
+        return "caller" if leg is Leg.CALLER else self.final_gateway
+
+    _HANDLERS: dict[Kind, Callable[[Call, float, Any], None]] = {}
+
+    # -- the end --------------------------------------------------------------------------------
+    def _end(self, now: float, verdict: Verdict) -> None:
+        previous = self.phase
+        self.phase = Phase.ENDED
+        self.verdict = verdict
+        self.end_at = now
+        self._release_gateway()
+        if previous is not Phase.NEW:
+            self.account.active -= 1
+        self._trace_ending(now, previous, verdict)
+        self._bill(now)
+        self.switch.signalling.released(self)
+
+    def _bill(self, now: float) -> None:
+        switch, verdict = self.switch, self.verdict
+        config = switch.config
+        if self.answer_at is not None:
+            held_ms = switch.wall_ms(now) - switch.wall_ms(self.answer_at)
+            seconds, remainder = divmod(held_ms, 1000)
+            if remainder and remainder >= config.SERVER_BILLING_HOLD_TIME_PRECISION:
+                seconds += 1
+            self.hold_time = seconds
+        self.recorded = bool(
+            (config.SERVER_BILLING_RECORD_SERVER_HANG_UP or verdict.end_direction != Party.SERVER)
+            and (config.SERVER_BILLING_RECORD_ZERO_HOLD_TIME or self.hold_time > 0)
+            and (config.SERVER_BILLING_RECORD_ILLEGAL_CALL or not verdict.illegal)
+        )
+        fee = ZERO
+        if self.rate is not None and verdict.rated:
+            self.billed = True
+            self.fee_time, raw = self.rate.bill(self.hold_time)
+            fee = round_money(raw, config.SERVER_BILLING_FEE_PRECISTION)
+        if self.account is not None:
+            charge = fee if self.recorded else ZERO
+            if self.reserved or charge:
+                charged = self.account.wallet.settle(self.reserved, charge)
+                if self.recorded:
+                    fee = charged
+                self.reserved = ZERO
+        self.fee = fee
+
+    # -- what the CDR says about the ending -----------------------------------------------------
+    @property
+    def end_reason(self) -> int:
+        """``endReason`` in the switch's configured style."""
+        verdict = self.verdict
+        style = self.switch.config.end_reason_style
+        if style == "protocol":
+            return verdict.sip_code if self.caller_protocol == "sip" else verdict.q850
+        number = self.switch.reason_numbers[verdict.reason]
+        if style == "negative" and not verdict.rated:
+            return -number
+        return number
+
+    @property
+    def sip_reason_header(self) -> str:
+        verdict = self.verdict
+        if self.caller_protocol == "sip":
+            return f'SIP;cause={verdict.sip_code};text="{sip_phrase(verdict.sip_code)}"'
+        return f'Q.850;cause={verdict.q850};text="{q850_text(verdict.q850)}"'
+
+    @property
+    def reason(self) -> EndReason:
+        return self.verdict.reason
+
+    def server_will_end(self, *, media_stops: bool, refresh_fails: bool) -> bool:
+        """Whether a switch limit ends this answered call without any party hanging up."""
+        config = self.switch.config
+        timers = config.SS_SIP_SESSION_TTL > 0 and self.caller_protocol == "sip"
+        return bool(
+            config.max_call_duration > 0
+            or (timers and not self.session_timer and config.SS_SIP_NO_TIMER_REINVITE_INTERVAL > 0)
+            or (timers and refresh_fails)
+            or (media_stops and config.media_timeout > 0)
+            or (self.account.wallet.prepaid and self.rate.fee > 0)
+        )
+
+    # -- the ladder -----------------------------------------------------------------------------
+    def _msg(self, t: float, src: str, dst: str, message: str) -> None:
+        if self.trace is not None:
+            self.trace.append((t, src, dst, message))
+
+    def _trace_ending(self, now: float, previous: Phase, verdict: Verdict) -> None:
+        if self.trace is None:
+            return
+        msg = self._msg
+        gateway = self.gateway_name_for_trace
+        if previous in (Phase.NEW, Phase.TRYING, Phase.RINGING):
+            if verdict is table.CALLER_CANCEL:
+                msg(now, "caller", "switch", "CANCEL")
+                msg(now, "switch", "caller", "200 (CANCEL)")
+            if gateway and verdict in (table.CALLER_CANCEL, table.RING_TIMEOUT):
+                msg(now, "switch", gateway, "CANCEL")
+                msg(now, gateway, "switch", "200 (CANCEL)")
+                msg(now, gateway, "switch", "487")
+                msg(now, "switch", gateway, "ACK")
+            msg(now, "switch", "caller", str(verdict.sip_code))
+            msg(now, "caller", "switch", "ACK")
+            return
+        if verdict.end_direction == Party.CALLER:
+            msg(now, "caller", "switch", "BYE")
+            msg(now, "switch", "caller", "200 (BYE)")
+            msg(now, "switch", gateway, "BYE")
+            msg(now, gateway, "switch", "200 (BYE)")
+        elif verdict.end_direction == Party.CALLEE:
+            msg(now, gateway, "switch", "BYE")
+            msg(now, "switch", gateway, "200 (BYE)")
+            msg(now, "switch", "caller", "BYE")
+            msg(now, "caller", "switch", "200 (BYE)")
+        else:
+            for leg in ("caller", gateway):
+                msg(now, "switch", leg, "BYE")
+                msg(now, leg, "switch", "200 (BYE)")
+
+    @property
+    def gateway_name_for_trace(self) -> str:
+        if self.gateway is not None:
+            return self.gateway.name
+        return self.final_gateway
+
+
+Call._HANDLERS = {
+    Kind.MEDIA_STOPPED: Call._on_media_stopped,
+    Kind.GATEWAY_RINGING: Call._on_gateway_ringing,
+    Kind.GATEWAY_ANSWER: Call._on_gateway_answer,
+    Kind.GATEWAY_REJECT: Call._on_gateway_reject,
+    Kind.GATEWAY_TIMEOUT: Call._on_gateway_timeout,
+    Kind.RING_TIMEOUT: Call._on_ring_timeout,
+    Kind.CALLER_CANCEL: Call._on_cancel,
+    Kind.PULSE: Call._on_pulse,
+    Kind.REFRESH_DUE: Call._on_refresh_due,
+    Kind.REFRESH_ANSWERED: Call._on_refresh_answered,
+    Kind.REFRESH_TIMEOUT: Call._on_refresh_timeout,
+    **{kind: (lambda k: lambda call, now, arg: call._on_talk_ending(now, arg, k))(kind)
+       for kind in _TALK_ENDINGS},
+}

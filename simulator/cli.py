@@ -1,0 +1,174 @@
+"""The ``vossim`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from cdr_writer import DEFAULT_FORMATS, FORMATS
+from simulator._engine import RunStats, SimulationError
+from simulator._loader import ScenarioError, load_scenario
+from simulator._run import RunResult, apply_overrides, run_scenario
+
+EXIT_INVALID = 2
+EXIT_MISMATCH = 1
+
+
+def _formats(values: list[str] | None) -> tuple[str, ...]:
+    if not values:
+        return DEFAULT_FORMATS
+    out: list[str] = []
+    for value in values:
+        for name in value.split(","):
+            name = name.strip()
+            if name not in FORMATS:
+                raise argparse.ArgumentTypeError(
+                    f"unknown format {name!r}; expected one of {', '.join(FORMATS)}")
+            out.append(name)
+    return tuple(dict.fromkeys(out))
+
+
+def summary_table(stats: RunStats, title: str, places: int) -> Table:
+    table = Table(title=title, show_header=False, title_justify="left")
+    table.add_column("what", style="bold")
+    table.add_column("value", justify="right")
+    table.add_row("calls", f"{stats.calls:,}")
+    table.add_row("answered", f"{stats.answered:,}")
+    table.add_row("ASR", f"{stats.asr:.1%}")
+    table.add_row("ACD", f"{stats.acd:.1f} s")
+    names = {0: "caller", 1: "callee", 2: "server"}
+    for direction in (0, 1, 2):
+        count = stats.directions.get(direction, 0)
+        share = count / stats.calls if stats.calls else 0.0
+        table.add_row(f"endDirection {direction} ({names[direction]})", f"{count:,} ({share:.1%})")
+    for (code, name), count in sorted(stats.reasons.items()):
+        table.add_row(f"endReason {code} {name}", f"{count:,}")
+    table.add_row("records written", f"{stats.recorded:,}")
+    table.add_row("money charged", f"{stats.charged:.{places}f}")
+    table.add_row("suppressed records", f"{stats.suppressed:,}")
+    table.add_row("revenue gap", f"{stats.revenue_gap:.{places}f}")
+    return table
+
+
+def _scenario_files(paths: list[str]) -> list[Path]:
+    files: list[Path] = []
+    for name in paths:
+        path = Path(name)
+        if path.is_dir():
+            files.extend(sorted(p for p in path.rglob("*.y*ml") if p.suffix in (".yaml", ".yml")))
+        else:
+            files.append(path)
+    return files
+
+
+def cmd_validate(args: argparse.Namespace, out: Console, err: Console) -> int:
+    status = 0
+    for path in _scenario_files(args.files):
+        try:
+            load_scenario(path)
+        except ScenarioError as exc:
+            for problem in exc.problems:
+                err.print(str(problem), markup=False, highlight=False)
+            status = EXIT_INVALID
+        else:
+            out.print(f"{path}: ok", markup=False, highlight=False)
+    return status
+
+
+def cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
+    scenario = apply_overrides(load_scenario(args.file), args.set or [])
+    result = run_scenario(scenario, args.output, _formats(args.format), trace_path=args.trace)
+    places = scenario.switch.SERVER_BILLING_FEE_PRECISTION
+    out.print(summary_table(result.stats, f"{scenario.name or args.file}", places))
+    for path in result.files:
+        out.print(f"wrote {path}", markup=False, highlight=False)
+    return 0
+
+
+def cmd_check(args: argparse.Namespace, out: Console, err: Console) -> int:
+    status = 0
+    files = _scenario_files(args.files)
+    if not files:
+        err.print("no scenario files found", markup=False)
+        return EXIT_INVALID
+    for path in files:
+        try:
+            result: RunResult = run_scenario(load_scenario(path), None)
+        except ScenarioError as exc:
+            for problem in exc.problems:
+                err.print(str(problem), markup=False, highlight=False)
+            status = max(status, EXIT_INVALID)
+            continue
+        except SimulationError as exc:
+            err.print(f"{path}: {exc}", markup=False, highlight=False)
+            status = max(status, EXIT_INVALID)
+            continue
+        mismatches = result.mismatches()
+        expected = sum(len(c.expect) for c in result.scenario.calls)
+        if mismatches:
+            status = max(status, EXIT_MISMATCH)
+            out.print(f"FAIL {path}", markup=False, highlight=False)
+            for mismatch in mismatches:
+                out.print(f"  {mismatch}", markup=False, highlight=False)
+        else:
+            out.print(f"ok   {path} ({expected} expectations)", markup=False, highlight=False)
+    return status
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="vossim", description=(
+        "A VOS3000-compatible softswitch simulator: YAML scenarios in, VOS3000 CDRs out."))
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="simulate a scenario and write its CDRs")
+    run.add_argument("file")
+    run.add_argument("-o", "--output", default="out", help="output directory (default: out/)")
+    run.add_argument("--format", action="append", metavar="F",
+                     help=f"CDR format, repeatable or comma-separated: {', '.join(FORMATS)} "
+                          "(default: pipe,e_cdr)")
+    run.add_argument("--set", action="append", metavar="KEY=VALUE",
+                     help="override a switch: key, e.g. --set SERVER_BILLING_FEE_PRECISTION=4")
+    run.add_argument("--trace", metavar="FILE",
+                     help="write every call's signalling as JSON lines")
+    run.set_defaults(handler=cmd_run)
+
+    validate = sub.add_parser("validate", help="check scenario files without running them")
+    validate.add_argument("files", nargs="+")
+    validate.set_defaults(handler=cmd_validate)
+
+    check = sub.add_parser("check", help="run scenarios and compare every expect block")
+    check.add_argument("files", nargs="+", metavar="FILE|DIR")
+    check.set_defaults(handler=cmd_check)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    out = Console(soft_wrap=True)
+    err = Console(stderr=True, soft_wrap=True)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if getattr(args, "format", None):
+            _formats(args.format)
+    except argparse.ArgumentTypeError as exc:
+        parser.error(str(exc))
+    try:
+        return args.handler(args, out, err)
+    except ScenarioError as exc:
+        for problem in exc.problems:
+            err.print(str(problem), markup=False, highlight=False)
+        return EXIT_INVALID
+    except SimulationError as exc:
+        err.print(f"{getattr(args, 'file', '')}: {exc}", markup=False, highlight=False)
+        return EXIT_INVALID
+    except KeyboardInterrupt:
+        err.print("interrupted; nothing was written", markup=False)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
