@@ -1,4 +1,4 @@
-"""VOS3000-format CDR records and the sinks that write them (pipe, e_cdr CSV, SQLite, JSON lines)."""
+"""VOS3000-format CDR records and their sinks: pipe files, e_cdr CSV, SQLite, JSON lines."""
 
 from cdr_writer._record import (
     E_CDR_COLUMNS,

@@ -8,6 +8,7 @@ written under a hidden staging directory inside the output directory and moved i
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
@@ -254,9 +255,7 @@ class Output:
 
     def abort(self) -> None:
         for sink in self.sinks:
-            try:
+            with contextlib.suppress(Exception):  # already failing: leave nothing behind
                 sink.close()
-            except Exception:  # noqa: BLE001 - already failing; leave nothing behind
-                pass
         if not self.direct:
             shutil.rmtree(self.staging, ignore_errors=True)

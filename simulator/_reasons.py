@@ -48,6 +48,7 @@ class EndReason(IntEnum):
 
 _TITLES = {r: r.name.replace("_", " ").title() for r in EndReason}
 _TITLES[EndReason.CPS_LIMIT_EXCEEDED] = "CPS Limit Exceeded"
+_TITLES[EndReason.UNAUTHORIZED_IP] = "Unauthorized IP"
 
 _CATEGORIES = {
     **dict.fromkeys(

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from cdr_writer import DEFAULT_FORMATS, Cdr, Output
 from simulator._engine import RunStats, Simulation
-from simulator._loader import Problem, ScenarioError, _problem_from_pydantic, _Positions
+from simulator._loader import Problem, ScenarioError, _Positions, _problem_from_pydantic
 from simulator._scenario import Scenario, Switch
 
 

@@ -249,14 +249,6 @@ class Call(_Model):
     def _id_text(cls, value: Any) -> Any:
         return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
-    @field_validator("expect")
-    @classmethod
-    def _known_fields(cls, value: dict[str, Any]) -> dict[str, Any]:
-        for key in value:
-            if key not in EXPECTABLE:
-                raise ValueError(f"unknown CDR field {key!r} in expect")
-        return value
-
     @property
     def refresh_failing_leg(self) -> str | None:
         if self.refresh_fails is True:
@@ -326,6 +318,12 @@ def cross_reference_errors(scenario: Scenario) -> list[tuple[tuple[Any, ...], st
             errors.append((("calls", i, "id"), f"expected a unique call id, found {call.id!r} "
                                                 "a second time"))
         ids.add(call.id)
+        for key in call.expect:
+            if key not in EXPECTABLE:
+                errors.append((("calls", i, "expect", key),
+                               "expected a CDR field (pipe name such as holdTime, an e_cdr column "
+                               f"such as calleegatewayid, or recorded), found {key!r}"
+                               + _did_you_mean(key, EXPECTABLE)))
     return errors
 
 

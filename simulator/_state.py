@@ -33,10 +33,9 @@ from __future__ import annotations
 import heapq
 from collections import deque
 from collections.abc import Callable
-from decimal import Decimal
 from enum import IntEnum
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from simulator import _decisions as table
 from simulator._decisions import Party, Verdict
@@ -105,7 +104,7 @@ class Signalling(Protocol):
 class CallAttempt:
     """An INVITE as it reaches the switch: everything the setup checks look at."""
 
-    __slots__ = ("at", "callee", "caller", "call_id", "credentials", "source_ip")
+    __slots__ = ("at", "call_id", "callee", "caller", "credentials", "source_ip")
 
     def __init__(self, call_id: str, at: float, source_ip: str, caller: str, callee: str,
                  credentials: tuple[str, str] | None = None) -> None:
@@ -549,7 +548,7 @@ class Call:
     def _leg_name(self, leg: Leg) -> str:
         return "caller" if leg is Leg.CALLER else self.final_gateway
 
-    _HANDLERS: dict[Kind, Callable[[Call, float, Any], None]] = {}
+    _HANDLERS: ClassVar[dict[Kind, Callable[[Call, float, Any], None]]] = {}
 
     # -- the end --------------------------------------------------------------------------------
     def _end(self, now: float, verdict: Verdict) -> None:

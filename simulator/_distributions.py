@@ -1,0 +1,148 @@
+"""Random distributions a traffic profile draws its timings from (answer delay, hold time, …).
+
+A scenario writes ``{dist: NAME, …parameters}``; ``Distribution.sampler(rng)`` turns it into a
+zero-argument function bound to one ``random.Random`` stream, so draws are reproducible from the
+scenario's seed and cost one call each on the hot path.
+
+==============  ===========================  ===============================================
+dist            parameters                   draws
+==============  ===========================  ===============================================
+fixed           value                        always ``value``
+uniform         low, high                    uniformly in [low, high]
+exponential     mean                         exponential with that mean
+lognormal       sigma and one of mu, mean    exp(N(mu, sigma)); ``mean`` sets mu so that the
+                                             draws average ``mean``
+normal          mean, sd                     N(mean, sd), cut at 0 (durations are never < 0)
+empirical       values, optional weights     one of ``values`` (weighted), as observed
+==============  ===========================  ===============================================
+
+Every distribution also takes optional ``min`` and ``max``, which clamp the draws.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import math
+import random
+from collections.abc import Callable
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Sampler = Callable[[], float]
+
+_PARAMETERS: dict[str, tuple[set[str], set[str]]] = {
+    # dist: (required, optional) besides min/max
+    "fixed": ({"value"}, set()),
+    "uniform": ({"low", "high"}, set()),
+    "exponential": ({"mean"}, set()),
+    "lognormal": ({"sigma"}, {"mu", "mean"}),
+    "normal": ({"mean", "sd"}, set()),
+    "empirical": ({"values"}, {"weights"}),
+}
+_ALL = ("value", "low", "high", "mean", "mu", "sigma", "sd", "values", "weights")
+
+
+
+class Distribution(BaseModel):
+    """``{dist: …, …}``: see the module docstring for the parameters of each kind."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    dist: Literal["fixed", "uniform", "exponential", "lognormal", "normal", "empirical"]
+    value: float | None = Field(None, ge=0, allow_inf_nan=False)
+    low: float | None = Field(None, ge=0, allow_inf_nan=False)
+    high: float | None = Field(None, ge=0, allow_inf_nan=False)
+    mean: float | None = Field(None, allow_inf_nan=False)
+    mu: float | None = Field(None, allow_inf_nan=False)
+    sigma: float | None = Field(None, ge=0, allow_inf_nan=False)
+    sd: float | None = Field(None, ge=0, allow_inf_nan=False)
+    values: list[float] | None = Field(None, min_length=1)
+    weights: list[float] | None = None
+    min: float | None = Field(None, ge=0, allow_inf_nan=False)
+    max: float | None = Field(None, ge=0, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _parameters_fit(self) -> Distribution:
+        required, optional = _PARAMETERS[self.dist]
+        given = {name for name in _ALL if getattr(self, name) is not None}
+        missing = sorted(required - given)
+        extra = sorted(given - required - optional)
+        takes = ", ".join(sorted(required)) + (
+            f" (optional: {', '.join(sorted(optional))})" if optional else "")
+        if missing or extra:
+            found = ", ".join(sorted(given)) or "none"
+            raise ValueError(f"{self.dist} takes {takes}; found {found}")
+        if self.dist == "lognormal" and (self.mu is None) == (self.mean is None):
+            raise ValueError("lognormal takes sigma and exactly one of mu or mean")
+        if self.dist == "uniform" and self.low > self.high:
+            raise ValueError(f"expected low <= high, found low {self.low} > high {self.high}")
+        if self.dist in ("exponential", "lognormal") and self.mean is not None and self.mean <= 0:
+            raise ValueError(f"expected a mean > 0, found {self.mean}")
+        if self.dist == "normal" and self.mean < 0:
+            raise ValueError(f"expected a mean >= 0, found {self.mean}")
+        if self.dist == "empirical":
+            if any(v < 0 or not math.isfinite(v) for v in self.values):
+                raise ValueError("expected values that are finite numbers >= 0")
+            weights = self.weights
+            if weights is not None:
+                if len(weights) != len(self.values):
+                    raise ValueError(f"expected one weight per value ({len(self.values)}), "
+                                     f"found {len(weights)}")
+                if any(w < 0 or not math.isfinite(w) for w in weights) or sum(weights) <= 0:
+                    raise ValueError("expected weights >= 0 with a sum above 0")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"expected min <= max, found min {self.min} > max {self.max}")
+        return self
+
+    # -- drawing --------------------------------------------------------------------------------
+    @property
+    def expected(self) -> float:
+        """The mean of the draws before clamping (used to balance shards and in tests)."""
+        if self.dist == "fixed":
+            return self.value
+        if self.dist == "uniform":
+            return (self.low + self.high) / 2
+        if self.dist == "lognormal":
+            return self.mean if self.mean is not None else math.exp(self.mu + self.sigma ** 2 / 2)
+        if self.dist == "empirical":
+            weights = self.weights or [1.0] * len(self.values)
+            return sum(v * w for v, w in zip(self.values, weights, strict=True)) / sum(weights)
+        return self.mean
+
+    def sampler(self, rng: random.Random) -> Sampler:
+        """A function drawing from this distribution with ``rng``."""
+        draw = self._raw_sampler(rng)
+        low = self.min if self.min is not None else (0.0 if self.dist == "normal" else None)
+        high = self.max
+        if low is None and high is None:
+            return draw
+        low = -math.inf if low is None else low
+        high = math.inf if high is None else high
+        return lambda: min(max(draw(), low), high)
+
+    def _raw_sampler(self, rng: random.Random) -> Sampler:
+        dist = self.dist
+        if dist == "fixed":
+            value = self.value
+            return lambda: value
+        if dist == "uniform":
+            low, high = self.low, self.high
+            return lambda: rng.uniform(low, high)
+        if dist == "exponential":
+            rate = 1.0 / self.mean
+            return lambda: rng.expovariate(rate)
+        if dist == "lognormal":
+            sigma = self.sigma
+            mu = self.mu if self.mu is not None else math.log(self.mean) - sigma * sigma / 2
+            return lambda: rng.lognormvariate(mu, sigma)
+        if dist == "normal":
+            mean, sd = self.mean, self.sd
+            return lambda: rng.gauss(mean, sd)
+        values = list(self.values)
+        if self.weights is None:
+            return lambda: values[int(rng.random() * len(values))]
+        cumulative = list(itertools.accumulate(self.weights))
+        total = cumulative[-1]
+        return lambda: values[bisect.bisect_right(cumulative, rng.random() * total)]
