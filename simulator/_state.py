@@ -92,6 +92,10 @@ _TALK_ENDINGS: dict[Kind, Verdict] = {
 }
 
 
+# Endings that may share an instant with a pulse boundary and then win over the pulse.
+_LATER_ENDINGS = frozenset((*_TALK_ENDINGS, Kind.REFRESH_TIMEOUT))
+
+
 class Signalling(Protocol):
     """What the core asks of its transport."""
 
@@ -504,11 +508,8 @@ class Call:
         if not self._talking():
             return
         # An ending due at this same instant wins over starting a pulse nobody will use.
-        for at, _p, _s, kind, _a in sorted(self._agenda):
-            if at > now:
-                break
-            if kind in _TALK_ENDINGS or kind is Kind.REFRESH_TIMEOUT:
-                return
+        if any(entry[0] <= now and entry[3] in _LATER_ENDINGS for entry in self._agenda):
+            return
         cost = self.rate.pulse(self.pulses)[2]
         if not self.account.wallet.reserve(cost):
             self._end(now, table.PREPAID_EXHAUSTED)
