@@ -119,6 +119,27 @@ def cmd_check(args: argparse.Namespace, out: Console, err: Console) -> int:
     return status
 
 
+def cmd_live(args: argparse.Namespace, out: Console, err: Console) -> int:
+    from simulator.live import run_live  # sippy and pjsua2 load only for live mode
+
+    scenario = apply_overrides(load_scenario(args.file), args.set or [])
+    if args.speed <= 0:
+        err.print("--speed must be positive", markup=False)
+        return EXIT_INVALID
+    result = run_live(scenario, port=args.port, speed=args.speed, duration=args.duration,
+                      gateway_port=args.gateway_port,
+                      out_dir=args.output, formats=_formats(args.format), pcap=args.pcap,
+                      agents=not args.no_agents,
+                      echo=lambda line: out.print(line, markup=False, highlight=False))
+    places = scenario.switch.SERVER_BILLING_FEE_PRECISTION
+    out.print(summary_table(result.stats, f"{scenario.name or args.file} (live)", places))
+    for path in result.files:
+        out.print(f"wrote {path}", markup=False, highlight=False)
+    for problem in result.agent_errors:
+        err.print(f"agent: {problem}", markup=False, highlight=False)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vossim", description=(
         "A VOS3000-compatible softswitch simulator: YAML scenarios in, VOS3000 CDRs out."))
@@ -143,6 +164,27 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="run scenarios and compare every expect block")
     check.add_argument("files", nargs="+", metavar="FILE|DIR")
     check.set_defaults(handler=cmd_check)
+
+    live = sub.add_parser("live", help="run a scenario over real SIP on 127.0.0.1 (sippy switch, "
+                                       "pjsua2 parties); serve external SIP peers such as SIPp")
+    live.add_argument("file")
+    live.add_argument("--port", type=int, default=5060, help="switch UDP port (default 5060)")
+    live.add_argument("--duration", type=float, metavar="S",
+                      help="serve for S seconds of real time, then write CDRs and stop "
+                           "(default: until the scenario's calls are done, or Ctrl-C)")
+    live.add_argument("--speed", type=float, default=1.0, metavar="X",
+                      help="compress scenario time X times (see README: SIP timers limit it)")
+    live.add_argument("--gateway-port", type=int, default=5060, metavar="P",
+                      help="port for scenario addresses that name none (default 5060)")
+    live.add_argument("--pcap", metavar="FILE", help="record the packets on loopback")
+    live.add_argument("-o", "--output", default="out", help="output directory (default: out/)")
+    live.add_argument("--format", action="append", metavar="F",
+                      help=f"CDR format, repeatable or comma-separated: {', '.join(FORMATS)}")
+    live.add_argument("--set", action="append", metavar="KEY=VALUE",
+                      help="override a switch: key")
+    live.add_argument("--no-agents", action="store_true",
+                      help="do not play the scenario's calls; only serve external peers")
+    live.set_defaults(handler=cmd_live)
     return parser
 
 

@@ -18,7 +18,7 @@ SIP_PORT = 5060
 _FIRST_MAPPED = 10
 
 
-def split_address(address: str, default_port: int = SIP_PORT) -> tuple[str, int | None]:
+def split_address(address: str) -> tuple[str, int | None]:
     if address.count(":") == 1:
         host, port = address.split(":")
         return host, int(port)
@@ -30,10 +30,11 @@ class AddressPlan:
     """Scenario host -> loopback host, and back for recognising INVITE sources."""
 
     hosts: dict[str, str] = field(default_factory=dict)
+    default_port: int = SIP_PORT  # for scenario addresses without a port
 
     @classmethod
-    def for_scenario(cls, scenario: Scenario) -> AddressPlan:
-        plan = cls()
+    def for_scenario(cls, scenario: Scenario, default_port: int = SIP_PORT) -> AddressPlan:
+        plan = cls(default_port=default_port)
         for gateway in scenario.mapping_gateways.values():
             for ip in gateway.ips:
                 plan.add(split_address(ip)[0])
@@ -56,10 +57,10 @@ class AddressPlan:
                 self.hosts[host] = f"127.0.0.{number}"
         return self.hosts[host]
 
-    def local(self, address: str, default_port: int = SIP_PORT) -> tuple[str, int]:
+    def local(self, address: str) -> tuple[str, int]:
         """Where a scenario address is on loopback: (host, port)."""
         host, port = split_address(address)
-        return self.add(host), port if port is not None else default_port
+        return self.add(host), port if port is not None else self.default_port
 
     def mapped(self) -> list[tuple[str, str]]:
         """(scenario host, loopback host) pairs that were actually moved."""

@@ -1,0 +1,34 @@
+"""``--pcap``: the real datagrams on loopback, written as a pcap file tshark reads as SIP."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from scapy.all import AsyncSniffer, conf, wrpcap
+
+
+class Capture:
+    """Sniffs UDP on ``lo`` to or from ``ports`` while the switch runs."""
+
+    def __init__(self, path: str | Path, ports: set[int]) -> None:
+        conf.use_pcap = True  # libpcap on lo: otherwise every datagram is captured twice
+        self.path = Path(path)
+        wanted = " or ".join(f"port {p}" for p in sorted(ports))
+        self.sniffer = AsyncSniffer(iface="lo", filter=f"udp and ({wanted})", store=True)
+
+    def start(self) -> None:
+        self.sniffer.start()
+        # start() returns before libpcap is listening; wait until it is, or the first
+        # INVITE is lost from the capture.
+        for _ in range(100):
+            if getattr(self.sniffer, "running", False) and self.sniffer.thread is not None:
+                break
+        import time
+
+        time.sleep(0.3)
+
+    def stop(self) -> list:
+        packets = self.sniffer.stop() or []
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        wrpcap(str(self.path), packets)
+        return packets

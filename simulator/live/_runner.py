@@ -1,0 +1,115 @@
+"""``vossim live``: put the switch on loopback, play the scenario's parties, write the CDRs."""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cdr_writer import DEFAULT_FORMATS, Cdr, Output
+from simulator._engine import RunStats
+from simulator._scenario import Scenario
+from simulator._state import Call
+from simulator.live._addresses import AddressPlan
+from simulator.live._switch import LiveOptions, LiveSwitch
+
+POLL = 0.1  # s: how often the loop looks whether the scenario's calls are all done
+
+
+@dataclass
+class LiveResult:
+    scenario: Scenario
+    stats: RunStats
+    cdrs: list[Cdr] = field(default_factory=list)
+    files: list[Path] = field(default_factory=list)
+    agent_errors: list[str] = field(default_factory=list)
+
+    def by_call(self) -> dict[str, Cdr]:
+        return {cdr.call_id: cdr for cdr in self.cdrs}
+
+
+def run_live(scenario: Scenario, *, port: int = 5060, speed: float = 1.0,
+             duration: float | None = None, gateway_port: int = 5060,
+             out_dir: str | Path | None = "out",
+             formats: tuple[str, ...] = DEFAULT_FORMATS, pcap: str | Path | None = None,
+             agents: bool = True, echo: Callable[[str], None] = print,
+             on_call_end: Callable[[Call, Cdr], None] | None = None) -> LiveResult:
+    """Run ``scenario`` over real SIP on loopback.
+
+    With ``calls:`` and no ``duration`` the run ends when every scenario call has its CDR; with
+    ``duration`` it serves external peers for that many seconds; with neither, until Ctrl-C.
+    """
+    plan = AddressPlan.for_scenario(scenario, gateway_port)
+    places = scenario.switch.SERVER_BILLING_FEE_PRECISTION
+    output = Output(out_dir, formats, places) if out_dir is not None else None
+    stats = RunStats()
+    result = LiveResult(scenario, stats)
+
+    def record(cdr: Cdr) -> None:
+        result.cdrs.append(cdr)
+        stats.add(cdr, cdr.fee)
+        if output is not None:
+            output.write(cdr)
+
+    capture = None
+    if pcap is not None:
+        from simulator.live._capture import Capture
+
+        capture = Capture(pcap, ports={port, *_gateway_ports(scenario, plan)})
+        capture.start()
+    live = LiveSwitch(scenario, plan, LiveOptions(port=port, speed=speed), record)
+    live.on_call_end = on_call_end
+    echo(f"vossim live: switch on 127.0.0.1:{port} (speed x{speed:g})")
+    echo(plan.describe())
+    for name, gateway in scenario.routing_gateways.items():
+        host, gw_port = plan.local(gateway.ip)
+        echo(f"  routing gateway {name}: {gateway.ip} -> {host}:{gw_port}")
+    for name, gateway in scenario.mapping_gateways.items():
+        echo(f"  mapping gateway {name}: " + ", ".join(
+            f"{ip} -> {':'.join(map(str, plan.local(ip)))}" for ip in gateway.ips))
+
+    pool = None
+    wanted = {call.id for call in scenario.calls}
+    if agents and scenario.calls:
+        from simulator.live._agents import AgentPool
+
+        pool = AgentPool(scenario, plan, switch_port=port, speed=speed)
+        pool.start(live.started_mono)
+
+    from sippy.Time.Timeout import Timeout
+
+    def watch() -> None:
+        if pool is not None:
+            result.agent_errors.extend(pool.poll_errors())
+        done = {cdr.call_id for cdr in result.cdrs}
+        if duration is None and wanted and wanted <= done and (pool is None or pool.settled()):
+            live.stop()
+            return
+        Timeout(watch, POLL)
+
+    if wanted or pool is not None:
+        Timeout(watch, POLL)
+    previous = signal.getsignal(signal.SIGINT)
+    try:
+        live.run(duration)
+    except KeyboardInterrupt:
+        echo("vossim live: interrupted; writing the CDRs of calls that ended")
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if pool is not None:
+            result.agent_errors.extend(pool.stop())
+        live.shutdown()
+        if capture is not None:
+            time.sleep(0.2)  # let the last datagrams reach the sniffer
+            capture.stop()
+    if output is not None:
+        result.files = output.commit()
+    if capture is not None:
+        result.files.append(Path(pcap))
+    return result
+
+
+def _gateway_ports(scenario: Scenario, plan: AddressPlan) -> set[int]:
+    return {plan.local(g.ip)[1] for g in scenario.routing_gateways.values()}

@@ -1,0 +1,443 @@
+"""The softswitch on a real SIP stack: a sippy B2BUA that is the ``Signalling`` port of the core.
+
+Everything runs in one thread, on sippy's event loop (``ED2``): sippy calls us when a message
+arrives, we hand what it means to the same ``simulator._state.Call`` the simulator uses
+(``call.deliver``), and the core's own timers (timer B, no-answer, prepaid pulses, refreshes,
+max duration ...) are sippy ``Timeout``s armed for ``call.next_wakeup``. No rule lives here: this
+file only translates between SIP and the core.
+
+Clock: core time ``t`` = (monotonic seconds since the run began) x ``speed``, taken from the
+receive time sippy stamps on each message, so the CDR's times are when messages passed.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("SIPLOG_BEND", "none")  # sippy logs every message to stderr otherwise
+
+import gc
+import socket
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from sippy.CCEvents import (
+    CCEventConnect,
+    CCEventDisconnect,
+    CCEventFail,
+    CCEventRing,
+    CCEventTry,
+    CCEventUpdate,
+)
+from sippy.Core.EventDispatcher import ED2
+from sippy.SipCallId import SipCallId
+from sippy.SipConf import SipConf
+from sippy.SipHeader import SipHeader
+from sippy.SipLogger import SipLogger
+from sippy.SipTransactionManager import SipTransactionManager
+from sippy.SipWWWAuthenticate import SipWWWAuthenticate
+from sippy.Time.Timeout import Timeout
+from sippy.UA import UA
+from sippy.Udp_server import Udp_server, Udp_server_opts
+
+from cdr_writer import Cdr
+from simulator._cdr import cdr_from_call
+from simulator._decisions import Party
+from simulator._reasons import sip_phrase
+from simulator._scenario import RoutingGateway, Scenario
+from simulator._state import Call, CallAttempt, Kind, Leg, Phase, Switch
+from simulator.live._addresses import AddressPlan, SourceIndex
+
+CALL_TAG_HEADER = "x-vossim-call"  # scenario call id, set by vossim's own agents, passed on
+MIN_SESSION_EXPIRES = 90           # RFC 4028 default Min-SE; pjsua refuses anything lower
+RECEIVE_BUFFER = 4 * 1024 * 1024   # a bigger UDP buffer: bursts at 200 CPS overflow the default
+REALM = "vossim"
+
+
+class _OneWorker(Udp_server_opts):
+    # sippy's default 3 reader threads reorder datagrams (a 180 after its 200): read with one.
+    nworkers = 1
+
+
+class _Udp(Udp_server):
+    def __init__(self, global_config: dict[str, Any], uopts: Udp_server_opts) -> None:
+        super().__init__(global_config, uopts)
+        self.skt.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
+
+
+def _lowercase_transport(msg: Any) -> None:
+    """SIPp sends ``Contact: <sip:..;transport=UDP>``; sippy only knows ``udp``."""
+    try:
+        if msg.countHFs("contact") == 0:
+            return
+        url = msg.getHFBody("contact").getUrl()
+        if url.transport is not None and url.transport != url.transport.lower():
+            url.transport = url.transport.lower()
+    except Exception:  # a Contact sippy cannot parse: leave it to the dialog layer to refuse
+        return
+
+
+class _TransactionManager(SipTransactionManager):
+    model_udp_server = (_Udp, _OneWorker)
+
+    def handleIncoming(self, data_in: bytes, ra: Any, server: Any, rtime: Any) -> None:
+        try:
+            super().handleIncoming(data_in, ra, server, rtime)
+        except Exception:
+            # sippy's own 400 path raises (SipParseError.getResponse() lacks its argument):
+            # answer 400 ourselves when the request is well formed enough to be answered.
+            response = bad_request_response(data_in)
+            if response is not None:
+                server.send_to(response, ra.address)
+
+    def incomingResponse(self, msg: Any, t: Any, checksum: Any) -> None:
+        _lowercase_transport(msg)
+        super().incomingResponse(msg, t, checksum)
+
+
+_ANSWERABLE = ("via", "from", "to", "call-id", "cseq")
+_COMPACT = {"v": "via", "f": "from", "t": "to", "i": "call-id"}
+
+
+def bad_request_response(data: bytes) -> bytes | None:
+    """A 400 for a request sippy could not parse (RFC 3261 §8.2 / §16.3), or None.
+
+    Responses, ACKs and requests missing a header a response needs are dropped: a response
+    cannot be routed or matched without Via, From, To, Call-ID and CSeq.
+    """
+    text = data.decode("utf-8", errors="replace")
+    head = text.split("\r\n\r\n", 1)[0].split("\n\n", 1)[0]
+    lines = [line.rstrip("\r") for line in head.split("\n")]
+    first = lines[0].split() if lines else []
+    if len(first) != 3 or not first[2].startswith("SIP/") or first[0] in ("ACK", "SIP/2.0"):
+        return None
+    kept: dict[str, str] = {}
+    for line in lines[1:]:
+        name, sep, value = line.partition(":")
+        if not sep:
+            continue
+        key = name.strip().lower()
+        key = _COMPACT.get(key, key)
+        if key in _ANSWERABLE and key not in kept:
+            kept[key] = f"{name.strip()}: {value.strip()}"
+    if any(key not in kept for key in _ANSWERABLE):
+        return None
+    lines_out = ["SIP/2.0 400 Bad Request", *(kept[k] for k in _ANSWERABLE),
+                 "Content-Length: 0", "", ""]
+    return "\r\n".join(lines_out).encode()
+
+
+@dataclass
+class LiveOptions:
+    port: int = 5060
+    speed: float = 1.0
+    host: str = "127.0.0.1"
+
+
+class LiveSwitch:
+    """Serves SIP on 127.0.0.1 and runs every call through the core. Implements ``Signalling``."""
+
+    def __init__(self, scenario: Scenario, plan: AddressPlan, options: LiveOptions,
+                 on_cdr: Callable[[Cdr], None]) -> None:
+        if options.host != "127.0.0.1" and not options.host.startswith("127."):
+            raise ValueError("live mode listens on loopback only")
+        self.scenario = scenario
+        self.plan = plan
+        self.options = options
+        self.speed = options.speed
+        self.on_cdr = on_cdr
+        self.switch = Switch(scenario, self)
+        self.sources = SourceIndex.build(scenario, plan)
+        self.bridges: dict[int, Bridge] = {}
+        self.calls_started = 0
+        self.calls_ended = 0
+        self.flowno = 0
+        self.on_call_end: Callable[[Call, Cdr], None] | None = None
+        self.started_mono = time.monotonic()
+        SipConf.my_address = options.host
+        SipConf.my_port = options.port
+        SipConf.my_uaname = "vossim-live"
+        self.global_config: dict[str, Any] = {
+            "_sip_address": options.host, "_sip_port": options.port,
+            "_sip_logger": SipLogger("vossim"),
+        }
+        self.tm = _TransactionManager(self.global_config, self.recv_request)
+        self.global_config["_sip_tm"] = self.tm
+        # Full collections of sippy's cyclic objects stall the loop for hundreds of ms at load:
+        # collect the young generations often and the old one rarely.
+        gc.freeze()
+        gc.set_threshold(50_000, 50, 1000)
+
+    # -- clock ----------------------------------------------------------------------------------
+    def now(self) -> float:
+        return (time.monotonic() - self.started_mono) * self.speed
+
+    def at(self, rtime: Any) -> float:
+        """Core time of a sippy receive stamp (MonoTime)."""
+        try:
+            mono = rtime.monot
+        except AttributeError:
+            return self.now()
+        return max(0.0, (mono - self.started_mono) * self.speed)
+
+    # -- incoming requests outside any dialog -----------------------------------------------------
+    def recv_request(self, req: Any, sip_t: Any) -> Any:
+        _lowercase_transport(req)
+        method = req.getMethod()
+        if req.getHFBody("to").getTag() is not None:
+            return (req.genResponse(481, "Call/Transaction Does Not Exist"), None, None)
+        if method == "INVITE":
+            bridge = Bridge(self, req)
+            return bridge.caller_ua.recvRequest(req, sip_t)
+        if method == "OPTIONS":
+            return (req.genResponse(200, "OK"), None, None)
+        if method in ("BYE", "CANCEL", "UPDATE", "INFO", "PRACK"):
+            return (req.genResponse(481, "Call/Transaction Does Not Exist"), None, None)
+        return (req.genResponse(501, "Not Implemented"), None, None)
+
+    # -- the Signalling port --------------------------------------------------------------------
+    def invite_gateway(self, call: Call, gateway: RoutingGateway) -> None:
+        self.bridges[call.index].invite(gateway, call.attempts)
+
+    def answered(self, call: Call) -> None:
+        self.bridges[call.index].answered()
+
+    def send_refresh(self, call: Call, leg: Leg) -> None:
+        self.bridges[call.index].send_refresh(leg)
+
+    def released(self, call: Call) -> None:
+        bridge = self.bridges.pop(call.index, None)
+        if bridge is not None:
+            bridge.released()
+        if call.recorded:
+            self.flowno += 1
+        cdr = cdr_from_call(call, self.flowno if call.recorded else None, self.scenario.seed)
+        self.calls_ended += 1
+        self.on_cdr(cdr)
+        if self.on_call_end is not None:
+            self.on_call_end(call, cdr)
+
+    # -- running --------------------------------------------------------------------------------
+    def run(self, duration: float | None = None) -> None:
+        """Serve until ``stop()`` or ``duration`` seconds of real time."""
+        if duration is not None:
+            Timeout(self.stop, duration)
+        ED2.loop()
+
+    def stop(self) -> None:
+        ED2.breakLoop()
+
+    def shutdown(self) -> None:
+        self.tm.shutdown()
+
+
+class Bridge:
+    """One call: the caller's UA (UAS side), the gateway's UA (UAC side) and the core ``Call``."""
+
+    def __init__(self, live: LiveSwitch, req: Any) -> None:
+        self.live = live
+        self.source = req.getSource()
+        self.tag = str(req.getHFBody(CALL_TAG_HEADER)) if req.countHFs(CALL_TAG_HEADER) else ""
+        self.caller_ua = UA(live.global_config, event_cb=self._from_caller)
+        self.callee_ua: UA | None = None
+        self.call: Call | None = None
+        self.offer: Any = None
+        self.answer_body: Any = None
+        self.timer: Any = None
+        self.timer_for: float | None = None
+        self.refreshes: list[Any] = []  # refresh transactions still open
+
+    # -- the caller's side ----------------------------------------------------------------------
+    def _from_caller(self, event: Any, ua: UA) -> None:
+        if isinstance(event, CCEventTry):
+            self._setup(event)
+            return
+        call = self.call
+        if call is None or call.phase is Phase.ENDED:
+            return
+        if isinstance(event, CCEventUpdate):  # the caller refreshes the session: accept it
+            ua.recvEvent(CCEventConnect((200, "OK", ua.lSDP)))
+            return
+        if isinstance(event, CCEventDisconnect | CCEventFail):
+            kind = Kind.CALLER_BYE if call.phase is Phase.TALKING else Kind.CALLER_CANCEL
+            self._deliver(event, kind)
+
+    def _setup(self, event: Any) -> None:
+        live = self.live
+        call_id, caller, callee, body, auth, _name = event.getData()
+        self.offer = body
+        host, port = self.source
+        source_ip = live.sources.scenario_address(host, int(port))
+        credentials = None
+        found = live.switch.gateway_by_ip.get(source_ip)
+        config = found[1].auth if found is not None and found[1].protocol == "sip" else None
+        if config is not None:
+            if auth is None:
+                self._challenge()
+                return
+            auth.parse()
+            ok = auth.username == config.user and auth.verify(config.password, "INVITE")
+            credentials = (auth.username, config.password if ok else "")
+        at = live.at(event.rtime)
+        attempt = CallAttempt(self.tag or str(call_id), at, source_ip, caller or "",
+                              callee or "", credentials)
+        call = live.switch.new_call(attempt, live.calls_started)
+        live.calls_started += 1
+        self.call = call
+        live.bridges[call.index] = self
+        call.start()
+        self._rearm()
+
+    def _challenge(self) -> None:
+        challenge = SipWWWAuthenticate(realm=REALM, nonce=os.urandom(8).hex())
+        event = CCEventFail((401, "Unauthorized"))
+        event.extra_headers = (SipHeader(name="www-authenticate", body=challenge),)
+        self.caller_ua.recvEvent(event)
+
+    # -- the gateway's side ---------------------------------------------------------------------
+    def invite(self, gateway: RoutingGateway, attempt: int) -> None:
+        live = self.live
+        previous = self.callee_ua
+        if previous is not None and not previous.isDead():
+            previous.recvEvent(CCEventDisconnect())  # timer B moved on: CANCEL the old attempt
+        host, port = live.plan.local(gateway.ip)
+        headers = (SipHeader(name=CALL_TAG_HEADER, bodys=self.tag),) if self.tag else None
+        ua = UA(live.global_config, event_cb=partial(self._from_callee, attempt),
+                nh_address=(host, port), extra_headers=headers)
+        self.callee_ua = ua
+        attempt_data = self.call.attempt
+        offer = self.offer.getCopy() if self.offer is not None else None
+        ua.recvEvent(CCEventTry((SipCallId(), attempt_data.caller, attempt_data.callee, offer,
+                                 None, None)))
+
+    def _from_callee(self, attempt: int, event: Any, ua: UA) -> None:
+        call = self.call
+        stale = ua is not self.callee_ua or call is None or call.phase is Phase.ENDED
+        if isinstance(event, CCEventUpdate):
+            ua.recvEvent(CCEventConnect((200, "OK", ua.lSDP)))
+            return
+        if stale:
+            if isinstance(event, CCEventConnect):
+                ua.recvEvent(CCEventDisconnect())  # an answer nobody waits for any more
+            return
+        if isinstance(event, CCEventRing):
+            had_pdd = call.caller_pdd_at is not None
+            self._deliver(event, Kind.GATEWAY_RINGING, attempt)
+            if not had_pdd and call.caller_pdd_at is not None and call.phase is not Phase.ENDED:
+                self.caller_ua.recvEvent(CCEventRing((180, "Ringing", None)))
+        elif isinstance(event, CCEventConnect):
+            if call.phase is Phase.TALKING:
+                return
+            self.answer_body = event.getData()[2]
+            self._deliver(event, Kind.GATEWAY_ANSWER, attempt)
+            if call.phase is not Phase.TALKING and ua.isConnected():
+                ua.recvEvent(CCEventDisconnect())
+        elif isinstance(event, CCEventFail):
+            code = int(event.getData()[0])
+            if code == 408 and call.phase is Phase.TRYING:
+                return  # sippy's own timer B (local 408): the core's timer B decides (row 18)
+            if call.phase in (Phase.TRYING, Phase.RINGING):
+                self._deliver(event, Kind.GATEWAY_REJECT, (attempt, code))
+        elif isinstance(event, CCEventDisconnect) and call.phase is Phase.TALKING:
+            self._deliver(event, Kind.CALLEE_BYE)
+
+    # -- what the core asks for -----------------------------------------------------------------
+    def answered(self) -> None:
+        self.caller_ua.recvEvent(CCEventConnect((200, "OK", self.answer_body)))
+
+    def send_refresh(self, leg: Leg) -> None:
+        ua = self.caller_ua if leg is Leg.CALLER else self.callee_ua
+        if ua is None or not ua.isConnected():
+            return
+        config = self.live.switch.config
+        expires = max(MIN_SESSION_EXPIRES, round(config.SS_SIP_SESSION_TTL / self.live.speed))
+        headers = (SipHeader(name="session-expires", bodys=f"{expires};refresher=uac"),
+                   SipHeader(name="supported", bodys="timer"))
+        req = ua.genRequest("INVITE", ua.lSDP, extra_headers=headers)
+        ua.reqs.pop(req.getHFBody("cseq").getCSeqNum(), None)  # ours, not the UA's re-INVITE
+        self.refreshes.append(ua.newTransaction(req, resp_cb=partial(self._refresh_response, leg)))
+
+    def _refresh_response(self, leg: Leg, resp: Any, *_: Any) -> None:
+        code = resp.getSCode()[0]
+        call = self.call
+        if 200 <= code < 300 and call is not None and call.phase is Phase.TALKING:
+            self._deliver(resp, Kind.REFRESH_ANSWERED, leg)
+        # anything else: the core's REFRESH_TIMEOUT (timer B) ends the call (row 27)
+
+    def released(self) -> None:
+        """Tell both sides how the call ended, as the core decided."""
+        call = self.call
+        verdict = call.verdict
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        for transaction in self.refreshes:
+            _quiet(transaction)
+        self.refreshes.clear()
+        reason = SipHeader(name="reason", bodys=call.sip_reason_header)
+        caller, callee = self.caller_ua, self.callee_ua
+        if not caller.isDead():
+            if caller.isConnected():
+                if verdict.end_direction != Party.CALLER:
+                    caller.recvEvent(_with_headers(CCEventDisconnect(), reason))
+            elif verdict.end_direction != Party.CALLER:
+                code = verdict.sip_code
+                caller.recvEvent(_with_headers(CCEventFail((code, sip_phrase(code))), reason))
+        if callee is not None and not callee.isDead():
+            if callee.isConnected():
+                if verdict.end_direction != Party.CALLEE:
+                    callee.recvEvent(_with_headers(CCEventDisconnect(), reason))
+            elif call.answer_at is None:
+                callee.recvEvent(_with_headers(CCEventDisconnect(), reason))  # -> CANCEL
+
+    # -- driving the core -----------------------------------------------------------------------
+    def _deliver(self, message: Any, kind: Kind, arg: Any = None) -> None:
+        call = self.call
+        call.deliver(self.live.at(getattr(message, "rtime", None)), kind, arg)
+        self._rearm()
+
+    def _rearm(self) -> None:
+        call = self.call
+        if call.phase is Phase.ENDED:
+            return
+        wakeup = call.next_wakeup
+        if wakeup == self.timer_for and self.timer is not None:
+            return
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        self.timer_for = wakeup
+        if wakeup is None:
+            return
+        delay = max(0.0, (wakeup - self.live.now()) / self.live.speed)
+        self.timer = Timeout(self._wake, delay)
+
+    def _wake(self) -> None:
+        self.timer = None
+        wakeup = self.timer_for
+        self.timer_for = None
+        call = self.call
+        if call.phase is Phase.ENDED or wakeup is None:
+            return
+        try:
+            call.advance(max(self.live.now(), wakeup))
+        except Exception as exc:  # never let one call's bug stop the loop for all others
+            print(f"vossim live: call {call.attempt.call_id}: {exc!r}", file=sys.stderr)
+        self._rearm()
+
+
+def _quiet(transaction: Any) -> None:
+    """Stop retransmitting a refresh of a call that ended (sippy drops it after timer B)."""
+    if getattr(transaction, "teA", None) is not None:
+        transaction.teA.cancel()
+        transaction.teA = None
+    transaction.resp_cb = None
+
+
+def _with_headers(event: Any, *headers: Any) -> Any:
+    event.extra_headers = headers
+    return event

@@ -1,0 +1,97 @@
+"""SIPp uac -> `vossim live` -> SIPp uas on loopback, CDRs checked (issue 4)."""
+
+from __future__ import annotations
+
+SCENARIO = """\
+version: 1
+name: sipp-interop
+switch: {{max_call_duration: {max_duration}, media_timeout: 0, SS_SIP_SESSION_TTL: {ttl},
+          SS_SIP_SESSION_UPDATE_SEGMENT: 1, SS_SIP_NO_TIMER_REINVITE_INTERVAL: 0}}
+accounts:
+  ACME: {{type: postpaid, rate_table: retail}}
+rate_tables:
+  retail: [{{prefix: "880", fee: 0.25, period: 60}}, {{prefix: "49", fee: 0.1, period: 60}}]
+mapping_gateways:
+  SIPP-UAC: {{account: ACME, ips: ["127.0.0.1:{uac}"], session_timer: false}}
+routing_gateways:
+  SIPP-UAS: {{ip: "127.0.0.1:{uas}", prefixes: ["880"]}}
+"""
+
+
+def scenario(kit, max_duration: float = 0, ttl: float = 0):
+    return kit.scenario(SCENARIO.format(uac=kit.uac_port, uas=kit.uas_port,
+                                        max_duration=max_duration, ttl=ttl))
+
+
+def only(cdrs):
+    assert len(cdrs) == 1, cdrs
+    return cdrs[0]
+
+
+def check_sipp(result):
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+
+
+def test_caller_bye(kit):
+    switch = kit.switch(scenario(kit), duration=6)
+    kit.uas("-sn", "uas")
+    check_sipp(kit.uac("-sn", "uac", "-s", "8801711000001", "-d", "1200"))
+    cdr = only(switch.finish())
+    assert (cdr["enddirection"], cdr["endreason"]) == (0, 11)
+    assert cdr["calleegatewayid"] == "SIPP-UAS" and cdr["callergatewayid"] == "SIPP-UAC"
+    assert cdr["holdtime"] in (1, 2) and cdr["feeprefix"] == "880" and cdr["billingmode"] == 1
+
+
+def test_callee_bye(kit):
+    switch = kit.switch(scenario(kit), duration=6)
+    kit.uas("-sf", str(kit.xml("uas_callee_bye.xml", hold_ms=1500)))
+    check_sipp(kit.uac("-sf", str(kit.xml("uac_wait_bye.xml")), "-s", "8801711000002"))
+    cdr = only(switch.finish())
+    assert (cdr["enddirection"], cdr["endreason"]) == (1, 12)
+    assert cdr["holdtime"] in (1, 2) and cdr["calleegatewayid"] == "SIPP-UAS"
+
+
+def test_busy(kit):
+    switch = kit.switch(scenario(kit), duration=4)
+    kit.uas("-sf", str(kit.xml("uas_reject.xml", code=486)))
+    check_sipp(kit.uac("-sf", str(kit.xml("uac_refused.xml", code=486)), "-s", "8801711000003"))
+    cdr = only(switch.finish())
+    assert (cdr["enddirection"], cdr["endreason"], cdr["holdtime"]) == (1, 2, 0)
+    assert cdr["sipreasonheader"] == 'SIP;cause=486;text="Busy Here"'
+    assert cdr["calleegatewayid"] == "SIPP-UAS"
+
+
+def test_switch_ends_at_max_duration(kit):
+    switch = kit.switch(scenario(kit, max_duration=2), duration=7)
+    kit.uas("-sn", "uas")  # the built-in uas waits for a BYE: the switch must send it
+    check_sipp(kit.uac("-sf", str(kit.xml("uac_wait_bye.xml")), "-s", "8801711000004"))
+    cdr = only(switch.finish())
+    assert (cdr["enddirection"], cdr["endreason"], cdr["holdtime"]) == (2, 1, 2)
+
+
+def test_refused_no_route(kit):
+    switch = kit.switch(scenario(kit), duration=3)
+    check_sipp(kit.uac("-sf", str(kit.xml("uac_refused.xml", code=404)), "-s", "4915100000"))
+    cdr = only(switch.finish())
+    assert (cdr["enddirection"], cdr["endreason"], cdr["billingmode"]) == (2, 6, -1)
+    assert cdr["calleegatewayid"] == "" and cdr["feeprefix"] == ""
+
+
+def test_unknown_source_ip_refused_403(kit):
+    switch = kit.switch(kit.scenario(SCENARIO.format(uac=kit.uac_port + 5, uas=kit.uas_port,
+                                                     max_duration=0, ttl=0)), duration=3)
+    check_sipp(kit.uac("-sf", str(kit.xml("uac_refused.xml", code=403)), "-s", "8801711"))
+    cdr = only(switch.finish())
+    assert (cdr["enddirection"], cdr["endreason"]) == (2, 17)
+
+
+def test_session_refresh_unanswered_server_bye(kit):
+    # TTL 40 s, one refresh per TTL, at x10: the re-INVITE goes out 4 s after answer, timer B
+    # (32 s of scenario time = 3.2 s) runs out, the switch BYEs both legs: (2, 14).
+    switch = kit.switch(scenario(kit, ttl=40), 14, "--speed", "10")
+    kit.uas("-sf", str(kit.xml("uas_ignore_refresh.xml")))
+    check_sipp(kit.uac("-sf", str(kit.xml("uac_wait_bye.xml")), "-s", "8801711000005"))
+    cdr = only(switch.finish())
+    assert (cdr["enddirection"], cdr["endreason"]) == (2, 14)
+    assert cdr["sipreasonheader"].startswith("SIP;cause=408")
+    assert 70 <= cdr["holdtime"] <= 76  # 40 s + 32 s of scenario time
