@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import io
 import json
 import os
 import shutil
@@ -53,6 +54,49 @@ def pipe_line(cdr: Cdr, places: int) -> str:
     )
 
 
+class _CsvLine:
+    """Renders one CSV row to text exactly as ``csv.writer`` writes it to a file."""
+
+    def __init__(self) -> None:
+        self.buffer = io.StringIO()
+        self.writer = csv.writer(self.buffer)
+
+    def __call__(self, row: list[object]) -> str:
+        buffer = self.buffer
+        buffer.seek(0)
+        buffer.truncate()
+        self.writer.writerow(row)
+        return buffer.getvalue()
+
+
+def e_cdr_csv_values(cdr: Cdr, places: int) -> list[object]:
+    return [_csv_value(v, places, c) for v, c in zip(cdr.e_cdr_row(), E_CDR_NAMES, strict=True)]
+
+
+def jsonl_line(cdr: Cdr) -> str:
+    obj = {name: value for name, value in zip(E_CDR_NAMES, cdr.e_cdr_row(), strict=True)}
+    obj["fee"] = float(cdr.fee)
+    obj["feeprefix"] = cdr.feeprefix
+    obj["endReasonName"] = cdr.end_reason_name
+    obj["endReasonCategory"] = cdr.end_reason_category
+    obj["recorded"] = cdr.recorded
+    obj["callId"] = cdr.call_id
+    return json.dumps(obj, separators=(",", ":")) + "\n"
+
+
+_FEE_COLUMN = E_CDR_NAMES.index("fee")
+
+
+def sqlite_row(cdr: Cdr) -> list[object]:
+    row = list(cdr.e_cdr_row())
+    row[_FEE_COLUMN] = float(row[_FEE_COLUMN])
+    return row
+
+
+def day_of(stoptime_ms: int) -> str:
+    return _utc(stoptime_ms).strftime("%Y%m%d")
+
+
 class _Rotating:
     """One open file at a time, switched when the record's period key changes."""
 
@@ -92,12 +136,16 @@ class PipeSink:
         self._hour_end = -1
 
     def write(self, cdr: Cdr) -> None:
+        self.write_text(cdr.stoptime, pipe_line(cdr, self.places) + "\n")
+
+    def write_text(self, stoptime: int, line: str) -> None:
+        """A rendered line (``pipe_line`` + newline) of a record that stopped at ``stoptime``."""
         files = self.files
-        if cdr.stoptime >= self._hour_end or files.handle is None:
-            hour = _utc(cdr.stoptime).strftime("%Y%m%d%H")
+        if stoptime >= self._hour_end or files.handle is None:
+            hour = _utc(stoptime).strftime("%Y%m%d%H")
             files.handle_for(hour, f"cdr/{hour}.txt")
-            self._hour_end = (cdr.stoptime // 3_600_000 + 1) * 3_600_000
-        files.handle.write(pipe_line(cdr, self.places) + "\n")
+            self._hour_end = (stoptime // 3_600_000 + 1) * 3_600_000
+        files.handle.write(line)
         if files.flush:
             files.handle.flush()
 
@@ -122,19 +170,22 @@ class ECdrCsvSink:
         self.files = _Rotating(directory, flush)
         self.places = fee_places
         self.header = ",".join(E_CDR_NAMES) + "\r\n"
-        self.writer: csv.Writer | None = None  # type: ignore[name-defined]
+        self.render = _CsvLine()
+        self._day_end = -1
 
     def write(self, cdr: Cdr) -> None:
-        day = _utc(cdr.stoptime).strftime("%Y%m%d")
-        before = self.files.handle
-        handle = self.files.handle_for(day, f"e_cdr_{day}.csv", self.header)
-        if handle is not before or self.writer is None:
-            self.writer = csv.writer(handle)
-        places = self.places
-        self.writer.writerow([_csv_value(v, places, c)
-                              for v, c in zip(cdr.e_cdr_row(), E_CDR_NAMES, strict=True)])
-        if self.files.flush:
-            handle.flush()
+        self.write_text(cdr.stoptime, self.render(e_cdr_csv_values(cdr, self.places)))
+
+    def write_text(self, stoptime: int, row: str) -> None:
+        """A rendered CSV row of a record that stopped at ``stoptime``."""
+        files = self.files
+        if stoptime >= self._day_end or files.handle is None:
+            day = day_of(stoptime)
+            files.handle_for(day, f"e_cdr_{day}.csv", self.header)
+            self._day_end = (stoptime // 86_400_000 + 1) * 86_400_000
+        files.handle.write(row)
+        if files.flush:
+            files.handle.flush()
 
     def close(self) -> None:
         self.files.close()
@@ -168,9 +219,10 @@ class SqliteSink:
         return table
 
     def write(self, cdr: Cdr) -> None:
-        table = self._table(_utc(cdr.stoptime).strftime("%Y%m%d"))
-        row = list(cdr.e_cdr_row())
-        row[E_CDR_NAMES.index("fee")] = float(row[E_CDR_NAMES.index("fee")])
+        self.write_row(cdr.stoptime, sqlite_row(cdr))
+
+    def write_row(self, stoptime: int, row: list[object]) -> None:
+        table = self._table(day_of(stoptime))
         marks = ", ".join("?" * len(row))
         self.db.execute(f"INSERT INTO {table} VALUES ({marks})", row)
         if self.flush:
@@ -192,14 +244,10 @@ class JsonlSink:
         self.flush = flush
 
     def write(self, cdr: Cdr) -> None:
-        obj = {name: value for name, value in zip(E_CDR_NAMES, cdr.e_cdr_row(), strict=True)}
-        obj["fee"] = float(cdr.fee)
-        obj["feeprefix"] = cdr.feeprefix
-        obj["endReasonName"] = cdr.end_reason_name
-        obj["endReasonCategory"] = cdr.end_reason_category
-        obj["recorded"] = cdr.recorded
-        obj["callId"] = cdr.call_id
-        self.handle.write(json.dumps(obj, separators=(",", ":")) + "\n")
+        self.write_text(cdr.stoptime, jsonl_line(cdr))
+
+    def write_text(self, stoptime: int, line: str) -> None:
+        self.handle.write(line)
         if self.flush:
             self.handle.flush()
 

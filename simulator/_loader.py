@@ -64,20 +64,25 @@ class _Positions:
     def build(self, node: yaml.Node, path: Path_) -> Any:
         self.marks[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
         if isinstance(node, yaml.MappingNode):
+            own = sum(1 for key_node, _ in node.value if key_node.tag != "tag:yaml.org,2002:merge")
             self.loader.flatten_mapping(node)
+            merged = len(node.value) - own  # `<<: *anchor` entries come first; own keys override
             out: dict[Any, Any] = {}
-            for key_node, value_node in node.value:
+            explicit: set[Any] = set()
+            for position, (key_node, value_node) in enumerate(node.value):
                 key = self.loader.construct_object(key_node, deep=True)
                 if isinstance(key, list | dict):
                     key = str(key)
                 child = (*path, key)
                 self.key_marks[child] = (key_node.start_mark.line + 1,
                                          key_node.start_mark.column + 1)
-                if key in out:
+                if key in explicit:
                     line, column = self.key_marks[child]
                     self.problems.append(Problem(
                         self.file, line, column, format_path(child),
                         "expected each key once in a mapping, found it a second time"))
+                if position >= merged:
+                    explicit.add(key)
                 out[key] = self.build(value_node, child)
             return out
         if isinstance(node, yaml.SequenceNode):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -10,9 +12,11 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from cdr_writer import DEFAULT_FORMATS, Cdr, Output
+from cdr_writer import DEFAULT_FORMATS, Cdr, Output, pipe_line
 from simulator._engine import RunStats, Simulation
 from simulator._loader import Problem, ScenarioError, _Positions, _problem_from_pydantic
+from simulator._parallel import run_sharded
+from simulator._progress import RunProgress
 from simulator._scenario import Scenario, Switch
 
 
@@ -97,19 +101,45 @@ def apply_overrides(scenario: Scenario, overrides: list[str]) -> Scenario:
 
 def run_scenario(scenario: Scenario, out_dir: str | Path | None = "out",
                  formats: tuple[str, ...] = DEFAULT_FORMATS, *,
-                 trace_path: str | Path | None = None) -> RunResult:
+                 trace_path: str | Path | None = None, scale: float = 1.0,
+                 realtime_speed: float | None = None, udp: tuple[str, int] | None = None,
+                 progress: RunProgress | None = None, workers: int = 1,
+                 dask: str | Any | None = None) -> RunResult:
     """Simulate ``scenario``; write its CDRs to ``out_dir`` (None: write nothing).
 
-    Output is all or nothing: files appear only when the whole run succeeded.
+    Output is all or nothing: files appear only when the whole run succeeded. The exception is
+    ``realtime_speed`` (a live feed): CDRs are written in place and flushed as calls end.
+    ``scale`` stretches every traffic profile's duration; ``udp`` also sends each recorded CDR
+    as one datagram (its pipe line); ``workers`` > 1 or ``dask`` (a scheduler address or a
+    ``distributed.Client``) split the run into shards by account (see ``_parallel``).
     """
+    if scale != 1.0:
+        scenario = scale_traffic(scenario, scale)
+    sharded = workers > 1 or dask is not None
+    if sharded and (realtime_speed or udp or trace_path):
+        raise RunOptionError("--workers/--dask run in batch: they cannot be combined with "
+                             "--realtime, --udp or --trace")
+    if workers < 1:
+        raise RunOptionError(f"expected at least 1 worker, found {workers}")
+    if realtime_speed is not None and not realtime_speed > 0:
+        raise RunOptionError(f"expected a speed > 0, found {realtime_speed}")
     output = None
     if out_dir is not None:
-        output = Output(out_dir, formats, scenario.switch.SERVER_BILLING_FEE_PRECISTION)
+        output = Output(out_dir, formats, scenario.switch.SERVER_BILLING_FEE_PRECISTION,
+                        direct=realtime_speed is not None)
+    if sharded:
+        return _run_sharded(scenario, output, formats, workers, dask, progress)
     trace_tmp = Path(f"{trace_path}.partial") if trace_path else None
     trace = trace_tmp.open("w", encoding="utf-8") if trace_tmp else None
     keep = {c.id for c in scenario.calls if c.expect}
-    simulation = Simulation(scenario, output.write if output else _discard,
-                            trace=trace, keep=keep)
+    feed = _UdpFeed(udp, scenario.switch.SERVER_BILLING_FEE_PRECISTION) if udp else None
+    on_cdr = output.write if output else _discard
+    if feed is not None:
+        on_cdr = _tee(on_cdr, feed.send)
+    simulation = Simulation(scenario, on_cdr, trace=trace, keep=keep,
+                            realtime_speed=realtime_speed)
+    if progress is not None:
+        simulation.on_cdr = _counting(on_cdr, simulation, progress)
     try:
         stats = simulation.run()
     except BaseException:
@@ -119,12 +149,90 @@ def run_scenario(scenario: Scenario, out_dir: str | Path | None = "out",
             trace.close()
             trace_tmp.unlink(missing_ok=True)
         raise
+    finally:
+        if feed is not None:
+            feed.close()
+    if progress is not None:
+        progress.finish(stats.calls, stats.sim_seconds)
     files = output.commit() if output else []
     if trace:
         trace.close()
         trace_tmp.replace(trace_path)
         files.append(Path(trace_path))
     return RunResult(scenario, stats, files, simulation.kept)
+
+
+class RunOptionError(ValueError):
+    """Run options that cannot go together (the scenario itself is fine)."""
+
+
+def scale_traffic(scenario: Scenario, factor: float) -> Scenario:
+    """Every traffic profile's ``duration`` times ``factor``: the same rates, more calls."""
+    if not factor > 0:
+        raise RunOptionError(f"expected a scale > 0, found {factor}")
+    traffic = [p.model_copy(update={"duration": p.duration * factor}) for p in scenario.traffic]
+    return scenario.model_copy(update={"traffic": traffic})
+
+
+def _run_sharded(scenario: Scenario, output: Output | None, formats: tuple[str, ...],
+                 workers: int, dask: str | Any | None,
+                 progress: RunProgress | None) -> RunResult:
+    done = RunStats()
+
+    def shard_done(stats: RunStats) -> None:
+        done.merge(stats)
+        if progress is not None:
+            progress.update(done.calls, done.sim_seconds, force=True)
+
+    try:
+        stats, kept = run_sharded(scenario, output, formats, workers=max(workers, 1),
+                                  dask_address=dask, on_shard_done=shard_done)
+    except BaseException:
+        if output:
+            output.abort()
+        raise
+    if progress is not None:
+        progress.finish(stats.calls, stats.sim_seconds)
+    files = output.commit() if output else []
+    return RunResult(scenario, stats, files, kept)
+
+
+class _UdpFeed:
+    """VOS3000's real-time CDR feed: one datagram per recorded CDR, holding its pipe line."""
+
+    def __init__(self, address: tuple[str, int], places: int) -> None:
+        host, port = address
+        family, kind, proto, _, target = socket.getaddrinfo(host, port, 0, socket.SOCK_DGRAM)[0]
+        self.socket = socket.socket(family, kind, proto)
+        self.target = target
+        self.places = places
+
+    def send(self, cdr: Cdr) -> None:
+        if cdr.recorded:
+            self.socket.sendto(pipe_line(cdr, self.places).encode(), self.target)
+
+    def close(self) -> None:
+        self.socket.close()
+
+
+def _tee(first: Callable[[Cdr], None], second: Callable[[Cdr], None]) -> Callable[[Cdr], None]:
+    def both(cdr: Cdr) -> None:
+        first(cdr)
+        second(cdr)
+    return both
+
+
+def _counting(on_cdr: Callable[[Cdr], None], simulation: Simulation,
+              progress: RunProgress) -> Callable[[Cdr], None]:
+    count = 0
+
+    def counted(cdr: Cdr) -> None:
+        nonlocal count
+        on_cdr(cdr)
+        count += 1
+        if not count & 1023:
+            progress.update(count, simulation.now)
+    return counted
 
 
 def _discard(_: Cdr) -> None:

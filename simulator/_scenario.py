@@ -13,6 +13,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 from cdr_writer import EXPECTABLE
 from simulator._rating import Rate, Section
 from simulator._reasons import EndReason
+from simulator._traffic import Outage, TrafficProfile, traffic_errors
 
 _DIGITS = re.compile(r"^[0-9]+$")
 
@@ -224,6 +225,7 @@ class RoutingGateway(_Model):
     priority: int = 1
     capacity: int | None = Field(None, ge=0)
     status: Literal["up", "down", "unreachable"] = "up"
+    outages: list[Outage] = []  # time windows with another status (load scenarios)
     callee_does: CalleeDoes | None = None
 
 
@@ -269,7 +271,7 @@ class Scenario(_Model):
     routing_gateways: dict[str, RoutingGateway] = {}
     blacklist: list[Digits] = []
     calls: list[Call] = []
-    traffic: list[dict[str, Any]] = []
+    traffic: list[TrafficProfile] = []
 
     @field_validator("start")
     @classmethod
@@ -324,6 +326,7 @@ def cross_reference_errors(scenario: Scenario) -> list[tuple[tuple[Any, ...], st
                                "expected a CDR field (pipe name such as holdTime, an e_cdr column "
                                f"such as calleegatewayid, or recorded), found {key!r}"
                                + _did_you_mean(key, EXPECTABLE)))
+    errors.extend(traffic_errors(scenario))
     return errors
 
 

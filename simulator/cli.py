@@ -32,6 +32,14 @@ def _formats(values: list[str] | None) -> tuple[str, ...]:
     return tuple(dict.fromkeys(out))
 
 
+def _host_port(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT such as 127.0.0.1:9000, found "
+                                         f"{text!r}")
+    return host.strip("[]"), int(port)
+
+
 def summary_table(stats: RunStats, title: str, places: int) -> Table:
     table = Table(title=title, show_header=False, title_justify="left")
     table.add_column("what", style="bold")
@@ -80,10 +88,38 @@ def cmd_validate(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 
 def cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
+    from simulator._engine import expected_arrivals
+    from simulator._progress import RunProgress
+    from simulator._report import gateway_table
+    from simulator._run import RunOptionError, scale_traffic
+
     scenario = apply_overrides(load_scenario(args.file), args.set or [])
-    result = run_scenario(scenario, args.output, _formats(args.format), trace_path=args.trace)
+    try:
+        if args.scale != 1.0:
+            scenario = scale_traffic(scenario, args.scale)
+        show_progress = args.progress if args.progress is not None else err.is_terminal
+        progress = RunProgress(expected_arrivals(scenario), scenario.start.timestamp(),
+                               err) if show_progress else None
+        speed = (args.speed or 1.0) if args.realtime else None
+        if args.speed is not None and not args.realtime:
+            raise RunOptionError("--speed goes with --realtime")
+        options = dict(trace_path=args.trace, realtime_speed=speed, udp=args.udp,
+                       progress=progress, workers=args.workers, dask=args.dask)
+        if progress is not None:
+            with progress:
+                result = run_scenario(scenario, args.output, _formats(args.format), **options)
+        else:
+            result = run_scenario(scenario, args.output, _formats(args.format), **options)
+    except RunOptionError as exc:
+        err.print(f"vossim run: {exc}", markup=False, highlight=False)
+        return EXIT_INVALID
     places = scenario.switch.SERVER_BILLING_FEE_PRECISTION
     out.print(summary_table(result.stats, f"{scenario.name or args.file}", places))
+    gateways = gateway_table(result.stats)
+    if gateways is not None:
+        out.print(gateways)
+    for alarm in result.stats.alarms():
+        out.print(f"ALARM {alarm}", markup=False, highlight=False)
     for path in result.files:
         out.print(f"wrote {path}", markup=False, highlight=False)
     return 0
@@ -155,6 +191,20 @@ def build_parser() -> argparse.ArgumentParser:
                      help="override a switch: key, e.g. --set SERVER_BILLING_FEE_PRECISTION=4")
     run.add_argument("--trace", metavar="FILE",
                      help="write every call's signalling as JSON lines")
+    run.add_argument("--scale", type=float, default=1.0, metavar="X",
+                     help="stretch every traffic profile's duration X times (same rates)")
+    run.add_argument("--realtime", action="store_true",
+                     help="run on the wall clock; CDRs are written (flushed) as calls end")
+    run.add_argument("--speed", type=float, metavar="X",
+                     help="with --realtime: X simulated seconds per wall-clock second")
+    run.add_argument("--udp", type=_host_port, metavar="HOST:PORT",
+                     help="also send each CDR as one UDP datagram (its pipe line)")
+    run.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                     help="progress bar on stderr (default: when stderr is a terminal)")
+    run.add_argument("--workers", type=int, default=1, metavar="N",
+                     help="split the run by account over N local processes")
+    run.add_argument("--dask", metavar="ADDRESS",
+                     help="run the shards on a Dask cluster, e.g. tcp://10.0.0.5:8786")
     run.set_defaults(handler=cmd_run)
 
     validate = sub.add_parser("validate", help="check scenario files without running them")

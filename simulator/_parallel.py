@@ -1,0 +1,292 @@
+"""Running one scenario as several shards (``--workers N``, ``--dask ADDRESS``) and merging them.
+
+How shared state is split
+-------------------------
+A shard is a set of **accounts**: it runs every call that comes in through those accounts'
+mapping gateways (explicit calls and traffic profiles alike). Everything a switch keeps per
+account therefore stays exact in every shard: the prepaid balance and its overdraft floor,
+concurrent calls, the calls-per-second window, expiry and status. Traffic profiles draw from
+their own random streams (see ``_traffic``), so an account makes the same call attempts whatever
+the number of shards.
+
+What accounts share is the **routing gateways' capacity**. Each shard gets a fixed slice of every
+capacity, in proportion to the calls it is expected to send (largest remainder, so the slices add
+up to the capacity). Gateway outages are schedules, the same in every shard. The one thing that
+differs from a single process is therefore *when* a full gateway turns a call away: with the
+capacity split, one shard may be full while another has room. Scenarios where capacity rarely
+binds give the same end-reason mix; where it binds hard, the mix moves slightly (the standard
+profile stays within one point).
+
+Accounts go to shards by expected load, heaviest first onto the lightest shard (ties by name
+and shard number), so the split is deterministic: the same scenario, seed and N give
+byte-identical output.
+
+How the output is merged
+------------------------
+Each shard renders its records (in the formats asked for) with a placeholder for ``flowno`` and
+spools them in stoptime order. The parent merges the spools on (stoptime, shard, order in the
+shard), numbers the recorded ones 1, 2, 3 … and writes them through the same sinks, hourly and
+daily files included, as a single process does.
+"""
+
+from __future__ import annotations
+
+import heapq
+import io
+import os
+import pickle
+import tempfile
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from multiprocessing import get_context
+from typing import Any
+
+from cdr_writer import E_CDR_NAMES, Cdr, Output, pipe_line
+from cdr_writer._sinks import _CsvLine, e_cdr_csv_values, jsonl_line, sqlite_row
+from simulator._engine import RunStats, Simulation
+from simulator._scenario import Scenario
+
+FLOWNO = "\x1f"  # stands for the flowno in a shard's rendered text; never in a CDR value
+_JSON_FLOWNO = '"\\u001f"'
+_BATCH = 2048
+
+
+@dataclass(frozen=True)
+class Shard:
+    index: int
+    accounts: frozenset[str]
+    capacities: dict[str, int | None]
+
+
+def account_loads(scenario: Scenario) -> dict[str, float]:
+    """The expected number of call attempts of each account."""
+    start = scenario.start.timestamp()
+    loads = dict.fromkeys(scenario.accounts, 0.0)
+    gateways = scenario.mapping_gateways
+    for call in scenario.calls:
+        loads[gateways[call.from_].account] += 1
+    for profile in scenario.traffic:
+        loads[gateways[profile.from_].account] += profile.expected_calls(start)
+    return loads
+
+
+def plan_shards(scenario: Scenario, count: int) -> list[Shard]:
+    """Split the accounts over ``count`` shards (see the module docstring)."""
+    loads = account_loads(scenario)
+    totals = [0.0] * count
+    members: list[set[str]] = [set() for _ in range(count)]
+    for name in sorted(loads, key=lambda n: (-loads[n], n)):
+        target = min(range(count), key=lambda i: (totals[i], i))
+        members[target].add(name)
+        totals[target] += loads[name]
+    grand = sum(totals)
+    weights = [t / grand for t in totals] if grand else [1 / count] * count
+    capacities: list[dict[str, int | None]] = [{} for _ in range(count)]
+    for name, gateway in scenario.routing_gateways.items():
+        for i, share in enumerate(split(gateway.capacity, weights)):
+            capacities[i][name] = share
+    return [Shard(i, frozenset(members[i]), capacities[i]) for i in range(count)]
+
+
+def split(capacity: int | None, weights: list[float]) -> list[int | None]:
+    """``capacity`` in whole slices proportional to ``weights`` (largest remainder)."""
+    if capacity is None:
+        return [None] * len(weights)
+    exact = [capacity * w for w in weights]
+    slices = [int(x) for x in exact]
+    order = sorted(range(len(weights)), key=lambda i: (-(exact[i] - slices[i]), i))
+    for i in order[:capacity - sum(slices)]:
+        slices[i] += 1
+    return slices
+
+
+# -- inside a shard -----------------------------------------------------------------------------
+class _Spool:
+    """Receives a shard's CDRs and spools them, rendered, in batches of pickled tuples.
+
+    Entry: (stoptime, shard, n, recorded, pipe, e_cdr, jsonl, sqlite row); absent formats None.
+    """
+
+    def __init__(self, handle: io.BufferedIOBase, shard: int, formats: tuple[str, ...],
+                 places: int, keep: set[str]) -> None:
+        self.handle = handle
+        self.keep = keep
+        self.kept: dict[str, tuple[tuple[int, int] | None, Cdr]] = {}
+        self.shard = shard
+        self.places = places
+        self.pipe = "pipe" in formats
+        self.e_cdr = "e_cdr" in formats
+        self.jsonl = "jsonl" in formats
+        self.sqlite = "sqlite" in formats
+        self.recorded_only = not self.jsonl
+        self.csv = _CsvLine()
+        self.batch: list[tuple[Any, ...]] = []
+        self.count = 0
+
+    def __call__(self, cdr: Cdr) -> None:
+        recorded = cdr.recorded
+        keep = self.keep and cdr.call_id in self.keep
+        if not recorded and self.recorded_only:
+            if keep:
+                self.kept[cdr.call_id] = (None, cdr)
+            return
+        self.count += 1
+        if keep:
+            self.kept[cdr.call_id] = ((self.shard, self.count) if recorded else None, cdr)
+        if recorded:
+            flowno, cdr.flowno = cdr.flowno, FLOWNO
+        self.batch.append((
+            cdr.stoptime, self.shard, self.count, recorded,
+            pipe_line(cdr, self.places) + "\n" if self.pipe and recorded else None,
+            self.csv(e_cdr_csv_values(cdr, self.places)) if self.e_cdr and recorded else None,
+            jsonl_line(cdr) if self.jsonl else None,
+            sqlite_row(cdr) if self.sqlite and recorded else None,
+        ))
+        if recorded:
+            cdr.flowno = flowno
+        if len(self.batch) >= _BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.batch:
+            pickle.dump(self.batch, self.handle, protocol=pickle.HIGHEST_PROTOCOL)
+            self.batch = []
+
+
+def run_shard(scenario: Scenario, shard: Shard, formats: tuple[str, ...],
+              spool_path: str | None) -> tuple[RunStats, bytes | None, dict[str, Any]]:
+    """Run one shard; its spool goes to ``spool_path``, or is returned (Dask: no shared disk)."""
+    places = scenario.switch.SERVER_BILLING_FEE_PRECISTION
+    handle: io.BufferedIOBase = open(spool_path, "wb") if spool_path else io.BytesIO()  # noqa: SIM115
+    keep = {c.id for c in scenario.calls if c.expect}
+    try:
+        spool = _Spool(handle, shard.index, formats, places, keep)
+        simulation = Simulation(scenario, spool, accounts=shard.accounts,
+                                capacities=shard.capacities)
+        stats = simulation.run()
+        spool.flush()
+        data = None if spool_path else handle.getvalue()
+    finally:
+        handle.close()
+    return stats, data, spool.kept
+
+
+# -- the parent ---------------------------------------------------------------------------------
+def _entries(source: str | bytes) -> Iterator[tuple[Any, ...]]:
+    handle = open(source, "rb") if isinstance(source, str) else io.BytesIO(source)  # noqa: SIM115
+    with handle:
+        while True:
+            try:
+                batch = pickle.load(handle)
+            except EOFError:
+                return
+            yield from batch
+
+
+def merge_into(output: Output | None, sources: list[str | bytes],
+               kept: dict[tuple[int, int], Cdr] | None = None,
+               on_record: Callable[[int], None] | None = None) -> None:
+    """Merge shard spools into ``output`` in stoptime order, numbering flowno 1, 2, 3 …"""
+    if output is None:
+        return
+    sinks = {type(s).__name__: s for s in output.sinks}
+    pipe = sinks.get("PipeSink")
+    csv = sinks.get("ECdrCsvSink")
+    jsonl = sinks.get("JsonlSink")
+    sqlite = sinks.get("SqliteSink")
+    flowno_columns = [E_CDR_NAMES.index(c) for c in ("id", "flowno", "flownofirst")]
+    flowno = 0
+    for stoptime, shard, n, recorded, pipe_text, csv_text, json_text, row in heapq.merge(
+            *(_entries(s) for s in sources)):
+        if recorded:
+            flowno += 1
+            number = str(flowno)
+            if pipe is not None:
+                pipe.write_text(stoptime, pipe_text.replace(FLOWNO, number))
+            if csv is not None:
+                csv.write_text(stoptime, csv_text.replace(FLOWNO, number))
+            if sqlite is not None:
+                for column in flowno_columns:
+                    row[column] = flowno
+                sqlite.write_row(stoptime, row)
+            if jsonl is not None:
+                jsonl.write_text(stoptime, json_text.replace(_JSON_FLOWNO, number))
+            if kept and (shard, n) in kept:
+                kept[(shard, n)].flowno = flowno
+        elif jsonl is not None:
+            jsonl.write_text(stoptime, json_text)
+        if on_record is not None and not flowno % 65536:
+            on_record(flowno)
+
+
+def run_sharded(scenario: Scenario, output: Output | None, formats: tuple[str, ...], *,
+                workers: int = 1, dask_address: str | Any | None = None,
+                on_shard_done: Callable[[RunStats], None] | None = None,
+                ) -> tuple[RunStats, dict[str, Cdr]]:
+    """Run ``scenario`` as ``workers`` shards (local processes, or tasks on a Dask cluster)."""
+    shards = plan_shards(scenario, workers)
+    stats = RunStats()
+    kept: dict[str, Cdr] = {}
+    with tempfile.TemporaryDirectory(prefix=".vossim-shards-",
+                                     dir=output.staging if output else None) as spool_dir:
+        if dask_address is not None:
+            results = _run_on_dask(dask_address, scenario, shards, formats, on_shard_done)
+            sources: list[str | bytes] = [data for _, data, _ in results]
+        else:
+            paths = [os.path.join(spool_dir, f"shard-{s.index}.spool") for s in shards]
+            results = _run_local(scenario, shards, formats, paths, on_shard_done)
+            sources = list(paths)
+        by_position: dict[tuple[int, int], Cdr] = {}
+        for shard_stats, _, shard_kept in results:
+            stats.merge(shard_stats)
+            for call_id, (position, cdr) in shard_kept.items():
+                # The shard numbered the record itself; the merge gives it the final flowno.
+                cdr.flowno = None
+                kept[call_id] = cdr
+                if position is not None:
+                    by_position[position] = cdr
+        merge_into(output, sources, by_position)
+    return stats, kept
+
+
+def _run_local(scenario: Scenario, shards: list[Shard], formats: tuple[str, ...],
+               paths: list[str], on_done: Callable[[RunStats], None] | None,
+               ) -> list[tuple[RunStats, bytes | None, dict[str, Any]]]:
+    if len(shards) == 1:
+        result = run_shard(scenario, shards[0], formats, paths[0])
+        if on_done:
+            on_done(result[0])
+        return [result]
+    # spawn: a clean interpreter per worker, safe whatever threads the parent runs (rich, Dask).
+    with ProcessPoolExecutor(len(shards), mp_context=get_context("spawn")) as pool:
+        futures = [pool.submit(run_shard, scenario, shard, formats, path)
+                   for shard, path in zip(shards, paths, strict=True)]
+        results = []
+        for future in futures:
+            results.append(future.result())
+            if on_done:
+                on_done(results[-1][0])
+        return results
+
+
+def _run_on_dask(address: str | Any, scenario: Scenario, shards: list[Shard],
+                 formats: tuple[str, ...], on_done: Callable[[RunStats], None] | None,
+                 ) -> list[tuple[RunStats, bytes | None, dict[str, Any]]]:
+    from distributed import Client
+
+    client = address if isinstance(address, Client) else Client(address)
+    try:
+        futures = [client.submit(run_shard, scenario, shard, formats, None, pure=False,
+                                 key=f"vossim-shard-{shard.index}-{os.getpid()}-{id(shards)}")
+                   for shard in shards]
+        results = []
+        for future in futures:
+            results.append(future.result())
+            if on_done:
+                on_done(results[-1][0])
+        return results
+    finally:
+        if client is not address:
+            client.close()
+

@@ -1,0 +1,447 @@
+"""Synthetic traffic: load profiles (the scenario's ``traffic:`` list) and the calls they generate.
+
+A profile describes *callers and callees*, never CDRs: when calls arrive (a Poisson process
+at ``cps``, scaled by ``hourly_weights`` per wall-clock hour), which numbers they dial, and what
+each party does (the callee's answer, busy, reject …, the caller's hangup or cancel, lost media,
+failed refreshes, an operator's disconnect). The switch decides the rest with the same decision
+table, balances, capacities and limits as for explicit calls, so the CDR mix *emerges*.
+
+Every profile draws from its own ``random.Random`` stream, seeded from the scenario's seed and the
+profile's position. A profile's calls are therefore the same whatever else runs beside it, which
+is what lets ``--workers`` split a run by account and still reproduce each account's traffic.
+
+The engine consumes ``Script`` objects: one per call attempt, explicit or generated.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import math
+import random
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from simulator._distributions import Distribution
+
+if TYPE_CHECKING:
+    from simulator._scenario import Call as CallSpec
+    from simulator._scenario import CalleeDoes, Scenario
+
+Share = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _digits_text(value: Any) -> Any:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
+class NumberPlan(_Model):
+    """Numbers ``prefix`` followed by ``digits`` random digits; ``weight`` in a list of plans."""
+
+    prefix: str = ""
+    digits: int = Field(ge=0, le=30)
+    weight: float = Field(1.0, gt=0, allow_inf_nan=False)
+
+    @field_validator("prefix", mode="before")
+    @classmethod
+    def _prefix_digits(cls, value: Any) -> Any:
+        value = _digits_text(value)
+        if not isinstance(value, str) or (value and not value.isdigit()) or not value.isascii():
+            raise ValueError(f"expected a string of digits 0-9, found {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> NumberPlan:
+        if not self.prefix and self.digits == 0:
+            raise ValueError("expected a prefix or digits > 0; the plan makes empty numbers")
+        return self
+
+
+class Timed(_Model):
+    """A share of calls, and when (seconds) the event happens in each of them."""
+
+    share: Share
+    after: Distribution | None = None
+
+
+def _share_or_timed(value: Any) -> Any:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return {"share": value}
+    return value
+
+
+class CalleeMix(_Model):
+    """Probabilities of what the called party does; the rest answer."""
+
+    busy: Share = 0.0
+    no_answer: Share = 0.0
+    unreachable: Share = 0.0
+    reject: dict[int, Share] = {}
+
+    @field_validator("reject")
+    @classmethod
+    def _codes(cls, value: dict[int, float]) -> dict[int, float]:
+        for code in value:
+            if not 400 <= code <= 699:
+                raise ValueError(f"expected SIP final response codes 400-699, found {code}")
+        return value
+
+    @model_validator(mode="after")
+    def _total(self) -> CalleeMix:
+        total = self.busy + self.no_answer + self.unreachable + sum(self.reject.values())
+        if total > 1 + 1e-9:
+            raise ValueError(f"expected shares adding up to at most 1, found {total:g}")
+        return self
+
+    @property
+    def answer(self) -> float:
+        return max(0.0, 1 - self.busy - self.no_answer - self.unreachable
+                   - sum(self.reject.values()))
+
+
+class TrafficProfile(_Model):
+    """One stream of synthetic calls through a mapping gateway (see the module docstring)."""
+
+    name: str = ""
+    from_: str = Field(alias="from")
+    source_ips: list[str] | None = Field(None, min_length=1)
+    at: float = Field(0, ge=0, allow_inf_nan=False)
+    duration: float = Field(gt=0, allow_inf_nan=False)
+    cps: float = Field(gt=0, allow_inf_nan=False)
+    hourly_weights: list[Annotated[float, Field(ge=0, allow_inf_nan=False)]] | None = None
+    callers: NumberPlan | list[NumberPlan] = NumberPlan(prefix="1", digits=10)
+    callees: NumberPlan | list[NumberPlan]
+    callee_mix: CalleeMix = CalleeMix()
+    ring_delay: Distribution = Distribution(dist="uniform", low=0.5, high=3)
+    answer_delay: Distribution = Distribution(dist="uniform", low=3, high=15)
+    hold_time: Distribution = Distribution(dist="exponential", mean=120)
+    callee_hangs_up: Share = 0.3
+    cancel: Timed | None = None
+    media_loss: Timed | None = None
+    refresh_failure: Timed | None = None
+    admin_disconnect: Timed | None = None
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @field_validator("cancel", "media_loss", "refresh_failure", "admin_disconnect", mode="before")
+    @classmethod
+    def _timed(cls, value: Any) -> Any:
+        return _share_or_timed(value)
+
+    @field_validator("source_ips")
+    @classmethod
+    def _addresses(cls, value: list[str] | None) -> list[str] | None:
+        import ipaddress
+
+        for ip in value or ():
+            try:
+                ipaddress.ip_address(ip)
+            except ValueError:
+                raise ValueError(f"expected IP addresses, found {ip!r}") from None
+        return value
+
+    @field_validator("hourly_weights")
+    @classmethod
+    def _day(cls, value: list[float] | None) -> list[float] | None:
+        if value is None:
+            return value
+        if len(value) != 24:
+            raise ValueError(f"expected 24 weights (one per hour 00-23), found {len(value)}")
+        if not any(value):
+            raise ValueError("expected at least one weight above 0")
+        return value
+
+    @property
+    def plans(self) -> tuple[list[NumberPlan], list[NumberPlan]]:
+        def listed(plan: NumberPlan | list[NumberPlan]) -> list[NumberPlan]:
+            return plan if isinstance(plan, list) else [plan]
+        return listed(self.callers), listed(self.callees)
+
+    def expected_calls(self, start_epoch: float) -> float:
+        """The mean number of arrivals (hour by hour), used to balance shards."""
+        total, t, end = 0.0, self.at, self.at + self.duration
+        while t < end:
+            boundary = min(end, _next_hour(start_epoch, t))
+            total += (boundary - t) * self.cps * self._weight(start_epoch, t)
+            t = boundary
+        return total
+
+    def _weight(self, start_epoch: float, t: float) -> float:
+        if self.hourly_weights is None:
+            return 1.0
+        return self.hourly_weights[int((start_epoch + t) // 3600) % 24]
+
+
+def _next_hour(start_epoch: float, t: float) -> float:
+    return (math.floor((start_epoch + t) / 3600) + 1) * 3600 - start_epoch
+
+
+def traffic_errors(scenario: Scenario) -> list[tuple[tuple[Any, ...], str]]:
+    """Checks between ``traffic:`` and the rest of the scenario: (key path, message) pairs."""
+    from simulator._scenario import _did_you_mean
+
+    errors: list[tuple[tuple[Any, ...], str]] = []
+    for i, profile in enumerate(scenario.traffic):
+        gateways = scenario.mapping_gateways
+        if profile.from_ not in gateways:
+            choices = ", ".join(sorted(gateways)) or "none defined"
+            errors.append((("traffic", i, "from"), f"expected the name of a mapping gateway "
+                           f"({choices}), found {profile.from_!r}"
+                           + _did_you_mean(profile.from_, gateways)))
+        if profile.callee_mix.no_answer > 0 and scenario.switch.no_answer_timeout == 0 and (
+                profile.cancel is None or profile.cancel.share < 1):
+            errors.append((("traffic", i, "callee_mix", "no_answer"),
+                           "expected switch.no_answer_timeout > 0 (or cancel: 1) when callees "
+                           "may not answer: those calls would ring for ever"))
+    return errors
+
+
+# -- what one call does ------------------------------------------------------------------------
+ANSWER, NO_ANSWER, BUSY, REJECT, UNREACHABLE = range(5)
+_KIND_OF = {"answer_after": ANSWER, "no_answer": NO_ANSWER, "busy": BUSY, "reject": REJECT,
+            "unreachable": UNREACHABLE}
+
+
+class Behaviour:
+    """What the called party does with an INVITE (a ``callee_does``, in engine terms)."""
+
+    __slots__ = ("answer_after", "hangup_after", "kind", "reply_after", "ring_after")
+
+    def __init__(self, kind: int, ring_after: float = 0.0, answer_after: float = 0.0,
+                 hangup_after: float | None = None, reply_after: float = 0.0) -> None:
+        self.kind = kind                  # ANSWER … UNREACHABLE, or a SIP code >= 400 (REJECT)
+        self.ring_after = ring_after      # 180 after the INVITE
+        self.answer_after = answer_after  # 200 after the INVITE
+        self.hangup_after = hangup_after  # callee BYE after answer
+        self.reply_after = reply_after    # busy / reject after the INVITE
+
+    @classmethod
+    def from_spec(cls, spec: CalleeDoes) -> Behaviour:
+        kind = _KIND_OF[spec.kind]
+        if kind == BUSY:
+            kind = 486
+        elif kind == REJECT:
+            kind = spec.reject
+        return cls(kind, spec.ring_after or 0.0, spec.answer_after or 0.0, spec.hangup_after,
+                   spec.after or 0.0)
+
+
+ANSWER_AT_ONCE = Behaviour(ANSWER)
+
+
+class Script:
+    """One call attempt and what its parties do; ``callee`` None = the gateway's default."""
+
+    __slots__ = ("account", "admin_disconnect_at", "at", "call_id", "callee", "callee_number",
+                 "caller_hangup", "caller_number", "cancel_after", "credentials",
+                 "media_stops_after", "refresh_failing_leg", "source_ip")
+
+    def __init__(self, call_id: str, at: float, source_ip: str, caller_number: str,
+                 callee_number: str, callee: Behaviour | None, *,
+                 credentials: tuple[str, str] | None = None, caller_hangup: float | None = None,
+                 cancel_after: float | None = None, media_stops_after: float | None = None,
+                 refresh_failing_leg: str | None = None,
+                 admin_disconnect_at: float | None = None, account: str = "") -> None:
+        self.call_id = call_id
+        self.at = at
+        self.source_ip = source_ip
+        self.caller_number = caller_number
+        self.callee_number = callee_number
+        self.callee = callee
+        self.credentials = credentials
+        self.caller_hangup = caller_hangup
+        self.cancel_after = cancel_after
+        self.media_stops_after = media_stops_after
+        self.refresh_failing_leg = refresh_failing_leg
+        self.admin_disconnect_at = admin_disconnect_at
+        self.account = account
+
+    @classmethod
+    def from_call(cls, spec: CallSpec, scenario: Scenario) -> Script:
+        gateway = scenario.mapping_gateways[spec.from_]
+        credentials = (spec.credentials.user, spec.credentials.password) \
+            if spec.credentials else None
+        return cls(
+            spec.id, spec.at, spec.source_ip or gateway.ips[0], spec.caller, spec.callee,
+            Behaviour.from_spec(spec.callee_does) if spec.callee_does else None,
+            credentials=credentials, caller_hangup=spec.caller_does.hangup_after,
+            cancel_after=spec.caller_does.cancel_after, media_stops_after=spec.media_stops_after,
+            refresh_failing_leg=spec.refresh_failing_leg,
+            admin_disconnect_at=spec.admin_disconnect_at, account=gateway.account)
+
+
+# -- generating calls ---------------------------------------------------------------------------
+def _number_maker(plans: list[NumberPlan], rng: random.Random) -> Any:
+    def one(plan: NumberPlan) -> Any:
+        prefix, digits = plan.prefix, plan.digits
+        if digits == 0:
+            return lambda: prefix
+        top = 10 ** digits
+        randrange = rng.randrange
+        return lambda: f"{prefix}{randrange(top):0{digits}d}"
+    makers = [one(plan) for plan in plans]
+    if len(makers) == 1:
+        return makers[0]
+    cumulative = list(itertools.accumulate(plan.weight for plan in plans))
+    total = cumulative[-1]
+    import bisect
+
+    def pick() -> str:
+        return makers[bisect.bisect_right(cumulative, rng.random() * total)]()
+    return pick
+
+
+def profile_calls(scenario: Scenario, index: int) -> Iterator[Script]:
+    """The calls of ``scenario.traffic[index]``, in arrival order."""
+    profile = scenario.traffic[index]
+    start_epoch = scenario.start.timestamp()
+    arrivals = random.Random(f"{scenario.seed}/traffic/{index}/arrivals")
+    rng = random.Random(f"{scenario.seed}/traffic/{index}/parties")
+    gateway = scenario.mapping_gateways[profile.from_]
+    sources = profile.source_ips or gateway.ips
+    credentials = (gateway.auth.user, gateway.auth.password) if gateway.auth else None
+    account = gateway.account
+    caller_plans, callee_plans = profile.plans
+    caller_number = _number_maker(caller_plans, rng)
+    callee_number = _number_maker(callee_plans, rng)
+    ring_delay = profile.ring_delay.sampler(rng)
+    answer_delay = profile.answer_delay.sampler(rng)
+    hold_time = profile.hold_time.sampler(rng)
+    mix = profile.callee_mix
+    # Callee outcomes as cumulative thresholds over one uniform draw.
+    outcomes: list[tuple[float, int]] = []
+    edge = 0.0
+    for share, kind in ((mix.busy, 486), (mix.no_answer, NO_ANSWER),
+                        (mix.unreachable, UNREACHABLE),
+                        *((share, code) for code, share in sorted(mix.reject.items()))):
+        if share > 0:
+            edge += share
+            outcomes.append((edge, kind))
+    callee_hangs_up = profile.callee_hangs_up
+    no_answer_timeout = scenario.switch.no_answer_timeout or 60.0
+
+    def timed(spec: Timed | None) -> tuple[float, Any]:
+        if spec is None:
+            return 0.0, None
+        return spec.share, spec.after.sampler(rng) if spec.after else None
+
+    cancel_share, cancel_after = timed(profile.cancel)
+    media_share, media_after = timed(profile.media_loss)
+    refresh_share, _ = timed(profile.refresh_failure)
+    admin_share, admin_after = timed(profile.admin_disconnect)
+    random_ = rng.random
+    label = profile.name or f"traffic{index}"
+    single_source = sources[0] if len(sources) == 1 else None
+
+    t, end, count = profile.at, profile.at + profile.duration, 0
+    expovariate = arrivals.expovariate
+    while t < end:
+        boundary = min(end, _next_hour(start_epoch, t))
+        rate = profile.cps * profile._weight(start_epoch, t)
+        if rate <= 0:
+            t = boundary
+            continue
+        while True:
+            # A piecewise-constant rate: memorylessness lets each hour restart at its boundary.
+            t += expovariate(rate)
+            if t >= boundary:
+                t = boundary
+                break
+            count += 1
+            draw = random_()
+            kind = ANSWER
+            for threshold, outcome in outcomes:
+                if draw < threshold:
+                    kind = outcome
+                    break
+            ring = ring_delay()
+            caller_hangup = None
+            if kind == ANSWER:
+                answer = max(answer_delay(), ring)
+                hold = hold_time()
+                if random_() < callee_hangs_up:
+                    callee = Behaviour(ANSWER, ring, answer, hold)
+                else:
+                    callee = Behaviour(ANSWER, ring, answer)
+                    caller_hangup = hold
+                ringing_for = answer
+            elif kind == NO_ANSWER:
+                callee = Behaviour(NO_ANSWER, ring)
+                ringing_for = no_answer_timeout
+            else:
+                callee = Behaviour(kind, reply_after=ring)
+                ringing_for = 0.0
+            script = Script(
+                f"{label}-{count}", t, single_source or sources[int(random_() * len(sources))],
+                caller_number(), callee_number(), callee, credentials=credentials,
+                caller_hangup=caller_hangup, account=account)
+            if cancel_share and ringing_for and random_() < cancel_share:
+                # The caller gives up while ringing; if the answer comes first, it is too late.
+                script.cancel_after = cancel_after() if cancel_after else random_() * ringing_for
+            if kind == ANSWER:
+                span = hold
+                if media_share and random_() < media_share:
+                    script.media_stops_after = media_after() if media_after else random_() * span
+                if refresh_share and random_() < refresh_share:
+                    script.refresh_failing_leg = "caller"
+                if admin_share and random_() < admin_share:
+                    script.admin_disconnect_at = admin_after() if admin_after \
+                        else random_() * span
+            yield script
+
+
+def explicit_calls(scenario: Scenario) -> Iterator[Script]:
+    """The scenario's ``calls:`` in arrival order (ties: file order)."""
+    calls = sorted(enumerate(scenario.calls), key=lambda item: (item[1].at, item[0]))
+    for _, spec in calls:
+        yield Script.from_call(spec, scenario)
+
+
+def all_calls(scenario: Scenario, accounts: frozenset[str] | None = None) -> Iterator[Script]:
+    """Every call attempt of the scenario in arrival order; only ``accounts``' when given.
+
+    Ties between sources: explicit calls first, then profiles in file order.
+    """
+    streams: list[Iterator[tuple[float, int, int, Script]]] = []
+
+    def keyed(order: int, scripts: Iterator[Script]) -> Iterator[tuple[float, int, int, Script]]:
+        for n, script in enumerate(scripts):
+            yield script.at, order, n, script
+
+    if scenario.calls:
+        explicit = explicit_calls(scenario)
+        if accounts is not None:
+            explicit = (s for s in explicit if s.account in accounts)
+        streams.append(keyed(0, explicit))
+    for index, profile in enumerate(scenario.traffic):
+        account = scenario.mapping_gateways[profile.from_].account
+        if accounts is None or account in accounts:
+            streams.append(keyed(index + 1, profile_calls(scenario, index)))
+    if len(streams) == 1:
+        for _, _, _, script in streams[0]:
+            yield script
+        return
+    for _, _, _, script in heapq.merge(*streams):
+        yield script
+
+
+class Outage(_Model):
+    """A routing gateway's status for a while: ``{at: S, until: S, status: down|unreachable}``."""
+
+    at: float = Field(ge=0, allow_inf_nan=False)
+    until: float = Field(gt=0, allow_inf_nan=False)
+    status: Literal["down", "unreachable"] = "down"
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Outage:
+        if self.until <= self.at:
+            raise ValueError(f"expected until > at, found at {self.at:g}, until {self.until:g}")
+        return self
