@@ -113,6 +113,10 @@ def cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
     except RunOptionError as exc:
         err.print(f"vossim run: {exc}", markup=False, highlight=False)
         return EXIT_INVALID
+    except OSError as exc:
+        err.print(f"vossim run: cannot write {exc.filename or args.output}: "
+                  f"{exc.strerror or exc}", markup=False, highlight=False)
+        return EXIT_INVALID
     places = scenario.switch.SERVER_BILLING_FEE_PRECISTION
     out.print(summary_table(result.stats, f"{scenario.name or args.file}", places))
     gateways = gateway_table(result.stats)
