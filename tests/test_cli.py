@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import ROOT, cli
+from scenario_support import ROOT, cli
 
 
 def test_run_prints_the_summary_and_writes_default_formats(tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, cli, run, scenario
+from scenario_support import ROOT, cli, run, scenario
 from simulator import ALL_ROWS, SETUP_CHECKS
 
 ROWS = ROOT / "scenarios" / "decision-table"

@@ -8,7 +8,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import run, scenario
+from scenario_support import run, scenario
 from simulator._rating import Rate
 
 seconds = st.floats(min_value=0, max_value=900, allow_nan=False).map(lambda x: round(x, 3))

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from cdr_writer import E_CDR_COLUMNS, E_CDR_NAMES
-from conftest import ROOT, cli, run, scenario
+from scenario_support import ROOT, cli, run, scenario
 from simulator import SimulationError, load_scenario, run_scenario
 
 # One call of each recording class: a server hangup with talk time, a zero-hold callee refusal,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import cli
+from scenario_support import cli
 from simulator import ScenarioError, parse_scenario
 
 GOOD = """\

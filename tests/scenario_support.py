@@ -1,4 +1,4 @@
-"""Shared helpers: build small scenarios in code and run them through the public API."""
+"""Shared test helpers: build small scenarios in code and run them through the public API."""
 
 from __future__ import annotations
 
