@@ -79,10 +79,12 @@ class SourceIndex:
 
     by_host_port: dict[tuple[str, int], str] = field(default_factory=dict)
     by_host: dict[str, str] = field(default_factory=dict)
+    unmapped: dict[str, str] = field(default_factory=dict)  # loopback host -> scenario host
 
     @classmethod
     def build(cls, scenario: Scenario, plan: AddressPlan) -> SourceIndex:
         index = cls()
+        index.unmapped = {local: host for host, local in plan.hosts.items()}
         for gateway in scenario.mapping_gateways.values():
             for ip in gateway.ips:
                 host, port = split_address(ip)
@@ -96,4 +98,6 @@ class SourceIndex:
     def scenario_address(self, host: str, port: int) -> str:
         """The scenario's name for a packet source; unknown sources keep their own address."""
         found = self.by_host_port.get((host, port)) or self.by_host.get(host)
-        return found if found is not None else host
+        if found is None:
+            found = self.unmapped.get(host, host)
+        return found

@@ -16,6 +16,7 @@ from simulator.live._addresses import AddressPlan
 from simulator.live._switch import LiveOptions, LiveSwitch
 
 POLL = 0.1  # s: how often the loop looks whether the scenario's calls are all done
+SETTLE_GRACE = 3.0  # s after the last caller agent exited before missing CDRs are reported
 
 
 @dataclass
@@ -68,7 +69,7 @@ def run_live(scenario: Scenario, *, port: int = 5060, speed: float = 1.0,
         echo(f"  routing gateway {name}: {gateway.ip} -> {host}:{gw_port}")
     for name, gateway in scenario.mapping_gateways.items():
         echo(f"  mapping gateway {name}: " + ", ".join(
-            f"{ip} -> {':'.join(map(str, plan.local(ip)))}" for ip in gateway.ips))
+            f"{ip} -> {plan.local(ip)[0]}{ip[len(ip.split(':')[0]):]}" for ip in gateway.ips))
 
     pool = None
     wanted = {call.id for call in scenario.calls}
@@ -76,9 +77,18 @@ def run_live(scenario: Scenario, *, port: int = 5060, speed: float = 1.0,
         from simulator.live._agents import AgentPool
 
         pool = AgentPool(scenario, plan, switch_port=port, speed=speed)
-        pool.start(live.started_mono)
+        try:
+            live.started_mono = pool.start(live.started_mono)
+        except BaseException:
+            pool.stop()
+            live.shutdown()
+            if output is not None:
+                output.abort()
+            raise
 
     from sippy.Time.Timeout import Timeout
+
+    settled_at: list[float] = []
 
     def watch() -> None:
         if pool is not None:
@@ -87,6 +97,16 @@ def run_live(scenario: Scenario, *, port: int = 5060, speed: float = 1.0,
         if duration is None and wanted and wanted <= done and (pool is None or pool.settled()):
             live.stop()
             return
+        if duration is None and pool is not None and pool.settled():
+            # every caller agent is gone but some calls have no CDR: wait for the switch's
+            # own timers a while, then give up rather than hang
+            settled_at.append(time.monotonic())
+            if settled_at[-1] - settled_at[0] > SETTLE_GRACE + 40 / speed:
+                for call_id in sorted(wanted - done):
+                    result.agent_errors.append(f"call {call_id}: no CDR (never reached the "
+                                               "switch, or never ended)")
+                live.stop()
+                return
         Timeout(watch, POLL)
 
     if wanted or pool is not None:

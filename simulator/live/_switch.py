@@ -34,12 +34,15 @@ from sippy.CCEvents import (
     CCEventUpdate,
 )
 from sippy.Core.EventDispatcher import ED2
+from sippy.SipAuthorization import DigestCalcHA1, DigestCalcResponse
 from sippy.SipCallId import SipCallId
 from sippy.SipConf import SipConf
 from sippy.SipHeader import SipHeader
 from sippy.SipLogger import SipLogger
 from sippy.SipTransactionManager import SipTransactionManager
 from sippy.SipWWWAuthenticate import SipWWWAuthenticate
+from sippy.Time.clock_dtime import CLOCK_MONOTONIC as CLOCK_MONOTONIC_RAW
+from sippy.Time.clock_dtime import clock_getdtime
 from sippy.Time.Timeout import Timeout
 from sippy.UA import UA
 from sippy.Udp_server import Udp_server, Udp_server_opts
@@ -152,6 +155,7 @@ class LiveSwitch:
         self.on_cdr = on_cdr
         self.switch = Switch(scenario, self)
         self.sources = SourceIndex.build(scenario, plan)
+        self.scripts = {spec.id: spec for spec in scenario.calls}  # for the operator's actions
         self.bridges: dict[int, Bridge] = {}
         self.calls_started = 0
         self.calls_ended = 0
@@ -177,12 +181,18 @@ class LiveSwitch:
         return (time.monotonic() - self.started_mono) * self.speed
 
     def at(self, rtime: Any) -> float:
-        """Core time of a sippy receive stamp (MonoTime)."""
+        """Core time of a sippy receive stamp (MonoTime).
+
+        sippy's MonoTime reads CLOCK_MONOTONIC_RAW, which is not time.monotonic()'s clock and
+        drifts from it, so the offset is measured at each use.
+        """
         try:
-            mono = rtime.monot
+            raw = rtime.monot
         except AttributeError:
             return self.now()
-        return max(0.0, (mono - self.started_mono) * self.speed)
+        now = time.monotonic()
+        mono = raw - (clock_getdtime(CLOCK_MONOTONIC_RAW) - now)
+        return max(0.0, (min(mono, now) - self.started_mono) * self.speed)
 
     # -- incoming requests outside any dialog -----------------------------------------------------
     def recv_request(self, req: Any, sip_t: Any) -> Any:
@@ -204,6 +214,10 @@ class LiveSwitch:
         self.bridges[call.index].invite(gateway, call.attempts)
 
     def answered(self, call: Call) -> None:
+        spec = self.scripts.get(call.attempt.call_id)
+        if spec is not None and spec.admin_disconnect_at is not None:
+            # the operator's "disconnect" click, scripted by the scenario
+            call.schedule(call.answer_at + spec.admin_disconnect_at, Kind.ADMIN_DISCONNECT)
         self.bridges[call.index].answered()
 
     def send_refresh(self, call: Call, leg: Leg) -> None:
@@ -279,9 +293,8 @@ class Bridge:
             if auth is None:
                 self._challenge()
                 return
-            auth.parse()
-            ok = auth.username == config.user and auth.verify(config.password, "INVITE")
-            credentials = (auth.username, config.password if ok else "")
+            user, ok = _digest_matches(auth, config.user, config.password)
+            credentials = (user, config.password if ok else "")
         at = live.at(event.rtime)
         attempt = CallAttempt(self.tag or str(call_id), at, source_ip, caller or "",
                               callee or "", credentials)
@@ -428,6 +441,20 @@ class Bridge:
         except Exception as exc:  # never let one call's bug stop the loop for all others
             print(f"vossim live: call {call.attempt.call_id}: {exc!r}", file=sys.stderr)
         self._rearm()
+
+
+def _digest_matches(auth: Any, user: str, password: str) -> tuple[str, bool]:
+    """(user name, whether the RFC 2617 digest response is right for ``user``/``password``)."""
+    try:
+        if not auth.parsed:
+            auth.parse()
+        ha1 = DigestCalcHA1(auth.algorithm, auth.username, auth.realm, password, auth.nonce,
+                            auth.cnonce)
+        expected = DigestCalcResponse(auth.algorithm, ha1, auth.nonce, auth.nc, auth.cnonce,
+                                      auth.qop, "INVITE", auth.uri, None)
+    except Exception:  # an Authorization header sippy cannot read: wrong credentials
+        return "", False
+    return auth.username, auth.username == user and expected == auth.response
 
 
 def _quiet(transaction: Any) -> None:

@@ -1,0 +1,164 @@
+"""The pool of pjsua2 agent processes that play a scenario's callers and routing gateways.
+
+pjsua2 from PyPI holds 4 calls per process, so callers are split into groups of at most
+``LEGS_PER_AGENT`` calls, one process each, bound to the (loopback-mapped) address their calls
+come from; each routing gateway that is not ``down`` or ``unreachable`` gets one process
+listening on its address. A process that dies is reported, never silently replaced: a crashed
+agent means the scenario did not run as written.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import subprocess
+import sys
+import threading
+import time
+from typing import Any
+
+from simulator._scenario import Scenario
+from simulator.live._addresses import AddressPlan
+
+LEGS_PER_AGENT = 4
+READY_TIMEOUT = 30.0  # s for every agent to load pjsua2 and bind
+START_MARGIN = 0.3    # s between "go" and scenario time 0
+
+
+class AgentProcess:
+    def __init__(self, role: str, job: dict[str, Any]) -> None:
+        self.role = role
+        self.job = job
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "simulator.live._agent"], stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
+        self.lines: queue.Queue[dict[str, Any]] = queue.Queue()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+        self.proc.stdin.write(json.dumps(job) + "\n")
+        self.proc.stdin.flush()
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            try:
+                self.lines.put(json.loads(line))
+            except json.JSONDecodeError:
+                self.lines.put({"event": "output", "text": line.rstrip()})
+
+    def go(self, t0: float) -> None:
+        self.proc.stdin.write(json.dumps({"t0": t0}) + "\n")
+        self.proc.stdin.flush()
+
+    @property
+    def exited(self) -> bool:
+        return self.proc.poll() is not None
+
+
+class AgentPool:
+    def __init__(self, scenario: Scenario, plan: AddressPlan, *, switch_port: int,
+                 speed: float) -> None:
+        self.scenario = scenario
+        self.plan = plan
+        self.switch_port = switch_port
+        self.speed = speed
+        self.agents: list[AgentProcess] = []
+        self.reported: list[str] = []
+
+    def _jobs(self) -> list[tuple[str, dict[str, Any]]]:
+        scenario, plan = self.scenario, self.plan
+        common = {"speed": self.speed, "switch": ["127.0.0.1", self.switch_port],
+                  "deadline": _deadline(scenario)}
+        jobs: list[tuple[str, dict[str, Any]]] = []
+        failing = {c.id for c in scenario.calls if c.refresh_failing_leg == "callee"}
+        for name, gateway in scenario.routing_gateways.items():
+            if gateway.status != "up":
+                continue  # down: never invited; unreachable: nobody listens
+            host, port = plan.local(gateway.ip)
+            behaviours = {c.id: _dump(c.callee_does) for c in scenario.calls if c.callee_does}
+            jobs.append((f"gateway {name}", {
+                **common, "host": host, "port": port, "behaviours": behaviours,
+                "default": _dump(gateway.callee_does), "refresh_fails": sorted(failing)}))
+        groups: dict[str, list[dict[str, Any]]] = {}
+        for call in sorted(scenario.calls, key=lambda c: c.at):
+            source = call.source_ip or scenario.mapping_gateways[call.from_].ips[0]
+            host, port = plan.local(source)
+            spec = {"id": call.id, "at": call.at, "caller": call.caller, "callee": call.callee,
+                    "caller_does": _dump(call.caller_does),
+                    "refresh_fails": call.refresh_failing_leg,
+                    "credentials": _dump(call.credentials),
+                    "port": port if ":" in source else 0}
+            groups.setdefault(f"{host}:{spec['port']}", []).append(spec)
+        for key, specs in groups.items():
+            host, port = key.rsplit(":", 1)
+            # a fixed source port can be bound by one process only
+            size = len(specs) if port != "0" else LEGS_PER_AGENT
+            for i in range(0, len(specs), size):
+                chunk = specs[i:i + size]
+                jobs.append((f"callers {key} {chunk[0]['id']}…", {
+                    **common, "host": host, "port": int(port), "calls": chunk}))
+        return jobs
+
+    def start(self, t0_holder: Any) -> float:
+        """Start every agent, wait until all are ready, and return the monotonic scenario t=0."""
+        for role, job in self._jobs():
+            self.agents.append(AgentProcess(role, job))
+        deadline = time.monotonic() + READY_TIMEOUT
+        for agent in self.agents:
+            while True:
+                remaining = deadline - time.monotonic()
+                try:
+                    line = agent.lines.get(timeout=max(0.01, remaining))
+                except queue.Empty:
+                    raise RuntimeError(f"agent {agent.role} did not start") from None
+                if line.get("event") == "ready":
+                    break
+                self.reported.append(f"{agent.role}: {line}")
+                if agent.exited:
+                    raise RuntimeError(f"agent {agent.role} died: {self.reported[-5:]}")
+        t0 = time.monotonic() + START_MARGIN
+        for agent in self.agents:
+            agent.go(t0)
+        return t0
+
+    def poll_errors(self) -> list[str]:
+        out = []
+        for agent in self.agents:
+            while True:
+                try:
+                    line = agent.lines.get_nowait()
+                except queue.Empty:
+                    break
+                if line.get("event") in ("error", "output"):
+                    out.append(f"{agent.role}: {line.get('text', line)}")
+            if agent.exited and agent.proc.returncode not in (0, None, -15, -9) \
+                    and agent.role not in self.reported:
+                self.reported.append(agent.role)
+                out.append(f"{agent.role} exited with status {agent.proc.returncode}")
+        return out
+
+    def settled(self) -> bool:
+        """Every caller agent has finished its calls and exited."""
+        return all(a.exited for a in self.agents if a.role.startswith("callers"))
+
+    def stop(self) -> list[str]:
+        for agent in self.agents:
+            if not agent.exited:
+                agent.proc.stdin.close()
+                agent.proc.terminate()
+        for agent in self.agents:
+            try:
+                agent.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                agent.proc.kill()
+                agent.proc.wait(timeout=5)
+        return self.poll_errors()
+
+
+def _dump(model: Any) -> Any:
+    return None if model is None else model.model_dump(exclude_none=True)
+
+
+def _deadline(scenario: Scenario) -> float:
+    """Scenario seconds after which an agent gives up: later than anything a call can do."""
+    last = max((c.at for c in scenario.calls), default=0.0)
+    return last + 4 * 3600 + 600
