@@ -90,9 +90,47 @@ class Cdr:
         "stoptime",
     )
 
-    def __init__(self, **fields: object) -> None:
-        for name, value in fields.items():
-            setattr(self, name, value)
+    # Named parameters rather than **fields: a run builds one record per call, and binding
+    # keywords straight to slots costs a third of a setattr loop.
+    def __init__(self, *, callere164: str = "", calleee164: str = "", starttime: int = 0,
+                 stoptime: int = 0, holdtime: int = 0, endreason: int = 0,
+                 enddirection: int = 0, callergatewayid: str = "", calleegatewayid: str = "",
+                 callerip: str = "", calleeip: str = "", customeraccount: str = "",
+                 customername: str = "", feeprefix: str = "", feetime: int = 0,
+                 fee: Decimal = Decimal(0), callerpdd: int = 0, calleepdd: int = 0,
+                 billingmode: int = -1, calllevel: int = 0, flowno: int | None = None,
+                 softswitchname: str = "", recordstarttime: int = 0, sipreasonheader: str = "",
+                 end_reason_name: str = "", end_reason_category: str = "",
+                 recorded: bool = True, call_id: str = "", seed_key: str = "") -> None:
+        self.callere164 = callere164
+        self.calleee164 = calleee164
+        self.starttime = starttime
+        self.stoptime = stoptime
+        self.holdtime = holdtime
+        self.endreason = endreason
+        self.enddirection = enddirection
+        self.callergatewayid = callergatewayid
+        self.calleegatewayid = calleegatewayid
+        self.callerip = callerip
+        self.calleeip = calleeip
+        self.customeraccount = customeraccount
+        self.customername = customername
+        self.feeprefix = feeprefix
+        self.feetime = feetime
+        self.fee = fee
+        self.callerpdd = callerpdd
+        self.calleepdd = calleepdd
+        self.billingmode = billingmode
+        self.calllevel = calllevel
+        self.flowno = flowno
+        self.softswitchname = softswitchname
+        self.recordstarttime = recordstarttime
+        self.sipreasonheader = sipreasonheader
+        self.end_reason_name = end_reason_name
+        self.end_reason_category = end_reason_category
+        self.recorded = recorded
+        self.call_id = call_id
+        self.seed_key = seed_key
 
     def get(self, name: str) -> object:
         """A field by pipe name, e_cdr column or jsonl extra (what ``expect`` compares)."""

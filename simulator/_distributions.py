@@ -136,7 +136,8 @@ class Distribution(BaseModel):
         if dist == "lognormal":
             sigma = self.sigma
             mu = self.mu if self.mu is not None else math.log(self.mean) - sigma * sigma / 2
-            return lambda: rng.lognormvariate(mu, sigma)
+            gauss, exp = rng.gauss, math.exp  # as lognormvariate, without its extra calls
+            return lambda: exp(gauss(mu, sigma))
         if dist == "normal":
             mean, sd = self.mean, self.sd
             return lambda: rng.gauss(mean, sd)

@@ -85,6 +85,8 @@ class GatewayStats:
         self.short_caller_hangups += other.short_caller_hangups
 
 
+_SIDES = ("caller", "callee")
+
 # Alarm thresholds. 25 % is the seeds' own ("server hangup over 25 %: investigate"); for the two
 # short-hangup patterns the seeds name no threshold, so an "unusually high share" is taken as
 # more than 10 % of the answered calls.
@@ -108,6 +110,8 @@ class RunStats:
     sim_seconds: float = 0.0
     # per gateway: ("caller", mapping gateway) and ("callee", routing gateway)
     gateways: dict[tuple[str, str], GatewayStats] = field(default_factory=dict)
+    _by_gateway: dict[tuple[int, str], GatewayStats] = field(default_factory=dict, repr=False,
+                                                             compare=False)
 
     def add(self, cdr: Cdr, fee: Decimal) -> None:
         self.calls += 1
@@ -127,13 +131,14 @@ class RunStats:
             self.suppressed += 1
             if fee:
                 self.revenue_gap += fee
-        gateways = self.gateways
-        for key in (("caller", cdr.callergatewayid), ("callee", cdr.calleegatewayid)):
-            if not key[1]:
+        gateways = self._by_gateway
+        for side, name in ((0, cdr.callergatewayid), (1, cdr.calleegatewayid)):
+            if not name:
                 continue
-            stats = gateways.get(key)
+            stats = gateways.get((side, name))
             if stats is None:
-                stats = gateways[key] = GatewayStats()
+                stats = gateways[(side, name)] = self.gateways[(_SIDES[side], name)] = \
+                    GatewayStats()
             stats.calls += 1
             if answered:
                 stats.answered += 1
@@ -156,8 +161,12 @@ class RunStats:
         self.directions.update(other.directions)
         self.reasons.update(other.reasons)
         self.sim_seconds = max(self.sim_seconds, other.sim_seconds)
-        for key, stats in other.gateways.items():
-            self.gateways.setdefault(key, GatewayStats()).merge(stats)
+        for (side, name), stats in other.gateways.items():
+            mine = self.gateways.get((side, name))
+            if mine is None:
+                mine = self.gateways[(side, name)] = \
+                    self._by_gateway[(_SIDES.index(side), name)] = GatewayStats()
+            mine.merge(stats)
 
     @property
     def asr(self) -> float:
@@ -263,6 +272,7 @@ class Simulation:
         self.arrived = 0
         self.last_end = 0.0
         self._defaults: dict[int, Behaviour] = {}
+        self._endings: dict[tuple[int, str], tuple[Any, ...]] = {}
         self._seed = scenario.seed
         self._softswitch = self.config.name
 
@@ -422,11 +432,19 @@ class Simulation:
         caller_pdd = call.caller_pdd_at
         callee_pdd = call.callee_pdd_at
         gateway_invite = call.gateway_invite_at
-        reason = verdict.reason
+        # What the CDR says about an ending depends only on the verdict and the caller's
+        # protocol: worked out once per pair (the verdict is kept so that its id stays unique).
+        key = (id(verdict), call.caller_protocol)
+        ending = self._endings.get(key)
+        if ending is None:
+            reason = verdict.reason
+            ending = self._endings[key] = (verdict, call.end_reason, int(verdict.end_direction),
+                                           call.sip_reason_header, reason.title, reason.category)
+        _, end_reason, end_direction, sip_header, reason_name, reason_category = ending
         return Cdr(
             callere164=attempt.caller, calleee164=attempt.callee,
             starttime=start, stoptime=stop, holdtime=call.hold_time,
-            endreason=call.end_reason, enddirection=int(verdict.end_direction),
+            endreason=end_reason, enddirection=end_direction,
             callergatewayid=call.gateway_name, calleegatewayid=call.final_gateway,
             callerip=attempt.source_ip, calleeip=_host(call.final_gateway_ip),
             customeraccount=account.name if named else "",
@@ -440,8 +458,8 @@ class Simulation:
             calllevel=rate.call_level if rated else 0,
             flowno=self.flowno if recorded else None,
             softswitchname=self._softswitch, recordstarttime=invite,
-            sipreasonheader=call.sip_reason_header,
-            end_reason_name=reason.title, end_reason_category=reason.category,
+            sipreasonheader=sip_header,
+            end_reason_name=reason_name, end_reason_category=reason_category,
             recorded=recorded, call_id=attempt.call_id,
             seed_key=f"{self._seed}/{call.index}",
         )

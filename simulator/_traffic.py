@@ -285,8 +285,11 @@ def _number_maker(plans: list[NumberPlan], rng: random.Random) -> Any:
         if digits == 0:
             return lambda: prefix
         top = 10 ** digits
-        randrange = rng.randrange
-        return lambda: f"{prefix}{randrange(top):0{digits}d}"
+        if digits > 15:  # beyond what one double draws uniformly
+            randrange = rng.randrange
+            return lambda: f"{prefix}{randrange(top):0{digits}d}"
+        random_ = rng.random
+        return lambda: f"{prefix}{int(random_() * top):0{digits}d}"
     makers = [one(plan) for plan in plans]
     if len(makers) == 1:
         return makers[0]

@@ -10,9 +10,11 @@ import threading
 import time
 from pathlib import Path
 
+import yaml
+
 from simulator import run_scenario
 from simulator._engine import Simulation
-from traffic_support import ROOT, load_scenario_from, pipe_records, profile
+from traffic_support import LOAD_BASE, ROOT, load_scenario_from, pipe_records, profile
 
 
 def test_memory_does_not_grow_with_finished_calls() -> None:
@@ -139,14 +141,24 @@ def test_cli_rejects_bad_stream_options(tmp_path: Path) -> None:
 
 
 def test_summary_shows_gateways_and_alarms(tmp_path: Path) -> None:
-    done = subprocess.run([sys.executable, "-m", "simulator.cli", "run",
-                           "scenarios/load/calling-card-evening.yaml", "-o", str(tmp_path),
-                           "--format", "pipe"], cwd=ROOT, capture_output=True, text=True,
-                          timeout=60)
+    data = {**LOAD_BASE, "traffic": [
+        # Every answered call loses its media: the server ends them all (Media Timeout).
+        profile(cps=2, duration=60, media_loss={"share": 1, "after": {"dist": "fixed",
+                                                                      "value": 1}},
+                hold_time={"dist": "fixed", "value": 600}),
+        # The callee hangs up after 2 s on every call through BETA: a CLI/spam pattern.
+        profile(**{"from": "BETA-GW"}, cps=2, duration=60, callee_hangs_up=1,
+                hold_time={"dist": "fixed", "value": 2})]}
+    path = tmp_path / "alarms.yaml"
+    path.write_text(yaml.safe_dump(data))
+    done = subprocess.run([sys.executable, "-m", "simulator.cli", "run", str(path),
+                           "-o", str(tmp_path / "out"), "--format", "pipe"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
-    # Balances run out mid-call: the server ends many answered calls (endReason 24).
-    assert "ALARM caller gateway IVR-D: server hangups" in done.stdout
-    assert "out ASIA-1" in done.stdout and "ASR" in done.stdout
+    assert "ALARM caller gateway ACME-GW: server hangups 100.0%" in done.stdout
+    assert "ALARM caller gateway BETA-GW: callee hangups under 5 s 100.0%" in done.stdout
+    assert "ALARM caller gateway BETA-GW: server" not in done.stdout
+    assert "in ACME-GW" in done.stdout and "out VENDOR-A" in done.stdout
 
 
 def test_unwritable_output_is_an_error_not_a_traceback(tmp_path: Path) -> None:
