@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+import sippy.SipTransactionManager as _sippy_tm
 from sippy.CCEvents import (
     CCEventConnect,
     CCEventDisconnect,
@@ -84,39 +85,59 @@ def _lowercase_transport(msg: Any) -> None:
         return
 
 
+_receiving: list[tuple[bytes, Any, Any] | None] = [None]  # the datagram being handled
+
+
+def _parse_failed(message: str, *_: Any, **__: Any) -> None:
+    """sippy reports a datagram it cannot parse here (and only prints it): answer 400."""
+    current = _receiving[0]
+    if current is not None and message.startswith("can't parse SIP request"):
+        _receiving[0] = None
+        data, server, address = current
+        response = bad_request_response(data)
+        if response is not None:
+            server.send_to(response, address)
+
+
+# sippy prints a traceback for every bad datagram and answers none of them: make it answer.
+_sippy_tm.dump_exception = _parse_failed
+
+
 class _TransactionManager(SipTransactionManager):
     model_udp_server = (_Udp, _OneWorker)
 
     def handleIncoming(self, data_in: bytes, ra: Any, server: Any, rtime: Any) -> None:
+        _receiving[0] = (data_in, server, ra.address)
         try:
             super().handleIncoming(data_in, ra, server, rtime)
         except Exception:
-            # sippy's own 400 path raises (SipParseError.getResponse() lacks its argument):
-            # answer 400 ourselves when the request is well formed enough to be answered.
-            response = bad_request_response(data_in)
-            if response is not None:
-                server.send_to(response, ra.address)
+            # sippy's own 400 path raises (SipParseError.getResponse() lacks its argument),
+            # and a bad byte can fail the decoding: answer 400 when the request can be answered.
+            _parse_failed("can't parse SIP request")
+        finally:
+            _receiving[0] = None
 
     def incomingResponse(self, msg: Any, t: Any, checksum: Any) -> None:
         _lowercase_transport(msg)
         super().incomingResponse(msg, t, checksum)
 
 
-_ANSWERABLE = ("via", "from", "to", "call-id", "cseq")
+_COPIED = ("via", "from", "to", "call-id", "cseq")
 _COMPACT = {"v": "via", "f": "from", "t": "to", "i": "call-id"}
 
 
 def bad_request_response(data: bytes) -> bytes | None:
-    """A 400 for a request sippy could not parse (RFC 3261 §8.2 / §16.3), or None.
+    """A 400 for a request sippy could not parse (RFC 3261 §8.2, §21.4.1), or None.
 
-    Responses, ACKs and requests missing a header a response needs are dropped: a response
-    cannot be routed or matched without Via, From, To, Call-ID and CSeq.
+    The response copies Via, From, To, Call-ID and CSeq as far as the request has them; without
+    a Via it could not be routed back, so it is dropped, as are responses (§18.1.2: a stray
+    response is discarded) and ACKs (never answered).
     """
     text = data.decode("utf-8", errors="replace")
-    head = text.split("\r\n\r\n", 1)[0].split("\n\n", 1)[0]
-    lines = [line.rstrip("\r") for line in head.split("\n")]
+    head = text.replace("\r\n", "\n").split("\n\n", 1)[0]
+    lines = head.split("\n")
     first = lines[0].split() if lines else []
-    if len(first) != 3 or not first[2].startswith("SIP/") or first[0] in ("ACK", "SIP/2.0"):
+    if len(first) < 2 or first[0] in ("ACK", "SIP/2.0") or not first[-1].startswith("SIP/"):
         return None
     kept: dict[str, str] = {}
     for line in lines[1:]:
@@ -125,11 +146,11 @@ def bad_request_response(data: bytes) -> bytes | None:
             continue
         key = name.strip().lower()
         key = _COMPACT.get(key, key)
-        if key in _ANSWERABLE and key not in kept:
+        if key in _COPIED and key not in kept:
             kept[key] = f"{name.strip()}: {value.strip()}"
-    if any(key not in kept for key in _ANSWERABLE):
+    if "via" not in kept:
         return None
-    lines_out = ["SIP/2.0 400 Bad Request", *(kept[k] for k in _ANSWERABLE),
+    lines_out = ["SIP/2.0 400 Bad Request", *(kept[k] for k in _COPIED if k in kept),
                  "Content-Length: 0", "", ""]
     return "\r\n".join(lines_out).encode()
 
