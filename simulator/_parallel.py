@@ -52,6 +52,10 @@ _JSON_FLOWNO = '"\\u001f"'
 _BATCH = 2048
 
 
+class ShardingError(Exception):
+    """A sharded run cannot start (e.g. the Dask scheduler is out of reach)."""
+
+
 @dataclass(frozen=True)
 class Shard:
     index: int
@@ -275,10 +279,15 @@ def _run_on_dask(address: str | Any, scenario: Scenario, shards: list[Shard],
                  ) -> list[tuple[RunStats, bytes | None, dict[str, Any]]]:
     from distributed import Client
 
-    client = address if isinstance(address, Client) else Client(address)
+    if isinstance(address, Client):
+        client = address
+    else:
+        try:
+            client = Client(address, timeout=15)
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise ShardingError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
     try:
-        futures = [client.submit(run_shard, scenario, shard, formats, None, pure=False,
-                                 key=f"vossim-shard-{shard.index}-{os.getpid()}-{id(shards)}")
+        futures = [client.submit(run_shard, scenario, shard, formats, None, pure=False)
                    for shard in shards]
         results = []
         for future in futures:

@@ -12,10 +12,10 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from cdr_writer import DEFAULT_FORMATS, Cdr, Output, pipe_line
+from cdr_writer import DEFAULT_FORMATS, JSONL_NAME, SQLITE_NAME, Cdr, Output, pipe_line
 from simulator._engine import RunStats, Simulation
 from simulator._loader import Problem, ScenarioError, _Positions, _problem_from_pydantic
-from simulator._parallel import run_sharded
+from simulator._parallel import ShardingError, run_sharded
 from simulator._progress import RunProgress
 from simulator._scenario import Scenario, Switch
 
@@ -123,12 +123,18 @@ def run_scenario(scenario: Scenario, out_dir: str | Path | None = "out",
         raise RunOptionError(f"expected at least 1 worker, found {workers}")
     if realtime_speed is not None and not realtime_speed > 0:
         raise RunOptionError(f"expected a speed > 0, found {realtime_speed}")
+    if realtime_speed is not None and out_dir is not None and _holds_cdrs(Path(out_dir)):
+        raise RunOptionError(f"{out_dir} already holds CDR files; --realtime writes in place, "
+                             "so give it a new or empty directory")
     output = None
     if out_dir is not None:
         output = Output(out_dir, formats, scenario.switch.SERVER_BILLING_FEE_PRECISTION,
                         direct=realtime_speed is not None)
     if sharded:
-        return _run_sharded(scenario, output, formats, workers, dask, progress)
+        try:
+            return _run_sharded(scenario, output, formats, workers, dask, progress)
+        except ShardingError as exc:
+            raise RunOptionError(str(exc)) from None
     trace_tmp = Path(f"{trace_path}.partial") if trace_path else None
     trace = trace_tmp.open("w", encoding="utf-8") if trace_tmp else None
     keep = {c.id for c in scenario.calls if c.expect}
@@ -160,6 +166,11 @@ def run_scenario(scenario: Scenario, out_dir: str | Path | None = "out",
         trace_tmp.replace(trace_path)
         files.append(Path(trace_path))
     return RunResult(scenario, stats, files, simulation.kept)
+
+
+def _holds_cdrs(directory: Path) -> bool:
+    patterns = ("cdr/*.txt", "e_cdr_*.csv", SQLITE_NAME, JSONL_NAME)
+    return directory.is_dir() and any(any(directory.glob(p)) for p in patterns)
 
 
 class RunOptionError(ValueError):

@@ -180,6 +180,8 @@ class Switch:
     # -- lookups used by the setup checks -------------------------------------------------------
     def is_blacklisted(self, number: str) -> bool:
         blacklist = self._blacklist
+        if not blacklist:  # the usual case; skipping the generator matters under load
+            return False
         return any(number[:n] in blacklist for n in self._blacklist_lengths if n <= len(number))
 
     def route_candidates(self, callee: str) -> list[_GatewayLoad]:
@@ -190,6 +192,8 @@ class Switch:
                 continue
             for load in self._routes_by_prefix.get(callee[:length], ()):
                 seen.setdefault(load.name, (length, load))
+        if len(seen) < 2:  # nothing to order (the usual case under load)
+            return [load for _, load in seen.values()]
         ordered = sorted(seen.values(), key=lambda item: (
             -item[0], item[1].config.priority, -item[1].free, item[1].name))
         return [load for _, load in ordered]

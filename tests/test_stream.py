@@ -169,3 +169,18 @@ def test_unwritable_output_is_an_error_not_a_traceback(tmp_path: Path) -> None:
                           timeout=60)
     assert done.returncode == 2
     assert "cannot write" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_realtime_refuses_a_directory_that_already_holds_cdrs(tmp_path: Path) -> None:
+    from simulator._run import RunOptionError
+
+    scn = load_scenario_from(profile(cps=1, duration=5))
+    run_scenario(scn, tmp_path, ("pipe",))
+    before = pipe_records(tmp_path)
+    try:
+        run_scenario(scn, tmp_path, ("pipe",), realtime_speed=1000)
+    except RunOptionError as exc:
+        assert "already holds CDR files" in str(exc)
+    else:
+        raise AssertionError("a realtime run appended to an earlier run's files")
+    assert pipe_records(tmp_path) == before
