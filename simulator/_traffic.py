@@ -15,6 +15,7 @@ The engine consumes ``Script`` objects: one per call attempt, explicit or genera
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import itertools
 import math
@@ -295,7 +296,6 @@ def _number_maker(plans: list[NumberPlan], rng: random.Random) -> Any:
         return makers[0]
     cumulative = list(itertools.accumulate(plan.weight for plan in plans))
     total = cumulative[-1]
-    import bisect
 
     def pick() -> str:
         return makers[bisect.bisect_right(cumulative, rng.random() * total)]()
