@@ -145,7 +145,9 @@ def run_scenario(scenario: Scenario, out_dir: str | Path | None = "out",
     simulation = Simulation(scenario, on_cdr, trace=trace, keep=keep,
                             realtime_speed=realtime_speed)
     if progress is not None:
-        simulation.on_cdr = _counting(on_cdr, simulation, progress)
+        # Batch runs refresh the bar every 1024 calls; realtime ones on every call (it throttles).
+        simulation.on_cdr = _counting(on_cdr, simulation, progress,
+                                      0 if realtime_speed is not None else 1023)
     try:
         stats = simulation.run()
     except BaseException:
@@ -234,14 +236,14 @@ def _tee(first: Callable[[Cdr], None], second: Callable[[Cdr], None]) -> Callabl
 
 
 def _counting(on_cdr: Callable[[Cdr], None], simulation: Simulation,
-              progress: RunProgress) -> Callable[[Cdr], None]:
+              progress: RunProgress, mask: int) -> Callable[[Cdr], None]:
     count = 0
 
     def counted(cdr: Cdr) -> None:
         nonlocal count
         on_cdr(cdr)
         count += 1
-        if not count & 1023:
+        if not count & mask:
             progress.update(count, simulation.now)
     return counted
 
