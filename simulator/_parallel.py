@@ -50,6 +50,7 @@ from simulator._scenario import Scenario
 FLOWNO = "\x1f"  # stands for the flowno in a shard's rendered text; never in a CDR value
 _JSON_FLOWNO = '"\\u001f"'
 _BATCH = 2048
+DASK_CONNECT_TIMEOUT = 15.0  # s to reach a scheduler given by address
 
 
 class ShardingError(Exception):
@@ -283,7 +284,7 @@ def _run_on_dask(address: str | Any, scenario: Scenario, shards: list[Shard],
         client = address
     else:
         try:
-            client = Client(address, timeout=15)
+            client = Client(address, timeout=DASK_CONNECT_TIMEOUT)
         except (OSError, TimeoutError, ValueError) as exc:
             raise ShardingError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
     try:

@@ -89,3 +89,18 @@ def test_dask_local_cluster_runs_the_same_shards(tmp_path: Path) -> None:
     assert tree_bytes(tmp_path / "dask") == tree_bytes(tmp_path / "local")
     assert pipe_records(tmp_path / "by-address") == pipe_records(tmp_path / "local")
     assert address_run.stats.calls > 10_000
+
+
+def test_unreachable_dask_scheduler_is_a_clear_error(tmp_path: Path, monkeypatch) -> None:
+    from simulator import _parallel
+    from simulator._run import RunOptionError
+
+    monkeypatch.setattr(_parallel, "DASK_CONNECT_TIMEOUT", 1.0)
+    scenario = load_scenario_from(profile(cps=1, duration=5))
+    try:
+        run_scenario(scenario, tmp_path / "out", ("pipe",), dask="tcp://127.0.0.1:9")
+    except RunOptionError as exc:
+        assert "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in str(exc)
+    else:
+        raise AssertionError("ran without a scheduler")
+    assert not list((tmp_path / "out").rglob("*.txt"))
