@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 APT := DEBIAN_FRONTEND=noninteractive apt-get
 
-.PHONY: demo test lint bench system-deps clean
+.PHONY: demo test lint bench bench-live system-deps clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { $(APT) update -qq && $(APT) install -y -qq python3-venv && $(PYTHON) -m venv $(VENV); }
@@ -38,6 +38,10 @@ test: $(STAMP) system-deps
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
+
+# SIPp uac -> vossim live -> SIPp uas at rising rates, SIPp -> SIPp directly, concurrency, profile.
+bench-live: $(STAMP) system-deps
+	$(BIN)/python bench/live/run.py
 
 clean:
 	rm -rf out .pytest_cache .ruff_cache build *.egg-info

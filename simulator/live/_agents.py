@@ -105,16 +105,20 @@ class AgentPool:
         deadline = time.monotonic() + READY_TIMEOUT
         for agent in self.agents:
             while True:
-                remaining = deadline - time.monotonic()
                 try:
-                    line = agent.lines.get(timeout=max(0.01, remaining))
+                    line = agent.lines.get(timeout=0.2)
                 except queue.Empty:
-                    raise RuntimeError(f"agent {agent.role} did not start") from None
+                    if agent.exited and agent.lines.empty():
+                        raise RuntimeError(f"agent {agent.role} died at start "
+                                           f"(status {agent.proc.returncode}): "
+                                           f"{self.reported[-8:]}") from None
+                    if time.monotonic() > deadline:
+                        raise RuntimeError(f"agent {agent.role} did not start within "
+                                           f"{READY_TIMEOUT:g} s: {self.reported[-8:]}") from None
+                    continue
                 if line.get("event") == "ready":
                     break
-                self.reported.append(f"{agent.role}: {line}")
-                if agent.exited:
-                    raise RuntimeError(f"agent {agent.role} died: {self.reported[-5:]}")
+                self.reported.append(f"{agent.role}: {line.get('text', line)}")
         t0 = time.monotonic() + START_MARGIN
         for agent in self.agents:
             agent.go(t0)
