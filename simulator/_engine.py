@@ -11,18 +11,17 @@ or "advance this call's agenda". Each call has at most one entry, at its ``next_
 ends, its CDR goes to ``on_cdr`` and nothing keeps a reference to it. Calls are released in time
 order, so CDRs come out in stoptime order and flowno follows it.
 
-Two clocks implement the queue:
+Two simpy environments implement the queue:
 
-* ``_BatchClock``: a heap and a loop, as fast as the simulation can go;
-* ``_RealtimeClock``: simpy's ``RealtimeEnvironment``, so simulated seconds take wall-clock
-  seconds (divided by ``speed``) and CDRs appear as the calls end.
+* simpy's ``Environment``, as fast as the simulation can go;
+* simpy's ``RealtimeEnvironment``, so simulated seconds take wall-clock seconds (divided by
+  ``speed``) and CDRs appear as the calls end.
 
 Both pop entries in (time, insertion order), so the same scenario gives the same CDRs on either.
 """
 
 from __future__ import annotations
 
-import heapq
 import json
 from collections import Counter
 from collections.abc import Callable
@@ -199,41 +198,33 @@ class RunStats:
 
 
 # -- clocks -------------------------------------------------------------------------------------
-class _BatchClock:
-    """A heap of callbacks, run as fast as possible."""
+class _SimpyClock:
+    """Callbacks on a simpy environment: ``Environment`` for batch runs, ``RealtimeEnvironment``
+    (one simulated second = 1/speed wall seconds) for ``--realtime``.
 
-    def __init__(self) -> None:
-        self.now = 0.0
-        self._queue: list[tuple[float, int, Callable[[Any], None], Any]] = []
-        self._seq = 0
+    Each callback is a bare simpy event scheduled at its time; simpy pops them in (time,
+    insertion order), which is what keeps CDR order, and so the output, deterministic.
+    """
 
-    def call_at(self, at: float, function: Callable[[Any], None], arg: Any) -> None:
-        self._seq += 1
-        heapq.heappush(self._queue, (at if at > self.now else self.now, self._seq, function, arg))
-
-    def run(self) -> None:
-        queue, pop = self._queue, heapq.heappop
-        while queue:
-            at, _, function, arg = pop(queue)
-            self.now = at
-            function(arg)
-
-
-class _RealtimeClock:
-    """simpy's ``RealtimeEnvironment``: one simulated second takes 1/speed wall seconds."""
-
-    def __init__(self, speed: float) -> None:
-        # strict=False: when the simulation falls behind (a burst of calls), it catches up
+    def __init__(self, speed: float | None = None) -> None:
+        # strict=False: when a realtime run falls behind (a burst of calls), it catches up
         # instead of failing.
-        self.env = simpy.RealtimeEnvironment(factor=1.0 / speed, strict=False)
+        self.env = (simpy.RealtimeEnvironment(factor=1.0 / speed, strict=False) if speed
+                    else simpy.Environment())
+        self._schedule = self.env.schedule
 
     @property
     def now(self) -> float:
-        return self.env.now
+        return self.env._now
 
     def call_at(self, at: float, function: Callable[[Any], None], arg: Any) -> None:
-        event = self.env.timeout(max(0.0, at - self.env.now))
-        event.callbacks.append(lambda _: function(arg))
+        env = self.env
+        event = simpy.Event(env)
+        event._ok = True
+        event._value = None
+        event.callbacks.append(lambda _, function=function, arg=arg: function(arg))
+        delay = at - env._now
+        self._schedule(event, simpy.events.NORMAL, delay if delay > 0 else 0)
 
     def run(self) -> None:
         self.env.run()
@@ -256,8 +247,7 @@ class Simulation:
                         for name, gw in scenario.routing_gateways.items()}
             scenario = scenario.model_copy(update={"routing_gateways": gateways})
         self.scenario = scenario
-        self.clock: _BatchClock | _RealtimeClock = (
-            _RealtimeClock(realtime_speed) if realtime_speed else _BatchClock())
+        self.clock = _SimpyClock(realtime_speed)
         self.switch = Switch(scenario, self, trace=trace is not None)
         self.on_cdr = on_cdr
         self.trace = trace
@@ -277,9 +267,9 @@ class Simulation:
         self._softswitch = self.config.name
 
     @property
-    def env(self) -> Any:
-        """The simpy environment of a realtime run (batch runs have none)."""
-        return getattr(self.clock, "env", None)
+    def env(self) -> simpy.Environment:
+        """The simpy environment the run is driven on."""
+        return self.clock.env
 
     @property
     def now(self) -> float:
