@@ -34,7 +34,6 @@ import heapq
 from collections import deque
 from collections.abc import Callable
 from enum import IntEnum
-from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from simulator import _decisions as table
@@ -91,6 +90,9 @@ _TALK_ENDINGS: dict[Kind, Verdict] = {
     Kind.MEDIA_TIMEOUT: table.MEDIA_TIMEOUT,
 }
 
+
+_BEFORE_ANSWER = frozenset((Kind.GATEWAY_RINGING, Kind.GATEWAY_ANSWER, Kind.GATEWAY_REJECT,
+                            Kind.GATEWAY_TIMEOUT, Kind.RING_TIMEOUT, Kind.CALLER_CANCEL))
 
 # Endings that may share an instant with a pulse boundary and then win over the pulse.
 _LATER_ENDINGS = frozenset((*_TALK_ENDINGS, Kind.REFRESH_TIMEOUT))
@@ -176,6 +178,8 @@ class Switch:
         self._blacklist = frozenset(scenario.blacklist)
         self._blacklist_lengths = sorted({len(p) for p in self._blacklist}, reverse=True)
         self.reason_numbers = scenario.switch.reason_numbers()
+        self._route_plans: dict[tuple[str, ...], Any] = {}
+        self._endings: dict[tuple[Verdict, str], tuple[int, int, str, str, str]] = {}
 
     # -- lookups used by the setup checks -------------------------------------------------------
     def is_blacklisted(self, number: str) -> bool:
@@ -185,18 +189,56 @@ class Switch:
         return any(number[:n] in blacklist for n in self._blacklist_lengths if n <= len(number))
 
     def route_candidates(self, callee: str) -> list[_GatewayLoad]:
-        """Matching gateways: longest prefix, then lowest priority, most free capacity, name."""
+        """Matching gateways: longest prefix, then lowest priority, most free capacity, name.
+
+        The order by prefix length, priority and name is fixed per set of matching prefixes and
+        cached; only gateways tied on length and priority are re-ordered by their free capacity
+        at call time. The returned list is shared: callers must not change it.
+        """
+        routes = self._routes_by_prefix
+        size = len(callee)
+        key = tuple(prefix for n in self._route_lengths
+                    if n <= size and (prefix := callee[:n]) in routes)
+        plan = self._route_plans.get(key)
+        if plan is None:
+            plan = self._route_plans[key] = self._plan_routes(key)
+        ordered, ties = plan
+        if not ties:
+            return ordered
+        out: list[_GatewayLoad] = []
+        for group in ties:
+            out.extend(group if len(group) == 1 else sorted(group, key=_most_free))
+        return out
+
+    def _plan_routes(self, prefixes: tuple[str, ...]) -> tuple[list[_GatewayLoad],
+                                                               list[list[_GatewayLoad]]]:
         seen: dict[str, tuple[int, _GatewayLoad]] = {}
-        for length in self._route_lengths:
-            if length > len(callee):
-                continue
-            for load in self._routes_by_prefix.get(callee[:length], ()):
-                seen.setdefault(load.name, (length, load))
-        if len(seen) < 2:  # nothing to order (the usual case under load)
-            return [load for _, load in seen.values()]
-        ordered = sorted(seen.values(), key=lambda item: (
-            -item[0], item[1].config.priority, -item[1].free, item[1].name))
-        return [load for _, load in ordered]
+        for prefix in prefixes:  # longest first
+            for load in self._routes_by_prefix[prefix]:
+                seen.setdefault(load.name, (len(prefix), load))
+        ranked = sorted(seen.values(), key=lambda item: (-item[0], item[1].config.priority,
+                                                         item[1].name))
+        groups: dict[tuple[int, int], list[_GatewayLoad]] = {}
+        for length, load in ranked:
+            groups.setdefault((length, load.config.priority), []).append(load)
+        ordered = [load for _, load in ranked]
+        tied = any(len(group) > 1 for group in groups.values())
+        return ordered, list(groups.values()) if tied else []
+
+    def ending_fields(self, verdict: Verdict, protocol: str) -> tuple[int, int, str, str, str]:
+        """(endReason, endDirection, sipreasonheader, reason name, category) of an ending.
+
+        They depend only on the verdict, the caller's protocol and the switch's settings, so
+        they are worked out once per pair.
+        """
+        key = (verdict, protocol)
+        fields = self._endings.get(key)
+        if fields is None:
+            reason = verdict.reason
+            fields = self._endings[key] = (
+                _end_reason(self, verdict, protocol), int(verdict.end_direction),
+                _sip_reason_header(verdict, protocol), reason.title, reason.category)
+        return fields
 
     def wall_ms(self, t: float) -> int:
         return round((self.start_epoch + t) * 1000)
@@ -208,12 +250,17 @@ class Switch:
 class Setup:
     """The facts the setup checks ask about (``_decisions.SetupFacts``), computed on demand."""
 
+    __slots__ = ("_candidates", "_rate", "account", "attempt", "gateway", "gateway_name",
+                 "switch")
+
     def __init__(self, switch: Switch, attempt: CallAttempt) -> None:
         self.switch = switch
         self.attempt = attempt
         found = switch.gateway_by_ip.get(attempt.source_ip)
         self.gateway_name, self.gateway = found if found else ("", None)
         self.account = switch.accounts[self.gateway.account] if self.gateway else None
+        self._rate: Rate | bool | None = False  # False: not looked up yet
+        self._candidates: list[_GatewayLoad] | None = None
 
     @property
     def gateway_known(self) -> bool:
@@ -253,9 +300,12 @@ class Setup:
         limit = self.account.config.max_concurrent
         return limit is not None and self.account.active >= limit
 
-    @cached_property
+    @property
     def rate(self) -> Rate | None:
-        return self.account.rates.lookup(self.attempt.callee)
+        rate = self._rate
+        if rate is False:
+            rate = self._rate = self.account.rates.lookup(self.attempt.callee)
+        return rate
 
     @property
     def rate_found(self) -> bool:
@@ -270,9 +320,12 @@ class Setup:
     def first_pulse_affordable(self) -> bool:
         return self.account.wallet.can_pay(self.rate.pulse(0)[2])
 
-    @cached_property
+    @property
     def candidates(self) -> list[_GatewayLoad]:
-        return self.switch.route_candidates(self.attempt.callee)
+        candidates = self._candidates
+        if candidates is None:
+            candidates = self._candidates = self.switch.route_candidates(self.attempt.callee)
+        return candidates
 
     @property
     def route_found(self) -> bool:
@@ -331,7 +384,13 @@ class Call:
     # -- the agenda -----------------------------------------------------------------------------
     @property
     def next_wakeup(self) -> float | None:
-        return self._agenda[0][0] if self._agenda else None
+        """When the agenda next needs ``advance``; entries that can no longer matter (a
+        pre-answer timer of an answered call) are dropped first, so they cost no wake-up."""
+        agenda = self._agenda
+        if self.phase is Phase.TALKING:
+            while agenda and agenda[0][1] in _BEFORE_ANSWER:
+                heapq.heappop(agenda)
+        return agenda[0][0] if agenda else None
 
     def schedule(self, at: float, kind: Kind, arg: Any = None) -> None:
         """Put an event on the agenda (the transport does this for what the parties do)."""
@@ -600,21 +659,11 @@ class Call:
     @property
     def end_reason(self) -> int:
         """``endReason`` in the switch's configured style."""
-        verdict = self.verdict
-        style = self.switch.config.end_reason_style
-        if style == "protocol":
-            return verdict.sip_code if self.caller_protocol == "sip" else verdict.q850
-        number = self.switch.reason_numbers[verdict.reason]
-        if style == "negative" and not verdict.rated:
-            return -number
-        return number
+        return self.switch.ending_fields(self.verdict, self.caller_protocol)[0]
 
     @property
     def sip_reason_header(self) -> str:
-        verdict = self.verdict
-        if self.caller_protocol == "sip":
-            return f'SIP;cause={verdict.sip_code};text="{sip_phrase(verdict.sip_code)}"'
-        return f'Q.850;cause={verdict.q850};text="{q850_text(verdict.q850)}"'
+        return self.switch.ending_fields(self.verdict, self.caller_protocol)[2]
 
     @property
     def reason(self) -> EndReason:
@@ -691,3 +740,24 @@ Call._HANDLERS = {
     **{kind: (lambda k: lambda call, now, arg: call._on_talk_ending(now, arg, k))(kind)
        for kind in _TALK_ENDINGS},
 }
+
+
+def _end_reason(switch: Switch, verdict: Verdict, protocol: str) -> int:
+    style = switch.config.end_reason_style
+    if style == "protocol":
+        return verdict.sip_code if protocol == "sip" else verdict.q850
+    number = switch.reason_numbers[verdict.reason]
+    if style == "negative" and not verdict.rated:
+        return -number
+    return number
+
+
+def _sip_reason_header(verdict: Verdict, protocol: str) -> str:
+    """The protocol cause in RFC 3326 form, whatever the end-reason style."""
+    if protocol == "sip":
+        return f'SIP;cause={verdict.sip_code};text="{sip_phrase(verdict.sip_code)}"'
+    return f'Q.850;cause={verdict.q850};text="{q850_text(verdict.q850)}"'
+
+
+def _most_free(load: _GatewayLoad) -> float:
+    return -load.free
