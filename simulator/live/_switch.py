@@ -345,8 +345,11 @@ class Bridge:
         self.callee_ua = ua
         attempt_data = self.call.attempt
         offer = self.offer.getCopy() if self.offer is not None else None
-        ua.recvEvent(CCEventTry((SipCallId(), attempt_data.caller, attempt_data.callee, offer,
-                                 None, None)))
+        invite = CCEventTry((SipCallId(), attempt_data.caller, attempt_data.callee, offer,
+                             None, None))
+        if gateway.protocol == "sip":
+            invite.extra_headers = self._timer_headers("uac")  # the switch refreshes this leg
+        ua.recvEvent(invite)
 
     def _from_callee(self, attempt: int, event: Any, ua: UA) -> None:
         call = self.call
@@ -381,17 +384,27 @@ class Bridge:
 
     # -- what the core asks for -----------------------------------------------------------------
     def answered(self) -> None:
-        self.caller_ua.recvEvent(CCEventConnect((200, "OK", self.answer_body)))
+        answer = CCEventConnect((200, "OK", self.answer_body))
+        if self.call.session_timer:
+            answer.extra_headers = self._timer_headers("uas")  # the switch refreshes the caller
+        self.caller_ua.recvEvent(answer)
+
+    def _timer_headers(self, refresher: str) -> tuple[Any, ...]:
+        """RFC 4028 headers: the session interval (never below Min-SE 90 s real) and who
+        refreshes. Empty when the switch runs no session timers."""
+        ttl = self.live.switch.config.SS_SIP_SESSION_TTL
+        if ttl <= 0:
+            return ()
+        expires = max(MIN_SESSION_EXPIRES, round(ttl / self.live.speed))
+        return (SipHeader(name="session-expires", bodys=f"{expires};refresher={refresher}"),
+                SipHeader(name="min-se", bodys=str(MIN_SESSION_EXPIRES)),
+                SipHeader(name="supported", bodys="timer"))
 
     def send_refresh(self, leg: Leg) -> None:
         ua = self.caller_ua if leg is Leg.CALLER else self.callee_ua
         if ua is None or not ua.isConnected():
             return
-        config = self.live.switch.config
-        expires = max(MIN_SESSION_EXPIRES, round(config.SS_SIP_SESSION_TTL / self.live.speed))
-        headers = (SipHeader(name="session-expires", bodys=f"{expires};refresher=uac"),
-                   SipHeader(name="supported", bodys="timer"))
-        req = ua.genRequest("INVITE", ua.lSDP, extra_headers=headers)
+        req = ua.genRequest("INVITE", ua.lSDP, extra_headers=self._timer_headers("uac"))
         ua.reqs.pop(req.getHFBody("cseq").getCSeqNum(), None)  # ours, not the UA's re-INVITE
         self.refreshes.append(ua.newTransaction(req, resp_cb=partial(self._refresh_response, leg)))
 

@@ -32,11 +32,36 @@ def _worker_number() -> int:
     return int(digits or 0)
 
 
+BLOCKS_PER_WORKER = 190
+
+
+def _block_is_free(base: int) -> bool:
+    """No socket on any local address holds a port of the block (binding 0.0.0.0 checks all)."""
+    for port in range(base, base + PORTS_PER_TEST):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            try:
+                probe.bind(("0.0.0.0", port))
+            except OSError:
+                return False
+    return True
+
+
 @pytest.fixture
 def ports() -> Iterator[int]:
-    """The first of PORTS_PER_TEST free-for-this-test UDP ports."""
-    # below the kernel's ephemeral range (32768-60999), so no client socket can hold them
-    yield 20000 + 2000 * _worker_number() + PORTS_PER_TEST * next(_blocks)
+    """The first of PORTS_PER_TEST UDP ports no one else uses, for this test alone.
+
+    Blocks lie below the kernel's ephemeral range (32768-60999), so no client socket can take
+    them; each xdist worker has its own range, and each pytest session starts at a different
+    block (from its pid) and skips blocks in use, so two sessions on one machine can coexist.
+    """
+    first = 20000 + 2000 * _worker_number()
+    for _ in range(BLOCKS_PER_WORKER):
+        block = (next(_blocks) + os.getpid()) % BLOCKS_PER_WORKER
+        base = first + PORTS_PER_TEST * block
+        if _block_is_free(base):
+            yield base
+            return
+    pytest.fail("no free block of UDP ports for this test")
 
 
 def require(tool: str) -> str:
