@@ -111,13 +111,21 @@ def run_live(scenario: Scenario, *, port: int = 5060, speed: float = 1.0,
 
     if wanted or pool is not None:
         Timeout(watch, POLL)
-    previous = signal.getsignal(signal.SIGINT)
+    interrupted: list[int] = []
+
+    def interrupt(signum: int, _frame: object) -> None:
+        # sippy's loop swallows KeyboardInterrupt: end the loop ourselves, then write the CDRs
+        interrupted.append(signum)
+        live.stop()
+
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         live.run(duration)
-    except KeyboardInterrupt:
-        echo("vossim live: interrupted; writing the CDRs of calls that ended")
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if interrupted:
+            echo("vossim live: interrupted; writing the CDRs of the calls that ended")
         if pool is not None:
             result.agent_errors.extend(pool.stop())
         live.shutdown()

@@ -190,6 +190,9 @@ class Kit:
         return LiveSwitch(self.procs, scenario, self.switch_port, self.tmp / "out", duration,
                           *extra)
 
+    def wait_for_switch(self) -> None:
+        wait_for_sip(self.switch_port)
+
     def xml(self, name: str, **values: object) -> Path:
         return sipp_xml(self.tmp, name, **values)
 

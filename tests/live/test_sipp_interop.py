@@ -95,3 +95,26 @@ def test_session_refresh_unanswered_server_bye(kit):
     assert (cdr["enddirection"], cdr["endreason"]) == (2, 14)
     assert cdr["sipreasonheader"].startswith("SIP;cause=408")
     assert 70 <= cdr["holdtime"] <= 76  # 40 s + 32 s of scenario time
+
+
+def test_serves_until_interrupted_then_writes_cdrs(kit):
+    import signal
+    import subprocess
+    import sys
+
+    out = kit.tmp / "served"
+    proc = kit.procs.start([sys.executable, "-m", "simulator.cli", "live", str(scenario(kit)),
+                            "--port", str(kit.switch_port), "-o", str(out), "--format", "pipe"])
+    kit.wait_for_switch()
+    kit.uas("-sn", "uas")
+    check_sipp(kit.uac("-sn", "uac", "-s", "8801711000007", "-d", "300", calls=3, timeout=20))
+    proc.send_signal(signal.SIGINT)  # Ctrl-C: stop serving, write what ended
+    try:
+        output, _ = proc.communicate(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise AssertionError("vossim live ignored Ctrl-C") from None
+    assert proc.returncode == 0, output
+    lines = [line for p in (out / "cdr").glob("*.txt") for line in p.read_text().splitlines()]
+    assert len(lines) == 3, output
+    assert all(line.split("|")[6] == "0" for line in lines)  # endDirection: caller
