@@ -1,0 +1,64 @@
+"""Live-mode pieces without the network: address mapping and the 400 for unparsable requests."""
+
+from __future__ import annotations
+
+from simulator import parse_scenario
+from simulator.live._addresses import AddressPlan, SourceIndex
+from simulator.live._switch import bad_request_response
+
+SCENARIO = """\
+version: 1
+accounts: {A: {rate_table: r}, B: {rate_table: r}}
+rate_tables: {r: [{prefix: "1", fee: 0.1}]}
+mapping_gateways:
+  PUBLIC: {account: A, ips: ["203.0.113.10", "203.0.113.11"]}
+  LOCAL: {account: B, ips: ["127.0.0.1:5161"]}
+routing_gateways:
+  V1: {ip: "198.51.100.20", prefixes: ["1"]}
+  V2: {ip: "198.51.100.21:5070", prefixes: ["1"]}
+  V3: {ip: "127.0.0.1:5162", prefixes: ["1"]}
+"""
+
+
+def plan_and_index():
+    scenario = parse_scenario(SCENARIO, "units.yaml")
+    plan = AddressPlan.for_scenario(scenario, default_port=6000)
+    return plan, SourceIndex.build(scenario, plan)
+
+
+def test_public_addresses_map_onto_distinct_loopback_hosts_and_keep_ports():
+    plan, _ = plan_and_index()
+    assert plan.local("203.0.113.10") == ("127.0.0.10", 6000)
+    assert plan.local("203.0.113.11") == ("127.0.0.11", 6000)
+    assert plan.local("198.51.100.20") == ("127.0.0.12", 6000)
+    assert plan.local("198.51.100.21:5070") == ("127.0.0.13", 5070)
+    assert plan.local("127.0.0.1:5162") == ("127.0.0.1", 5162)  # loopback stays as it is
+    assert "203.0.113.10 -> 127.0.0.10" in plan.describe()
+    assert all(not local.startswith("203.") for _, local in plan.mapped())
+
+
+def test_invite_sources_are_recognised_by_host_or_host_and_port():
+    _, index = plan_and_index()
+    assert index.scenario_address("127.0.0.10", 40000) == "203.0.113.10"
+    assert index.scenario_address("127.0.0.1", 5161) == "127.0.0.1:5161"
+    assert index.scenario_address("127.0.0.1", 5999) == "127.0.0.1"   # unknown: row 1
+    assert index.scenario_address("127.0.0.12", 1) == "198.51.100.20"  # not a mapping gateway
+
+
+def test_400_copies_the_headers_a_response_needs():
+    request = (b"OPTIONS sip:x@127.0.0.1 SIP/2.0\r\nv: SIP/2.0/UDP 127.0.0.1:5;branch=z9hG4bK1\r\n"
+               b"From: <sip:a@b>;tag=1\r\nTo: <sip:x@y>\r\nCSeq: one OPTIONS\r\n\r\n")
+    response = bad_request_response(request).decode()
+    assert response.startswith("SIP/2.0 400 Bad Request\r\n")
+    assert "v: SIP/2.0/UDP 127.0.0.1:5;branch=z9hG4bK1\r\n" in response
+    assert "CSeq: one OPTIONS\r\n" in response and "Content-Length: 0" in response
+
+
+def test_no_400_where_it_could_not_be_delivered_or_must_not_be_sent():
+    no_via = b"OPTIONS sip:x@y SIP/2.0\r\nCall-ID: 1\r\nCSeq: 1 OPTIONS\r\n\r\n"
+    ack = b"ACK sip:x@y SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n\r\n"
+    response = b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n\r\n"
+    assert bad_request_response(no_via) is None
+    assert bad_request_response(ack) is None
+    assert bad_request_response(response) is None
+    assert bad_request_response(b"\x00\x01garbage") is None
