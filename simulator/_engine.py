@@ -59,15 +59,12 @@ class SimulationError(Exception):
 
 
 @dataclass
-class GatewayStats:
-    """ASR/ACD and the seeds' end-direction alarms for one gateway (either side)."""
+class _Traffic:
+    """Calls, answered calls and talk time: what ASR and ACD are made of."""
 
     calls: int = 0
     answered: int = 0
     talk_seconds: int = 0
-    ended_by: Counter[int] = field(default_factory=Counter)  # endDirection of answered calls
-    short_callee_hangups: int = 0  # callee BYE with holdTime < 5 s: CLI / spam
-    short_caller_hangups: int = 0  # caller BYE with holdTime < 3 s: one-way audio, wrong number
 
     @property
     def asr(self) -> float:
@@ -76,6 +73,15 @@ class GatewayStats:
     @property
     def acd(self) -> float:
         return self.talk_seconds / self.answered if self.answered else 0.0
+
+
+@dataclass
+class GatewayStats(_Traffic):
+    """ASR/ACD and the seeds' end-direction alarms for one gateway (either side)."""
+
+    ended_by: Counter[int] = field(default_factory=Counter)  # endDirection of answered calls
+    short_callee_hangups: int = 0  # callee BYE with holdTime < 5 s: CLI / spam
+    short_caller_hangups: int = 0  # caller BYE with holdTime < 3 s: one-way audio, wrong number
 
     def share(self, count: int) -> float:
         return count / self.answered if self.answered else 0.0
@@ -99,12 +105,9 @@ SHORT_HANGUP_ALARM = 0.10
 
 
 @dataclass
-class RunStats:
+class RunStats(_Traffic):
     """What the summary table shows; filled in as calls end."""
 
-    calls: int = 0
-    answered: int = 0
-    talk_seconds: int = 0
     recorded: int = 0
     charged: Decimal = Decimal(0)
     suppressed: int = 0
@@ -171,14 +174,6 @@ class RunStats:
                 mine = self.gateways[(side, name)] = \
                     self._by_gateway[(_SIDES.index(side), name)] = GatewayStats()
             mine.merge(stats)
-
-    @property
-    def asr(self) -> float:
-        return self.answered / self.calls if self.calls else 0.0
-
-    @property
-    def acd(self) -> float:
-        return self.talk_seconds / self.answered if self.answered else 0.0
 
     def alarms(self) -> list[str]:
         """The seeds' analysis rules, per gateway, that this run trips."""

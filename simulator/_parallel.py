@@ -267,12 +267,7 @@ def _run_local(scenario: Scenario, shards: list[Shard], formats: tuple[str, ...]
     with ProcessPoolExecutor(len(shards), mp_context=get_context("spawn")) as pool:
         futures = [pool.submit(run_shard, scenario, shard, formats, path)
                    for shard, path in zip(shards, paths, strict=True)]
-        results = []
-        for future in futures:
-            results.append(future.result())
-            if on_done:
-                on_done(results[-1][0])
-        return results
+        return _in_order(futures, on_done)
 
 
 def _run_on_dask(address: str | Any, scenario: Scenario, shards: list[Shard],
@@ -290,13 +285,18 @@ def _run_on_dask(address: str | Any, scenario: Scenario, shards: list[Shard],
     try:
         futures = [client.submit(run_shard, scenario, shard, formats, None, pure=False)
                    for shard in shards]
-        results = []
-        for future in futures:
-            results.append(future.result())
-            if on_done:
-                on_done(results[-1][0])
-        return results
+        return _in_order(futures, on_done)
     finally:
         if client is not address:
             client.close()
 
+
+def _in_order(futures: list[Any], on_done: Callable[[RunStats], None] | None,
+              ) -> list[tuple[RunStats, bytes | None, dict[str, Any]]]:
+    """Shard results in shard order (a local or a Dask future alike), reporting each one."""
+    results = []
+    for future in futures:
+        results.append(future.result())
+        if on_done:
+            on_done(results[-1][0])
+    return results
