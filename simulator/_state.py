@@ -14,8 +14,10 @@ Timers the core starts itself (timer B, no-answer, pulses, session refresh, medi
 duration) and events the transport reports (a 180 from the gateway, the caller's BYE) go through
 the same agenda, and ``Call.advance(now)`` processes every due entry in order of time, then of
 ``Kind`` value. ``Kind`` values are the decision-table row numbers of the endings they cause, so an
-exact tie between two endings is settled by the table's order with no special case: a caller BYE
-and a pulse boundary at the same instant end as a caller hangup, and the pulse is never reserved.
+exact tie between two endings is settled by the table's order: a caller BYE (row 21) and a pulse
+boundary (row 24) at the same instant end as a caller hangup before the pulse is looked at. A
+pulse that falls on the same instant as a later-row ending (25-28) is not reserved either: the
+call ends there, so nobody would use it.
 
 Phases::
 
