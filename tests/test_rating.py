@@ -149,3 +149,15 @@ def test_wallet_floor() -> None:
     assert not wallet.reserve(Decimal("0.10"))
     assert wallet.settle(Decimal("0.25"), Decimal("0.25")) == Decimal("0.25")
     assert wallet.money == Decimal("-0.05")
+
+
+def test_pulse_on_the_same_instant_as_max_duration_is_not_charged(tmp_path: Path) -> None:
+    scn = scenario({"caller_does": {"hangup_after": 600}},
+                   accounts={"ACME": {"name": "A", "type": "prepaid", "money": "1.00",
+                                      "rate_table": "retail"}},
+                   switch={"max_call_duration": 120})
+    records, result = run(scn, tmp_path)
+    record = records["c1"]
+    assert (record["enddirection"], record["endreason"], record["holdtime"]) == (2, 1, 120)
+    assert record["fee"] == 0.5
+    assert result.stats.charged == Decimal("0.50")
