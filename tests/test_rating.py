@@ -152,8 +152,10 @@ def test_wallet_floor() -> None:
 
 
 def test_pulse_on_the_same_instant_as_max_duration_is_not_charged(tmp_path: Path) -> None:
+    # 0.50 pays two minutes; at 120 s the third pulse cannot be paid AND the duration cap is
+    # reached. The cap ends the call (row 25): the pulse nobody would use is not even tried.
     scn = scenario({"caller_does": {"hangup_after": 600}},
-                   accounts={"ACME": {"name": "A", "type": "prepaid", "money": "1.00",
+                   accounts={"ACME": {"name": "A", "type": "prepaid", "money": "0.50",
                                       "rate_table": "retail"}},
                    switch={"max_call_duration": 120})
     records, result = run(scn, tmp_path)
