@@ -169,7 +169,7 @@ def cmd_live(args: argparse.Namespace, out: Console, err: Console) -> int:
     result = run_live(scenario, port=args.port, speed=args.speed, duration=args.duration,
                       gateway_port=args.gateway_port,
                       out_dir=args.output, formats=_formats(args.format), pcap=args.pcap,
-                      agents=not args.no_agents,
+                      agents=not args.no_agents, media=True if args.media else None,
                       echo=lambda line: out.print(line, markup=False, highlight=False))
     places = scenario.switch.SERVER_BILLING_FEE_PRECISTION
     out.print(summary_table(result.stats, f"{scenario.name or args.file} (live)", places))
@@ -236,6 +236,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help=f"CDR format, repeatable or comma-separated: {', '.join(FORMATS)}")
     live.add_argument("--set", action="append", metavar="KEY=VALUE",
                       help="override a switch: key")
+    live.add_argument("--media", action="store_true",
+                      help="anchor every call's RTP at the switch (default: only when a call "
+                           "stops its RTP under a media timeout)")
     live.add_argument("--no-agents", action="store_true",
                       help="do not play the scenario's calls; only serve external peers")
     live.set_defaults(handler=cmd_live)

@@ -6,9 +6,10 @@ stdout as JSON lines (``ready``, ``error``, ``done``).
 
 The PyPI pjsua2 build's limits shape this file (see shared/reference/live-sip.md): 4 calls per
 process, ``threadCnt = 0`` with ``libHandleEvents`` polled from this one thread, loop media
-transport, every Call kept referenced until its DISCONNECTED callback and dropped there, every
-Call freed before ``libDestroy``. Timing runs on a simpy ``RealtimeEnvironment`` in scenario
-seconds (``factor = 1/speed``); one simpy process pumps pjsua's events every POLL seconds.
+transport (real G.711 RTP with VAD off only when the switch anchors media), every Call kept
+referenced until its DISCONNECTED callback and dropped there, every Call freed before
+``libDestroy``. Timing runs on a simpy ``RealtimeEnvironment`` in scenario seconds
+(``factor = 1/speed``); one simpy process pumps pjsua's events every POLL seconds.
 """
 
 from __future__ import annotations
@@ -51,6 +52,14 @@ class Agent:
         config.logConfig.level = 0
         config.logConfig.consoleLevel = 0
         config.medConfig.threadCnt = 0
+        self.media = bool(job.get("media"))
+        # VAD off: a stream nothing feeds still sends a (silent) packet every 20 ms, as a phone
+        # does; with VAD on, pjsua's detector would decide when RTP flows
+        config.medConfig.noVad = self.media
+        if self.media:
+            # the null sound device clocks the conference bridge, which clocks every stream's
+            # RTP: pjsua closes it after 1 s with nothing connected to it, and RTP stops
+            config.medConfig.sndAutoCloseTime = -1
         self.ep.libInit(config)
         transport = pj.TransportConfig()
         transport.boundAddress = job["host"]
@@ -59,6 +68,11 @@ class Agent:
         self.ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, transport)
         self.ep.libStart()
         self.ep.audDevManager().setNullDev()
+        if self.media:
+            # G.711 only: the cheapest codec to encode, and what a VOS3000 trunk carries
+            for codec in self.ep.codecEnum2():
+                self.ep.codecSetPriority(codec.codecId,
+                                         255 if codec.codecId.startswith("PCMU/") else 0)
 
     def account(self, user: str, credentials: dict[str, str] | None = None) -> AgentAccount:
         key = (user, *(credentials or {}).values())
@@ -66,7 +80,11 @@ class Agent:
         if found is None:
             config = pj.AccountConfig()
             config.idUri = f"sip:{user}@{self.job['host']}"
-            config.mediaConfig.useLoopMedTp = True
+            # Loop media opens no RTP sockets (real ones make pjsua abort near 30-40 CPS): real
+            # RTP only when the switch anchors it, on the agent's loopback address.
+            config.mediaConfig.useLoopMedTp = not self.media
+            config.mediaConfig.transportConfig.boundAddress = self.job["host"]
+            config.mediaConfig.transportConfig.publicAddress = self.job["host"]
             # Session timers are the switch's job in these scenarios: pjsua's own would refresh
             # on its schedule and hide what the switch does.
             config.callConfig.timerUse = pj.PJSUA_SIP_TIMER_INACTIVE
@@ -146,6 +164,7 @@ class AgentCall(pj.Call):
         self.script: dict[str, Any] = {}
         self.answered = False
         self.ignore_refresh = False
+        self.media_stops_after: float | None = None
         self.key: int | None = call_id if call_id >= 0 else None
 
     # -- a caller -------------------------------------------------------------------------------
@@ -153,6 +172,7 @@ class AgentCall(pj.Call):
         agent = self.agent
         self.script = spec.get("caller_does") or {}
         self.ignore_refresh = spec.get("refresh_fails") == "caller"
+        self.media_stops_after = spec.get("media_stops_after")
         self.tag = spec["id"]
         prm = pj.CallOpParam(True)
         header = pj.SipHeader()
@@ -204,6 +224,8 @@ class AgentCall(pj.Call):
             hangup = self.script.get("hangup_after")
             if hangup is not None:
                 agent.later(hangup, self.key, "_hangup")
+            if self.media_stops_after is not None and agent.media:
+                agent.later(self.media_stops_after, self.key, "_stop_media")
         elif info.state == pj.PJSIP_INV_STATE_DISCONNECTED:
             agent.finished += 1
             say(event="ended", call=self.tag, code=info.lastStatusCode)
@@ -213,6 +235,20 @@ class AgentCall(pj.Call):
 
     def _hangup(self) -> None:
         self.hangup(pj.CallOpParam())
+
+    def _stop_media(self) -> None:
+        """The party's RTP stops (one-way audio, a crashed phone's stream) and nobody hangs up.
+
+        pjsua has no call to stop a stream in place: a re-INVITE that makes the party
+        receive-only (a=recvonly) does, at once; the switch answers it itself and passes no
+        SDP on. Silence fed to a VAD-on stream was tried and rejected: pjsua then sends for
+        another 0.3-0.8 s, depending on how long the stream has run.
+        """
+        prm = pj.CallOpParam(True)
+        prm.opt.flag |= pj.PJSUA_CALL_SET_MEDIA_DIR
+        prm.opt.mediaDir.append(pj.PJMEDIA_DIR_DECODING)
+        self.reinvite(prm)
+        say(event="note", text=f"{self.tag}: RTP stopped")
 
     def onCallRxReinvite(self, prm: pj.OnCallRxReinviteParam) -> None:
         if self.ignore_refresh:

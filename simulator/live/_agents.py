@@ -56,18 +56,19 @@ class AgentProcess:
 
 class AgentPool:
     def __init__(self, scenario: Scenario, plan: AddressPlan, *, switch_port: int,
-                 speed: float) -> None:
+                 speed: float, media: bool = False) -> None:
         self.scenario = scenario
         self.plan = plan
         self.switch_port = switch_port
         self.speed = speed
+        self.media = media  # real RTP (the switch anchors it) instead of loop media transport
         self.agents: list[AgentProcess] = []
         self.reported: list[str] = []
 
     def _jobs(self) -> list[tuple[str, dict[str, Any]]]:
         scenario, plan = self.scenario, self.plan
         common = {"speed": self.speed, "switch": ["127.0.0.1", self.switch_port],
-                  "deadline": _deadline(scenario)}
+                  "deadline": _deadline(scenario), "media": self.media}
         jobs: list[tuple[str, dict[str, Any]]] = []
         failing = {c.id for c in scenario.calls if c.refresh_failing_leg == "callee"}
         for name, gateway in scenario.routing_gateways.items():
@@ -85,6 +86,7 @@ class AgentPool:
             spec = {"id": call.id, "at": call.at, "caller": call.caller, "callee": call.callee,
                     "caller_does": _dump(call.caller_does),
                     "refresh_fails": call.refresh_failing_leg,
+                    "media_stops_after": call.media_stops_after,
                     "credentials": _dump(call.credentials),
                     "port": port if ":" in source else 0}
             groups.setdefault(f"{host}:{spec['port']}", []).append(spec)

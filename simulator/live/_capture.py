@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from scapy.all import AsyncSniffer, conf, wrpcap
@@ -14,18 +15,15 @@ class Capture:
         conf.use_pcap = True  # libpcap on lo: otherwise every datagram is captured twice
         self.path = Path(path)
         wanted = " or ".join(f"port {p}" for p in sorted(ports))
-        self.sniffer = AsyncSniffer(iface="lo", filter=f"udp and ({wanted})", store=True)
+        self.listening = threading.Event()
+        self.sniffer = AsyncSniffer(iface="lo", filter=f"udp and ({wanted})", store=True,
+                                    started_callback=self.listening.set)
 
     def start(self) -> None:
         self.sniffer.start()
-        # start() returns before libpcap is listening; wait until it is, or the first
-        # INVITE is lost from the capture.
-        for _ in range(100):
-            if getattr(self.sniffer, "running", False) and self.sniffer.thread is not None:
-                break
-        import time
-
-        time.sleep(0.3)
+        # start() returns before libpcap is listening; wait until it is, or the first INVITE
+        # is lost from the capture (a fixed 0.3 s wait was not enough on a loaded machine).
+        self.listening.wait(timeout=10)
 
     def stop(self) -> list:
         packets = self.sniffer.stop() or []

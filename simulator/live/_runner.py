@@ -35,12 +35,14 @@ def run_live(scenario: Scenario, *, port: int = 5060, speed: float = 1.0,
              duration: float | None = None, gateway_port: int = 5060,
              out_dir: str | Path | None = "out",
              formats: tuple[str, ...] = DEFAULT_FORMATS, pcap: str | Path | None = None,
-             agents: bool = True, echo: Callable[[str], None] = print,
+             agents: bool = True, media: bool | None = None, echo: Callable[[str], None] = print,
              on_call_end: Callable[[Call, Cdr], None] | None = None) -> LiveResult:
     """Run ``scenario`` over real SIP on loopback.
 
     With ``calls:`` and no ``duration`` the run ends when every scenario call has its CDR; with
     ``duration`` it serves external peers for that many seconds; with neither, until Ctrl-C.
+    ``media``: anchor every call's RTP at the switch (True), none (False), or only when a call
+    of the scenario stops its RTP under a media timeout (None).
     """
     plan = AddressPlan.for_scenario(scenario, gateway_port)
     places = scenario.switch.SERVER_BILLING_FEE_PRECISTION
@@ -60,10 +62,12 @@ def run_live(scenario: Scenario, *, port: int = 5060, speed: float = 1.0,
 
         capture = Capture(pcap, ports={port, *_gateway_ports(scenario, plan)})
         capture.start()
-    live = LiveSwitch(scenario, plan, LiveOptions(port=port, speed=speed), record)
+    live = LiveSwitch(scenario, plan, LiveOptions(port=port, speed=speed, media=media), record)
     live.on_call_end = on_call_end
     echo(f"vossim live: switch on 127.0.0.1:{port} (speed x{speed:g})")
     echo(plan.describe())
+    if live.media:
+        echo("  media: RTP anchored at the switch (real RTP between the agents and the switch)")
     for name, gateway in scenario.routing_gateways.items():
         host, gw_port = plan.local(gateway.ip)
         echo(f"  routing gateway {name}: {gateway.ip} -> {host}:{gw_port}")
@@ -76,7 +80,7 @@ def run_live(scenario: Scenario, *, port: int = 5060, speed: float = 1.0,
     if agents and scenario.calls:
         from simulator.live._agents import AgentPool
 
-        pool = AgentPool(scenario, plan, switch_port=port, speed=speed)
+        pool = AgentPool(scenario, plan, switch_port=port, speed=speed, media=live.media)
         try:
             live.started_mono = pool.start(live.started_mono)
         except BaseException:
@@ -129,6 +133,9 @@ def run_live(scenario: Scenario, *, port: int = 5060, speed: float = 1.0,
         if pool is not None:
             result.agent_errors.extend(pool.stop())
         live.shutdown()
+        media = live.media_summary()
+        if media is not None:
+            echo(f"vossim live: {media}")
         if capture is not None:
             time.sleep(0.2)  # let the last datagrams reach the sniffer
             capture.stop()

@@ -55,6 +55,7 @@ from simulator._reasons import sip_phrase
 from simulator._scenario import RoutingGateway, Scenario
 from simulator._state import Call, CallAttempt, Kind, Leg, Phase, Switch
 from simulator.live._addresses import AddressPlan, SourceIndex
+from simulator.live._media import Anchor, MediaRelay, anchor_sdp
 
 CALL_TAG_HEADER = "x-vossim-call"  # scenario call id, set by vossim's own agents, passed on
 MIN_SESSION_EXPIRES = 90           # RFC 4028 default Min-SE; pjsua refuses anything lower
@@ -160,6 +161,15 @@ class LiveOptions:
     port: int = 5060
     speed: float = 1.0
     host: str = "127.0.0.1"
+    # RTP anchoring: True relays every call's RTP through the switch, False none, None (the
+    # default) only when the scenario needs it to observe a media timeout (needs_media)
+    media: bool | None = None
+
+
+def needs_media(scenario: Scenario) -> bool:
+    """Some call stops its RTP and the switch has a media timer that must notice it."""
+    return scenario.switch.media_timeout > 0 and any(
+        call.media_stops_after is not None for call in scenario.calls)
 
 
 class LiveSwitch:
@@ -183,6 +193,8 @@ class LiveSwitch:
         self.flowno = 0
         self.on_call_end: Callable[[Call, Cdr], None] | None = None
         self.started_mono = time.monotonic()
+        self.media = needs_media(scenario) if options.media is None else options.media
+        self.relay = MediaRelay() if self.media else None
         SipConf.my_address = options.host
         SipConf.my_port = options.port
         SipConf.my_uaname = "vossim-live"
@@ -268,6 +280,18 @@ class LiveSwitch:
 
     def shutdown(self) -> None:
         self.tm.shutdown()
+        if self.relay is not None:
+            for bridge in list(self.bridges.values()):
+                bridge.close_media()
+            self.relay.stop()
+
+    def media_summary(self) -> str | None:
+        """How much RTP the switch relayed, for the run's report (None when not anchoring)."""
+        relay = self.relay
+        if relay is None:
+            return None
+        return (f"media: RTP anchored on {relay.anchors_opened} calls, "
+                f"{relay.packets} packets relayed")
 
 
 class Bridge:
@@ -285,6 +309,8 @@ class Bridge:
         self.timer: Any = None
         self.timer_for: float | None = None
         self.refreshes: list[Any] = []  # refresh transactions still open
+        self.anchor: Anchor | None = live.relay.open() if live.relay is not None else None
+        self.media_timer: Any = None
 
     # -- the caller's side ----------------------------------------------------------------------
     def _from_caller(self, event: Any, ua: UA) -> None:
@@ -305,6 +331,10 @@ class Bridge:
         live = self.live
         call_id, caller, callee, body, auth, _name = event.getData()
         self.offer = body
+        if self.anchor is not None:
+            # the gateway sends its RTP to the switch, which passes it on to where the caller
+            # said it receives
+            self.offer, self.anchor.caller_rtp = anchor_sdp(body, self.anchor.callee_port)
         host, port = self.source
         source_ip = live.sources.scenario_address(host, int(port))
         credentials = None
@@ -313,6 +343,7 @@ class Bridge:
         if config is not None:
             if auth is None:
                 self._challenge()
+                self.close_media()  # the retry is a new INVITE, hence a new Bridge
                 return
             user, ok = _digest_matches(auth, config.user, config.password)
             credentials = (user, config.password if ok else "")
@@ -370,6 +401,9 @@ class Bridge:
             if call.phase is Phase.TALKING:
                 return
             self.answer_body = event.getData()[2]
+            if self.anchor is not None:
+                self.answer_body, self.anchor.callee_rtp = anchor_sdp(
+                    self.answer_body, self.anchor.caller_port)
             self._deliver(event, Kind.GATEWAY_ANSWER, attempt)
             if call.phase is not Phase.TALKING and ua.isConnected():
                 ua.recvEvent(CCEventDisconnect())
@@ -388,6 +422,46 @@ class Bridge:
         if self.call.session_timer:
             answer.extra_headers = self._timer_headers("uas")  # the switch refreshes the caller
         self.caller_ua.recvEvent(answer)
+        self._watch_media()
+
+    # -- the media timer ------------------------------------------------------------------------
+    def _watch_media(self) -> None:
+        """Look for silence once the RTP could have been quiet for media_timeout.
+
+        The core's media timer starts at MEDIA_STOPPED; the switch tells it only when a
+        direction has carried no RTP for the whole media_timeout, stamped with the arrival of
+        the last packet, so the core's MEDIA_TIMEOUT is due at once (stop + media_timeout, as
+        simulated) and RTP that pauses and comes back never ends a call.
+        """
+        anchor = self.anchor
+        timeout = self.live.switch.config.media_timeout
+        if anchor is None or timeout <= 0:
+            return
+        anchor.restart_watch()
+        self.media_timer = Timeout(self._check_media, timeout / self.live.speed)
+
+    def _check_media(self) -> None:
+        self.media_timer = None
+        call, anchor = self.call, self.anchor
+        if call is None or anchor is None or call.phase is not Phase.TALKING:
+            return
+        limit = self.live.switch.config.media_timeout / self.live.speed
+        since = anchor.silent_since()
+        left = since + limit - time.monotonic()
+        if left > 0.001:
+            self.media_timer = Timeout(self._check_media, left)
+            return
+        at = max(0.0, (since - self.live.started_mono) * self.live.speed)
+        call.deliver(max(at, call.answer_at or 0.0), Kind.MEDIA_STOPPED)
+        self._rearm()
+
+    def close_media(self) -> None:
+        if self.media_timer is not None:
+            self.media_timer.cancel()
+            self.media_timer = None
+        if self.anchor is not None:
+            self.anchor.close()
+            self.anchor = None
 
     def _timer_headers(self, refresher: str) -> tuple[Any, ...]:
         """RFC 4028 headers: the session interval (never below Min-SE 90 s real) and who
@@ -422,6 +496,7 @@ class Bridge:
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
+        self.close_media()
         for transaction in self.refreshes:
             _quiet(transaction)
         self.refreshes.clear()

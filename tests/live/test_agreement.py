@@ -6,8 +6,9 @@ Scenario time is compressed with --speed so the suite stays short; scenarios who
 too long even then (hour-long caps, half-hour session timers) run as a *fast variant*: every
 duration in the file (call times, party actions, switch timers, rate periods) divided by the
 same factor. The variant is simulated and run live alike, so the comparison stays exact.
-Not supported live, and listed in the README: H.323 legs, `media_stops_after` (no RTP is
-anchored) and `traffic:` load profiles.
+Scenarios with `media_stops_after` run with RTP anchored at the switch (real RTP between the
+agents and the switch, which observes the silence). Not supported live, and listed in the
+README: H.323 legs and `traffic:` load profiles.
 """
 
 from __future__ import annotations
@@ -35,8 +36,6 @@ def unsupported(scenario: Scenario) -> str | None:
     if any(g.protocol == "h323" for g in scenario.mapping_gateways.values()) or any(
             g.protocol == "h323" for g in scenario.routing_gateways.values()):
         return "H.323 legs"
-    if any(c.media_stops_after is not None for c in scenario.calls):
-        return "media_stops_after (no RTP anchoring)"
     if scenario.traffic:
         return "traffic profiles"
     if not scenario.calls:
