@@ -21,6 +21,19 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+SIPP_PAIR = """\
+version: 1
+name: {name}
+switch: {{media_timeout: 0, SS_SIP_SESSION_TTL: 0}}
+accounts:
+  ACME: {{type: postpaid, rate_table: retail}}
+rate_tables:
+  retail: [{{prefix: "880", fee: 0.25, period: 60}}]
+mapping_gateways:
+  SIPP-UAC: {{account: ACME, ips: ["127.0.0.1:{uac}"]}}
+routing_gateways:
+  SIPP-UAS: {{ip: "127.0.0.1:{uas}", prefixes: ["880"]}}
+"""
 SIPP_DIR = Path(__file__).parent / "sipp"
 _blocks = itertools.count()
 PORTS_PER_TEST = 10
@@ -185,6 +198,10 @@ class Kit:
 
     def scenario(self, text: str, name: str = "scenario.yaml") -> Path:
         return write_scenario(self.tmp / name, text)
+
+    def sipp_pair_scenario(self, name: str) -> Path:
+        """A SIPp uac as the only customer, a SIPp uas as the only vendor, nothing else on."""
+        return self.scenario(SIPP_PAIR.format(name=name, uac=self.uac_port, uas=self.uas_port))
 
     def switch(self, scenario: Path, duration: float, *extra: str) -> LiveSwitch:
         return LiveSwitch(self.procs, scenario, self.switch_port, self.tmp / "out", duration,

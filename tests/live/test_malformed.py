@@ -8,20 +8,6 @@ import socket
 import subprocess
 import time
 
-SCENARIO = """\
-version: 1
-name: malformed
-switch: {{media_timeout: 0, SS_SIP_SESSION_TTL: 0}}
-accounts:
-  ACME: {{type: postpaid, rate_table: retail}}
-rate_tables:
-  retail: [{{prefix: "880", fee: 0.25, period: 60}}]
-mapping_gateways:
-  SIPP-UAC: {{account: ACME, ips: ["127.0.0.1:{uac}"]}}
-routing_gateways:
-  SIPP-UAS: {{ip: "127.0.0.1:{uas}", prefixes: ["880"]}}
-"""
-
 
 def request(method: str, me: int, port: int, n: int, *, drop: str = "", extra: str = "",
             to_tag: str = "", body: str = "", length: int | None = None,
@@ -81,7 +67,7 @@ def answer(sock: socket.socket, timeout: float) -> int | None:
 
 
 def test_malformed_sip_is_answered_or_dropped_and_calls_go_on(kit) -> None:
-    scenario = kit.scenario(SCENARIO.format(uac=kit.uac_port, uas=kit.uas_port))
+    scenario = kit.sipp_pair_scenario("malformed")
     switch = kit.switch(scenario, duration=14)
     kit.uas("-sn", "uas")
     # 10 calls of 2 s at 2 CPS run while the bad datagrams arrive

@@ -5,24 +5,10 @@ from __future__ import annotations
 import shutil
 import subprocess
 
-SCENARIO = """\
-version: 1
-name: pcap
-switch: {{media_timeout: 0, SS_SIP_SESSION_TTL: 0}}
-accounts:
-  ACME: {{type: postpaid, rate_table: retail}}
-rate_tables:
-  retail: [{{prefix: "880", fee: 0.25, period: 60}}]
-mapping_gateways:
-  SIPP-UAC: {{account: ACME, ips: ["127.0.0.1:{uac}"]}}
-routing_gateways:
-  SIPP-UAS: {{ip: "127.0.0.1:{uas}", prefixes: ["880"]}}
-"""
-
 
 def test_pcap_decodes_as_sip_in_tshark(kit) -> None:
     pcap = kit.tmp / "live.pcap"
-    scenario = kit.scenario(SCENARIO.format(uac=kit.uac_port, uas=kit.uas_port))
+    scenario = kit.sipp_pair_scenario("pcap")
     switch = kit.switch(scenario, 6, "--pcap", str(pcap))
     kit.uas("-sn", "uas")
     result = kit.uac("-sn", "uac", "-s", "8801711000001", "-d", "500")
