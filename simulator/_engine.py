@@ -329,12 +329,12 @@ class Simulation:
             self._wake(call)
 
     def _wake(self, call: Call) -> None:
-        agenda = call._agenda
-        if not agenda:
+        wakeup = call.next_wakeup  # drops timers an answer made pointless: no wasted wake-up
+        if wakeup is None:
             raise SimulationError(
                 f"call {call.attempt.call_id!r}: nothing can end it (it rings for ever: no "
                 "answer, no cancel, and no_answer_timeout is 0)")
-        self.clock.call_at(agenda[0][0], self._step, call)
+        self.clock.call_at(wakeup, self._step, call)
 
     def _step(self, call: Call) -> None:
         call.advance(self.clock.now)
