@@ -448,9 +448,9 @@ def _h225(message: str, call: Call) -> str | None:
     if message in _H225:
         return _H225[message]
     if message in ("BYE", "CANCEL") or message[:3].isdigit():
-        cause = call.verdict.q850 if call.verdict else 16
-        if message == "BYE" and call.verdict and call.verdict.end_direction != Party.SERVER:
-            cause = 16
+        # The trace is written when the call has ended, so its verdict is known.
+        verdict = call.verdict
+        cause = 16 if message == "BYE" and verdict.end_direction != Party.SERVER else verdict.q850
         return f"Release Complete (cause {cause})"
     return message
 

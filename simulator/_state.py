@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 from simulator import _decisions as table
 from simulator._decisions import Party, Verdict
 from simulator._rating import ZERO, Rate, RateTable, Wallet, round_money
-from simulator._reasons import EndReason, q850_text, sip_phrase
+from simulator._reasons import q850_text, sip_phrase
 
 if TYPE_CHECKING:
     from simulator._scenario import Account, MappingGateway, RoutingGateway, Scenario
@@ -667,10 +667,6 @@ class Call:
     def sip_reason_header(self) -> str:
         return self.switch.ending_fields(self.verdict, self.caller_protocol)[2]
 
-    @property
-    def reason(self) -> EndReason:
-        return self.verdict.reason
-
     def server_will_end(self, *, media_stops: bool, refresh_fails: bool) -> bool:
         """Whether a switch limit ends this answered call without any party hanging up."""
         config = self.switch.config
@@ -692,7 +688,7 @@ class Call:
         if self.trace is None:
             return
         msg = self._msg
-        gateway = self.gateway_name_for_trace
+        gateway = self.final_gateway  # the INVITE's gateway was released (and settled) by now
         if previous in (Phase.NEW, Phase.TRYING, Phase.RINGING):
             if verdict is table.CALLER_CANCEL:
                 msg(now, "caller", "switch", "CANCEL")
@@ -719,12 +715,6 @@ class Call:
             for leg in ("caller", gateway):
                 msg(now, "switch", leg, "BYE")
                 msg(now, leg, "switch", "200 (BYE)")
-
-    @property
-    def gateway_name_for_trace(self) -> str:
-        if self.gateway is not None:
-            return self.gateway.name
-        return self.final_gateway
 
 
 Call._HANDLERS = {
