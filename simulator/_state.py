@@ -575,13 +575,12 @@ class Call:
         # An ending due at this same instant wins over starting a pulse nobody will use.
         if any(entry[0] <= now and entry[3] in _LATER_ENDINGS for entry in self._agenda):
             return
-        cost = self.rate.pulse(self.pulses)[2]
+        start, length, cost = self.rate.pulse(self.pulses)
         if not self.account.wallet.reserve(cost):
             self._end(now, table.PREPAID_EXHAUSTED)
             return
         self.reserved += cost
         self.pulses += 1
-        start, length, _ = self.rate.pulse(self.pulses - 1)
         if cost > 0 or self.pulses <= len(self.rate.sections):
             self.schedule(self.answer_at + start + length, Kind.PULSE)
 
