@@ -98,25 +98,40 @@ def day_of(stoptime_ms: int) -> str:
 
 
 class _Rotating:
-    """One open file at a time, switched when the record's period key changes."""
+    """One open file at a time, switched when a record's stoptime enters a new period (UTC hour
+    or day), as VOS3000 rotates its CDR files; records arrive in stoptime order."""
 
-    def __init__(self, directory: Path, flush: bool) -> None:
+    def __init__(self, directory: Path, flush: bool, period_ms: int, key_format: str,
+                 name: str, header: str | None = None) -> None:
         self.directory = directory
         self.flush = flush
+        self.period_ms = period_ms
+        self.key_format = key_format
+        self.name = name  # with {key}, e.g. "cdr/{key}.txt"
+        self.header = header
         self.key: str | None = None
         self.handle: IO[str] | None = None
+        self._period_end = -1
 
-    def handle_for(self, key: str, name: str, header: str | None = None) -> IO[str]:
-        if key != self.key:
-            self.close()
-            path = self.directory / name
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fresh = not path.exists()
-            self.handle = path.open("a", encoding="utf-8", newline="")
-            if header is not None and fresh:
-                self.handle.write(header)
-            self.key = key
-        return self.handle
+    def write(self, stoptime: int, text: str) -> None:
+        if stoptime >= self._period_end or self.handle is None:
+            self._open(_utc(stoptime).strftime(self.key_format))
+            self._period_end = (stoptime // self.period_ms + 1) * self.period_ms
+        self.handle.write(text)
+        if self.flush:
+            self.handle.flush()
+
+    def _open(self, key: str) -> None:
+        if key == self.key:
+            return
+        self.close()
+        path = self.directory / self.name.format(key=key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fresh = not path.exists()
+        self.handle = path.open("a", encoding="utf-8", newline="")
+        if self.header is not None and fresh:
+            self.handle.write(self.header)
+        self.key = key
 
     def close(self) -> None:
         if self.handle is not None:
@@ -125,29 +140,24 @@ class _Rotating:
             self.key = None
 
 
+_HOUR_MS, _DAY_MS = 3_600_000, 86_400_000
+
+
 class PipeSink:
     """Hourly text files ``cdr/YYYYMMDDHH.txt`` by stoptime, as SS_CDR_RECORD_TO_FILE writes."""
 
     wants_suppressed = False
 
     def __init__(self, directory: Path, fee_places: int, flush: bool = False) -> None:
-        self.files = _Rotating(directory, flush)
+        self.files = _Rotating(directory, flush, _HOUR_MS, "%Y%m%d%H", "cdr/{key}.txt")
         self.places = fee_places
-        self._hour_end = -1
 
     def write(self, cdr: Cdr) -> None:
-        self.write_text(cdr.stoptime, pipe_line(cdr, self.places) + "\n")
+        self.files.write(cdr.stoptime, pipe_line(cdr, self.places) + "\n")
 
     def write_text(self, stoptime: int, line: str) -> None:
         """A rendered line (``pipe_line`` + newline) of a record that stopped at ``stoptime``."""
-        files = self.files
-        if stoptime >= self._hour_end or files.handle is None:
-            hour = _utc(stoptime).strftime("%Y%m%d%H")
-            files.handle_for(hour, f"cdr/{hour}.txt")
-            self._hour_end = (stoptime // 3_600_000 + 1) * 3_600_000
-        files.handle.write(line)
-        if files.flush:
-            files.handle.flush()
+        self.files.write(stoptime, line)
 
     def close(self) -> None:
         self.files.close()
@@ -167,25 +177,17 @@ class ECdrCsvSink:
     wants_suppressed = False
 
     def __init__(self, directory: Path, fee_places: int, flush: bool = False) -> None:
-        self.files = _Rotating(directory, flush)
+        self.files = _Rotating(directory, flush, _DAY_MS, "%Y%m%d", "e_cdr_{key}.csv",
+                               header=",".join(E_CDR_NAMES) + "\r\n")
         self.places = fee_places
-        self.header = ",".join(E_CDR_NAMES) + "\r\n"
         self.render = _CsvLine()
-        self._day_end = -1
 
     def write(self, cdr: Cdr) -> None:
-        self.write_text(cdr.stoptime, self.render(e_cdr_csv_values(cdr, self.places)))
+        self.files.write(cdr.stoptime, self.render(e_cdr_csv_values(cdr, self.places)))
 
     def write_text(self, stoptime: int, row: str) -> None:
         """A rendered CSV row of a record that stopped at ``stoptime``."""
-        files = self.files
-        if stoptime >= self._day_end or files.handle is None:
-            day = day_of(stoptime)
-            files.handle_for(day, f"e_cdr_{day}.csv", self.header)
-            self._day_end = (stoptime // 86_400_000 + 1) * 86_400_000
-        files.handle.write(row)
-        if files.flush:
-            files.handle.flush()
+        self.files.write(stoptime, row)
 
     def close(self) -> None:
         self.files.close()
