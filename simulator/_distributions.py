@@ -44,7 +44,6 @@ _PARAMETERS: dict[str, tuple[set[str], set[str]]] = {
 _ALL = ("value", "low", "high", "mean", "mu", "sigma", "sd", "values", "weights")
 
 
-
 class Distribution(BaseModel):
     """``{dist: …, …}``: see the module docstring for the parameters of each kind."""
 

@@ -256,8 +256,6 @@ class Simulation:
         self.stats = RunStats()
         self.scripts: dict[int, Script] = {}
         self.flowno = 0
-        self.config = scenario.switch
-        self.places = self.config.SERVER_BILLING_FEE_PRECISTION
         self.accounts = accounts
         self.arrived = 0
         self.last_end = 0.0
@@ -415,10 +413,9 @@ class Simulation:
 
     def _write_trace(self, call: Call) -> None:
         names = {"caller": f"caller {call.attempt.source_ip}", "switch": "switch"}
-        for name, load in self.switch.gateways.items():
-            names[name] = f"{name} {load.config.ip}"
         protocols = {"caller": call.caller_protocol}
         for name, load in self.switch.gateways.items():
+            names[name] = f"{name} {load.config.ip}"
             protocols[name] = load.config.protocol
         for t, src, dst, message in call.trace:
             leg = dst if src == "switch" else src

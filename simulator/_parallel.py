@@ -190,8 +190,7 @@ def _entries(source: str | bytes) -> Iterator[tuple[Any, ...]]:
 
 
 def merge_into(output: Output | None, sources: list[str | bytes],
-               kept: dict[tuple[int, int], Cdr] | None = None,
-               on_record: Callable[[int], None] | None = None) -> None:
+               kept: dict[tuple[int, int], Cdr] | None = None) -> None:
     """Merge shard spools into ``output`` in stoptime order, numbering flowno 1, 2, 3 …"""
     if output is None:
         return
@@ -221,8 +220,6 @@ def merge_into(output: Output | None, sources: list[str | bytes],
                 kept[(shard, n)].flowno = flowno
         elif jsonl is not None:
             jsonl.write_text(stoptime, json_text)
-        if on_record is not None and not flowno % 65536:
-            on_record(flowno)
 
 
 def run_sharded(scenario: Scenario, output: Output | None, formats: tuple[str, ...], *,

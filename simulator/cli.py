@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 
@@ -105,10 +106,7 @@ def cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
             raise RunOptionError("--speed goes with --realtime")
         options = dict(trace_path=args.trace, realtime_speed=speed, udp=args.udp,
                        progress=progress, workers=args.workers, dask=args.dask)
-        if progress is not None:
-            with progress:
-                result = run_scenario(scenario, args.output, _formats(args.format), **options)
-        else:
+        with progress or contextlib.nullcontext():
             result = run_scenario(scenario, args.output, _formats(args.format), **options)
     except RunOptionError as exc:
         err.print(f"vossim run: {exc}", markup=False, highlight=False)

@@ -262,7 +262,7 @@ class LiveSwitch:
             bridge.released()
         if call.recorded:
             self.flowno += 1
-        cdr = cdr_from_call(call, self.flowno if call.recorded else None, self.scenario.seed)
+        cdr = cdr_from_call(call, self.flowno, self.scenario.seed)  # no flowno if suppressed
         self.calls_ended += 1
         self.on_cdr(cdr)
         if self.on_call_end is not None:
