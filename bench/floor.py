@@ -14,13 +14,10 @@ import tempfile
 import time
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
-
-import simpy
 
 from cdr_writer import Cdr
 from cdr_writer._sinks import PipeSink
-from simulator._engine import expected_arrivals
+from simulator._engine import _SimpyClock, expected_arrivals
 from simulator._loader import load_scenario
 from simulator._run import scale_traffic
 from simulator._traffic import ANSWER, Script, all_calls
@@ -33,40 +30,24 @@ def run_floor(scenario_path: Path, calls: int) -> dict[str, float]:
     scenario = load_scenario(scenario_path)
     scenario = scale_traffic(scenario, calls / expected_arrivals(scenario))
     start_ms = scenario.start.timestamp() * 1000
-    env = simpy.Environment()
-    schedule = env.schedule
+    clock = _SimpyClock()  # the engine's own clock: one bare simpy event per callback
+    at = clock.call_at
     arrivals = all_calls(scenario)
     written = 0
-
-    def at(when: float, callback: Any, script: Script) -> None:
-        event = simpy.Event(env)
-        event._ok = True
-        event._value = script
-        event.callbacks.append(callback)
-        schedule(event, simpy.events.NORMAL, max(when - env._now, 0.0))
 
     with tempfile.TemporaryDirectory(prefix="vossim-floor-") as out:
         sink = PipeSink(Path(out), 4)
 
-        def arrive(event: simpy.Event) -> None:
-            script: Script = event._value
+        def arrive(script: Script) -> None:
             following = next(arrivals, None)
             if following is not None:
                 at(following.at, arrive, following)
-            callee = script.callee
-            if callee is not None and callee.kind == ANSWER:
-                talk = script.caller_hangup if script.caller_hangup is not None \
-                    else callee.hangup_after or 0.0
-                ends = script.at + callee.answer_after + talk
-            else:
-                ends = script.at + (callee.reply_after or callee.ring_after if callee else 0.0)
-            at(ends, release, script)
+            at(script.at + _scripted_length(script), release, script)
 
-        def release(event: simpy.Event) -> None:
+        def release(script: Script) -> None:
             nonlocal written
-            script: Script = event._value
             written += 1
-            stop = round(start_ms + env._now * 1000)
+            stop = round(start_ms + clock.now * 1000)
             sink.write(Cdr(
                 callere164=script.caller_number, calleee164=script.callee_number,
                 starttime=round(start_ms + script.at * 1000), stoptime=stop, holdtime=0,
@@ -77,7 +58,18 @@ def run_floor(scenario_path: Path, calls: int) -> dict[str, float]:
         first = next(arrivals)
         began = time.perf_counter()
         at(first.at, arrive, first)
-        env.run()
+        clock.run()
         sink.close()
         elapsed = time.perf_counter() - began
     return {"calls": written, "seconds": elapsed, "cdr_per_s": written / elapsed}
+
+
+def _scripted_length(script: Script) -> float:
+    """How long the parties' script alone keeps the call (no switch timers or limits)."""
+    callee = script.callee
+    if callee is None:
+        return 0.0
+    if callee.kind != ANSWER:
+        return callee.reply_after or callee.ring_after
+    talk = script.caller_hangup if script.caller_hangup is not None else callee.hangup_after
+    return callee.answer_after + (talk or 0.0)

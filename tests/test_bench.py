@@ -15,14 +15,13 @@ def test_bench_prints_engine_naive_floor_and_workers() -> None:
         [sys.executable, str(ROOT / "bench" / "run.py"), "--calls", "3000", "--workers", "2"],
         capture_output=True, text=True, timeout=300, check=True)
     out = done.stdout
-    rates = {}
+    calls = {}
     for label in ("1 process", "naive ref", "floor", "2 workers"):
         line = next(line for line in out.splitlines() if line.strip().startswith(label))
-        calls, rate = re.search(r":\s+([\d,]+) calls\s+([\d,]+) (?:CDR|calls)/s", line).groups()
-        assert int(calls.replace(",", "")) >= 2500, line
-        rates[label] = int(rate.replace(",", ""))
-        assert rates[label] > 0, line
-    # The floor does a subset of the engine's work on the same calls: it must be faster.
-    assert rates["floor"] > rates["1 process"]
+        count, rate = re.search(r":\s+([\d,]+) calls\s+([\d,]+) (?:CDR|calls)/s", line).groups()
+        calls[label] = int(count.replace(",", ""))
+        assert calls[label] >= 2500 and int(rate.replace(",", "")) > 0, line
+    # The floor and the sharded run take the very call attempts of the single-process run.
+    assert calls["floor"] == calls["1 process"] == calls["2 workers"]
     assert "[met] peak RSS < 200 MB" in out
     assert "[met] end-reason mix within 1 point" in out
