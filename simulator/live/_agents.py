@@ -71,11 +71,11 @@ class AgentPool:
                   "deadline": _deadline(scenario), "media": self.media}
         jobs: list[tuple[str, dict[str, Any]]] = []
         failing = {c.id for c in scenario.calls if c.refresh_failing_leg == "callee"}
+        behaviours = {c.id: _dump(c.callee_does) for c in scenario.calls if c.callee_does}
         for name, gateway in scenario.routing_gateways.items():
             if gateway.status != "up":
                 continue  # down: never invited; unreachable: nobody listens
             host, port = plan.local(gateway.ip)
-            behaviours = {c.id: _dump(c.callee_does) for c in scenario.calls if c.callee_does}
             jobs.append((f"gateway {name}", {
                 **common, "host": host, "port": port, "behaviours": behaviours,
                 "default": _dump(gateway.callee_does), "refresh_fails": sorted(failing)}))
@@ -100,7 +100,7 @@ class AgentPool:
                     **common, "host": host, "port": int(port), "calls": chunk}))
         return jobs
 
-    def start(self, t0_holder: Any) -> float:
+    def start(self) -> float:
         """Start every agent, wait until all are ready, and return the monotonic scenario t=0."""
         for role, job in self._jobs():
             self.agents.append(AgentProcess(role, job))

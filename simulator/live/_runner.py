@@ -82,7 +82,7 @@ def run_live(scenario: Scenario, *, port: int = 5060, speed: float = 1.0,
 
         pool = AgentPool(scenario, plan, switch_port=port, speed=speed, media=live.media)
         try:
-            live.started_mono = pool.start(live.started_mono)
+            live.started_mono = pool.start()
         except BaseException:
             pool.stop()
             live.shutdown()
@@ -92,9 +92,10 @@ def run_live(scenario: Scenario, *, port: int = 5060, speed: float = 1.0,
 
     from sippy.Time.Timeout import Timeout
 
-    settled_at: list[float] = []
+    settled_since: float | None = None
 
     def watch() -> None:
+        nonlocal settled_since
         if pool is not None:
             result.agent_errors.extend(pool.poll_errors())
         done = {cdr.call_id for cdr in result.cdrs}
@@ -104,8 +105,9 @@ def run_live(scenario: Scenario, *, port: int = 5060, speed: float = 1.0,
         if duration is None and pool is not None and pool.settled():
             # every caller agent is gone but some calls have no CDR: wait for the switch's
             # own timers a while, then give up rather than hang
-            settled_at.append(time.monotonic())
-            if settled_at[-1] - settled_at[0] > SETTLE_GRACE + 40 / speed:
+            now = time.monotonic()
+            settled_since = settled_since or now
+            if now - settled_since > SETTLE_GRACE + 40 / speed:
                 for call_id in sorted(wanted - done):
                     result.agent_errors.append(f"call {call_id}: no CDR (never reached the "
                                                "switch, or never ended)")
