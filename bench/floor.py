@@ -17,10 +17,10 @@ from pathlib import Path
 
 from cdr_writer import Cdr
 from cdr_writer._sinks import PipeSink
-from simulator._engine import _SimpyClock, expected_arrivals
-from simulator._loader import load_scenario
-from simulator._run import scale_traffic
-from simulator._traffic import ANSWER, Script, all_calls
+from simulator.run._run import scale_traffic
+from simulator.scenario._loader import load_scenario
+from simulator.traffic._generator import ANSWER, Script, all_calls
+from simulator.transports._simulated import _SimpyClock, expected_arrivals
 
 FEE = Decimal("0.1200")
 

@@ -25,9 +25,9 @@ sys.path.insert(0, str(ROOT))
 
 def measure(calls: int, workers: int, formats: str) -> dict[str, float]:
     """One run in this process (called in a child): the numbers as a dict."""
-    from simulator._engine import expected_arrivals
-    from simulator._loader import load_scenario
-    from simulator._run import run_scenario
+    from simulator.run._run import run_scenario
+    from simulator.scenario._loader import load_scenario
+    from simulator.transports._simulated import expected_arrivals
 
     scenario = load_scenario(STANDARD)
     scale = calls / expected_arrivals(scenario)

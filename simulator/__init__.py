@@ -5,12 +5,12 @@
     >>> result.stats.calls, result.mismatches()
 """
 
-from simulator._decisions import ALL_ROWS, SETUP_CHECKS, Party, Verdict
-from simulator._engine import RunStats, SimulationError
-from simulator._loader import Problem, ScenarioError, load_scenario, parse_scenario
-from simulator._reasons import EndReason
-from simulator._run import Mismatch, RunResult, apply_overrides, run_scenario
-from simulator._scenario import Scenario
+from simulator.core._decisions import ALL_ROWS, SETUP_CHECKS, Party, Verdict
+from simulator.core._reasons import EndReason
+from simulator.run._run import Mismatch, RunResult, apply_overrides, run_scenario
+from simulator.scenario._loader import Problem, ScenarioError, load_scenario, parse_scenario
+from simulator.scenario._schema import Scenario
+from simulator.transports._simulated import RunStats, SimulationError
 
 __all__ = [
     "ALL_ROWS",

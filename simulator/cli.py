@@ -11,9 +11,9 @@ from rich.console import Console
 from rich.table import Table
 
 from cdr_writer import DEFAULT_FORMATS, FORMATS
-from simulator._engine import RunStats, SimulationError
-from simulator._loader import ScenarioError, load_scenario
-from simulator._run import RunResult, apply_overrides, run_scenario
+from simulator.run._run import RunResult, apply_overrides, run_scenario
+from simulator.scenario._loader import ScenarioError, load_scenario
+from simulator.transports._simulated import RunStats, SimulationError
 
 EXIT_INVALID = 2
 EXIT_MISMATCH = 1
@@ -89,10 +89,10 @@ def cmd_validate(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 
 def cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
-    from simulator._engine import expected_arrivals
-    from simulator._progress import RunProgress
-    from simulator._report import gateway_table
-    from simulator._run import RunOptionError, scale_traffic
+    from simulator.run._progress import RunProgress
+    from simulator.run._run import RunOptionError, scale_traffic
+    from simulator.run._summary import gateway_table
+    from simulator.transports._simulated import expected_arrivals
 
     scenario = apply_overrides(load_scenario(args.file), args.set or [])
     try:
@@ -158,7 +158,7 @@ def cmd_check(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 
 def cmd_live(args: argparse.Namespace, out: Console, err: Console) -> int:
-    from simulator.live import run_live  # sippy and pjsua2 load only for live mode
+    from simulator.transports.live import run_live  # sippy and pjsua2 load only for live mode
 
     scenario = apply_overrides(load_scenario(args.file), args.set or [])
     if args.speed <= 0:

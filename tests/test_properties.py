@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from scenario_support import run, scenario
-from simulator._rating import Rate
+from simulator.core._rating import Rate
 
 seconds = st.floats(min_value=0, max_value=900, allow_nan=False).map(lambda x: round(x, 3))
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from scenario_support import run, scenario
-from simulator._rating import Rate, Section, Wallet, round_money
+from simulator.core._rating import Rate, Section, Wallet, round_money
 
 POSTPAID = {"ACME": {"name": "Acme", "type": "postpaid", "rate_table": "retail"}}
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import yaml
 
 from simulator import run_scenario
-from simulator._engine import Simulation
+from simulator.transports._simulated import Simulation
 from traffic_support import LOAD_BASE, ROOT, load_scenario_from, pipe_records, profile
 
 
@@ -172,7 +172,7 @@ def test_unwritable_output_is_an_error_not_a_traceback(tmp_path: Path) -> None:
 
 
 def test_realtime_refuses_a_directory_that_already_holds_cdrs(tmp_path: Path) -> None:
-    from simulator._run import RunOptionError
+    from simulator.run._run import RunOptionError
 
     scn = load_scenario_from(profile(cps=1, duration=5))
     run_scenario(scn, tmp_path, ("pipe",))

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from simulator import ScenarioError, run_scenario
-from simulator._distributions import Distribution
-from simulator._engine import Simulation
-from simulator._rating import Rate, Section
-from simulator._traffic import profile_calls
+from simulator.core._rating import Rate, Section
+from simulator.scenario._distributions import Distribution
+from simulator.traffic._generator import profile_calls
+from simulator.transports._simulated import Simulation
 from traffic_support import load_scenario_from, pipe_records, profile, tree_bytes
 
 

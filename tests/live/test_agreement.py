@@ -23,7 +23,7 @@ import pytest
 import yaml
 
 from simulator import load_scenario, run_scenario
-from simulator._scenario import Scenario
+from simulator.scenario._schema import Scenario
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPARED = ("enddirection", "endreason", "feeprefix", "billingmode", "calleegatewayid")

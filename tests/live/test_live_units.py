@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from simulator import parse_scenario
-from simulator.live._addresses import AddressPlan, SourceIndex
-from simulator.live._switch import bad_request_response
+from simulator.transports.live._addresses import AddressPlan, SourceIndex
+from simulator.transports.live._switch import bad_request_response
 
 SCENARIO = """\
 version: 1

@@ -17,8 +17,8 @@ from pathlib import Path
 import yaml
 
 from simulator import load_scenario, run_scenario
-from simulator._scenario import Scenario
-from simulator.live._switch import needs_media
+from simulator.scenario._schema import Scenario
+from simulator.transports.live._switch import needs_media
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEED = 20.0

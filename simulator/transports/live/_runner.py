@@ -9,11 +9,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cdr_writer import DEFAULT_FORMATS, Cdr, Output
-from simulator._engine import RunStats
-from simulator._scenario import Scenario
-from simulator._state import Call
-from simulator.live._addresses import AddressPlan
-from simulator.live._switch import LiveOptions, LiveSwitch
+from simulator.core._state import Call
+from simulator.scenario._schema import Scenario
+from simulator.transports._simulated import RunStats
+from simulator.transports.live._addresses import AddressPlan
+from simulator.transports.live._switch import LiveOptions, LiveSwitch
 
 POLL = 0.1  # s: how often the loop looks whether the scenario's calls are all done
 SETTLE_GRACE = 3.0  # s after the last caller agent exited before missing CDRs are reported
@@ -58,7 +58,7 @@ def run_live(scenario: Scenario, *, port: int = 5060, speed: float = 1.0,
 
     capture = None
     if pcap is not None:
-        from simulator.live._capture import Capture
+        from simulator.transports.live._capture import Capture
 
         capture = Capture(pcap, ports={port, *_gateway_ports(scenario, plan)})
         capture.start()
@@ -78,7 +78,7 @@ def run_live(scenario: Scenario, *, port: int = 5060, speed: float = 1.0,
     pool = None
     wanted = {call.id for call in scenario.calls}
     if agents and scenario.calls:
-        from simulator.live._agents import AgentPool
+        from simulator.transports.live._agents import AgentPool
 
         pool = AgentPool(scenario, plan, switch_port=port, speed=speed, media=live.media)
         try:

@@ -25,11 +25,11 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from simulator._distributions import Distribution
+from simulator.scenario._distributions import Distribution
 
 if TYPE_CHECKING:
-    from simulator._scenario import Call as CallSpec
-    from simulator._scenario import CalleeDoes, Scenario
+    from simulator.scenario._schema import Call as CallSpec
+    from simulator.scenario._schema import CalleeDoes, Scenario
 
 Share = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
 
@@ -187,7 +187,7 @@ def _next_hour(start_epoch: float, t: float) -> float:
 
 def traffic_errors(scenario: Scenario) -> list[tuple[tuple[Any, ...], str]]:
     """Checks between ``traffic:`` and the rest of the scenario: (key path, message) pairs."""
-    from simulator._scenario import _did_you_mean
+    from simulator.scenario._schema import _did_you_mean
 
     errors: list[tuple[tuple[Any, ...], str]] = []
     for i, profile in enumerate(scenario.traffic):

@@ -33,11 +33,11 @@ from typing import IO, Any
 import simpy
 
 from cdr_writer import Cdr
-from simulator._cdr import cdr_from_call
-from simulator._decisions import Party
-from simulator._scenario import RoutingGateway, Scenario
-from simulator._state import Call, CallAttempt, Kind, Leg, Phase, Switch
-from simulator._traffic import (
+from simulator.core._cdr import cdr_from_call
+from simulator.core._decisions import Party
+from simulator.core._state import Call, CallAttempt, Kind, Leg, Phase, Switch
+from simulator.scenario._schema import RoutingGateway, Scenario
+from simulator.traffic._generator import (
     ANSWER,
     ANSWER_AT_ONCE,
     NO_ANSWER,

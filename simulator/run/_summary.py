@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.table import Table
 
-from simulator._engine import RunStats
+from simulator.transports._simulated import RunStats
 
 _DIRECTIONS = ((0, "caller"), (1, "callee"), (2, "server"))
 

@@ -11,9 +11,9 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from cdr_writer import EXPECTABLE
-from simulator._rating import Rate, Section
-from simulator._reasons import EndReason
-from simulator._traffic import Outage, TrafficProfile, traffic_errors
+from simulator.core._rating import Rate, Section
+from simulator.core._reasons import EndReason
+from simulator.traffic._generator import Outage, TrafficProfile, traffic_errors
 
 _DIGITS = re.compile(r"^[0-9]+$")
 

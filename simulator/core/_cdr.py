@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from cdr_writer import Cdr
-from simulator._state import Call
+from simulator.core._state import Call
 
 
 def cdr_from_call(call: Call, flowno: int | None, seed: int) -> Cdr:

@@ -38,13 +38,13 @@ from collections.abc import Callable
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
-from simulator import _decisions as table
-from simulator._decisions import Party, Verdict
-from simulator._rating import ZERO, Rate, RateTable, Wallet, round_money
-from simulator._reasons import q850_text, sip_phrase
+from simulator.core import _decisions as table
+from simulator.core._decisions import Party, Verdict
+from simulator.core._rating import ZERO, Rate, RateTable, Wallet, round_money
+from simulator.core._reasons import q850_text, sip_phrase
 
 if TYPE_CHECKING:
-    from simulator._scenario import Account, MappingGateway, RoutingGateway, Scenario
+    from simulator.scenario._schema import Account, MappingGateway, RoutingGateway, Scenario
 
 
 class Phase(IntEnum):

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from enum import IntEnum
 from typing import Protocol
 
-from simulator._reasons import EndReason as R
+from simulator.core._reasons import EndReason as R
 
 
 class Party(IntEnum):

@@ -17,8 +17,8 @@ import threading
 import time
 from typing import Any
 
-from simulator._scenario import Scenario
-from simulator.live._addresses import AddressPlan
+from simulator.scenario._schema import Scenario
+from simulator.transports.live._addresses import AddressPlan
 
 LEGS_PER_AGENT = 4
 READY_TIMEOUT = 30.0  # s for every agent to load pjsua2 and bind
@@ -30,7 +30,7 @@ class AgentProcess:
         self.role = role
         self.job = job
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "simulator.live._agent"], stdin=subprocess.PIPE,
+            [sys.executable, "-m", "simulator.transports.live._agent"], stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
         self.lines: queue.Queue[dict[str, Any]] = queue.Queue()
         self.reader = threading.Thread(target=self._read, daemon=True)

@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from simulator._scenario import Scenario, cross_reference_errors
+from simulator.scenario._schema import Scenario, cross_reference_errors
 
 Path_ = tuple[Any, ...]
 

@@ -13,11 +13,11 @@ import yaml
 from pydantic import ValidationError
 
 from cdr_writer import DEFAULT_FORMATS, JSONL_NAME, SQLITE_NAME, Cdr, Output, pipe_line
-from simulator._engine import RunStats, Simulation
-from simulator._loader import Problem, ScenarioError, _Positions, _problem_from_pydantic
-from simulator._parallel import ShardingError, run_sharded
-from simulator._progress import RunProgress
-from simulator._scenario import Scenario, Switch
+from simulator.run._parallel import ShardingError, run_sharded
+from simulator.run._progress import RunProgress
+from simulator.scenario._loader import Problem, ScenarioError, _Positions, _problem_from_pydantic
+from simulator.scenario._schema import Scenario, Switch
+from simulator.transports._simulated import RunStats, Simulation
 
 
 @dataclass

@@ -1,8 +1,8 @@
 """One pjsua2 agent process: plays up to 4 call legs of a scenario (callers, or one gateway).
 
-Run as ``python -m simulator.live._agent``; the job arrives as one JSON line on stdin, then a
-second line ``{"t0": MONOTONIC}`` says when scenario time 0 is. Progress and problems go to
-stdout as JSON lines (``ready``, ``error``, ``done``).
+Run as ``python -m simulator.transports.live._agent``; the job arrives as one JSON line on
+stdin, then a second line ``{"t0": MONOTONIC}`` says when scenario time 0 is. Progress and
+problems go to stdout as JSON lines (``ready``, ``error``, ``done``).
 
 The PyPI pjsua2 build's limits shape this file (see shared/reference/live-sip.md): 4 calls per
 process, ``threadCnt = 0`` with ``libHandleEvents`` polled from this one thread, loop media

@@ -44,8 +44,8 @@ from typing import Any
 
 from cdr_writer import E_CDR_NAMES, Cdr, Output, pipe_line
 from cdr_writer._sinks import _CsvLine, e_cdr_csv_values, jsonl_line, sqlite_row
-from simulator._engine import RunStats, Simulation
-from simulator._scenario import Scenario
+from simulator.scenario._schema import Scenario
+from simulator.transports._simulated import RunStats, Simulation
 
 FLOWNO = "\x1f"  # stands for the flowno in a shard's rendered text; never in a CDR value
 _JSON_FLOWNO = '"\\u001f"'

@@ -1,7 +1,7 @@
 """The softswitch on a real SIP stack: a sippy B2BUA that is the ``Signalling`` port of the core.
 
 Everything runs in one thread, on sippy's event loop (``ED2``): sippy calls us when a message
-arrives, we hand what it means to the same ``simulator._state.Call`` the simulator uses
+arrives, we hand what it means to the same ``simulator.core._state.Call`` the simulator uses
 (``call.deliver``), and the core's own timers (timer B, no-answer, prepaid pulses, refreshes,
 max duration ...) are sippy ``Timeout``s armed for ``call.next_wakeup``. No rule lives here: this
 file only translates between SIP and the core.
@@ -49,13 +49,13 @@ from sippy.UA import UA
 from sippy.Udp_server import Udp_server, Udp_server_opts
 
 from cdr_writer import Cdr
-from simulator._cdr import cdr_from_call
-from simulator._decisions import Party
-from simulator._reasons import sip_phrase
-from simulator._scenario import RoutingGateway, Scenario
-from simulator._state import Call, CallAttempt, Kind, Leg, Phase, Switch
-from simulator.live._addresses import AddressPlan, SourceIndex
-from simulator.live._media import Anchor, MediaRelay, anchor_sdp
+from simulator.core._cdr import cdr_from_call
+from simulator.core._decisions import Party
+from simulator.core._reasons import sip_phrase
+from simulator.core._state import Call, CallAttempt, Kind, Leg, Phase, Switch
+from simulator.scenario._schema import RoutingGateway, Scenario
+from simulator.transports.live._addresses import AddressPlan, SourceIndex
+from simulator.transports.live._media import Anchor, MediaRelay, anchor_sdp
 
 CALL_TAG_HEADER = "x-vossim-call"  # scenario call id, set by vossim's own agents, passed on
 MIN_SESSION_EXPIRES = 90           # RFC 4028 default Min-SE; pjsua refuses anything lower

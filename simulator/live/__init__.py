@@ -1,9 +1,0 @@
-"""Live mode: the scenario over real SIP on 127.0.0.1 (sippy switch, pjsua2 parties).
-
-Importing this package imports sippy; the core (``simulator._state``) never does.
-"""
-
-from simulator.live._addresses import AddressPlan
-from simulator.live._runner import LiveResult, run_live
-
-__all__ = ["AddressPlan", "LiveResult", "run_live"]

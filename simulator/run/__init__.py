@@ -1,0 +1,1 @@
+"""A run: options, sharding over workers, progress and the run summary."""

@@ -1,0 +1,1 @@
+"""The scenario: its schema (every key users may write), the YAML loader and its errors."""

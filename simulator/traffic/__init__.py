@@ -1,0 +1,1 @@
+"""Synthetic traffic: load profiles turned into a stream of call attempts."""
