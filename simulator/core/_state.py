@@ -27,7 +27,11 @@ Phases::
                                TRYING/RINGING --final error, timeout, CANCEL--> ENDED (14-20)
 
 The core tells the transport what to do through the ``Signalling`` port (four calls), and keeps
-an optional message ladder (``Call.trace``) of what the switch saw and sent.
+an optional message ladder (``Call.trace``) of what the switch saw and sent, interleaved with its
+own decisions: ``(t, EVENT, kind, details)`` entries for each setup check, each gateway tried and
+why it was left, timers started, stopped and fired, each prepaid pulse (with the account's balance
+and the other calls holding money), RTP stopping and the ending's row. All of it is recorded only
+when the switch was built with ``trace=True``; without it no event is built at all.
 """
 
 from __future__ import annotations
@@ -77,6 +81,9 @@ class Kind(IntEnum):
     REFRESH_ANSWERED = 41   # transport: the refresh got its 200, arg = leg
 
 
+EVENT = "*"  # the ``src`` of a trace entry that is a core event, not a message
+
+
 class Leg(IntEnum):
     CALLER = 0
     CALLEE = 1
@@ -92,6 +99,10 @@ _TALK_ENDINGS: dict[Kind, Verdict] = {
     Kind.MEDIA_TIMEOUT: table.MEDIA_TIMEOUT,
 }
 
+
+# Endings caused by the core's own timers, by the name the trace gives them.
+_TIMER_NAMES = {Kind.MAX_DURATION: "max-duration", Kind.NO_TIMER_CAP: "no-timer cap",
+                Kind.MEDIA_TIMEOUT: "media"}
 
 _BEFORE_ANSWER = frozenset((Kind.GATEWAY_RINGING, Kind.GATEWAY_ANSWER, Kind.GATEWAY_REJECT,
                             Kind.GATEWAY_TIMEOUT, Kind.RING_TIMEOUT, Kind.CALLER_CANCEL))
@@ -143,15 +154,17 @@ class _GatewayLoad:
 
 
 class _AccountState:
-    __slots__ = ("active", "config", "invites", "name", "rates", "wallet")
+    __slots__ = ("active", "config", "holders", "invites", "name", "rates", "wallet")
 
-    def __init__(self, name: str, config: Account, rates: RateTable) -> None:
+    def __init__(self, name: str, config: Account, rates: RateTable, tracing: bool) -> None:
         self.name = name
         self.config = config
         self.rates = rates
         self.wallet = Wallet(config.money, config.limit_money, config.type == "prepaid")
         self.active = 0
         self.invites: deque[float] = deque()
+        # Traced runs only: the calls holding prepaid reservations now, call id -> amount.
+        self.holders: dict[str, Any] | None = {} if tracing else None
 
 
 class Switch:
@@ -164,7 +177,7 @@ class Switch:
         self.tracing = trace
         self.start_epoch = scenario.start.timestamp()
         tables = {name: RateTable(rates) for name, rates in scenario.core_rate_tables().items()}
-        self.accounts = {name: _AccountState(name, acc, tables[acc.rate_table])
+        self.accounts = {name: _AccountState(name, acc, tables[acc.rate_table], trace)
                          for name, acc in scenario.accounts.items()}
         self.gateway_by_ip: dict[str, tuple[str, MappingGateway]] = {}
         for name, gw in scenario.mapping_gateways.items():
@@ -431,8 +444,12 @@ class Call:
         for verdict, fails in table.SETUP_CHECKS:
             if fails(facts):
                 self.account = facts.account
+                if self.trace is not None:
+                    self._trace_setup(now, verdict.row)
                 self._end(now, verdict)
                 return
+        if self.trace is not None:
+            self._trace_setup(now, 0)
         self.account = facts.account
         self.account.active += 1
         self.rate = facts.rate
@@ -447,6 +464,9 @@ class Call:
             load = candidates[self.next_candidate]
             self.next_candidate += 1
             if load.up and load.free > 0:
+                if self.trace is not None:
+                    self._event(now, "gateway_tried", gateway=load.name, ip=load.config.ip,
+                                protocol=load.config.protocol, attempt=self.attempts + 1)
                 load.active += 1
                 self.gateway = load
                 self.attempts += 1
@@ -454,9 +474,14 @@ class Call:
                 self.gateway_invite_at = now
                 self.callee_pdd_at = None
                 self._msg(now, "switch", load.name, "INVITE")
+                if self.trace is not None:
+                    self._timer(now, "timer B", now + table.TIMER_B, gateway=load.name)
                 self.schedule(now + table.TIMER_B, Kind.GATEWAY_TIMEOUT, self.attempts)
                 self.switch.signalling.invite_gateway(self, load.config)
                 return
+            if self.trace is not None:
+                self._event(now, "gateway_skipped", gateway=load.name,
+                            why="down" if not load.up else "at capacity")
         failed = table.ALL_CONGESTED if self.last_failure == 503 else table.ALL_UNREACHABLE
         if self.attempts == 0:  # every remaining candidate went down or full meanwhile
             failed = table.SETUP_CHECKS[12][0]
@@ -474,6 +499,10 @@ class Call:
         if self.phase is Phase.TRYING:
             self.phase = Phase.RINGING
             timeout = self.switch.config.no_answer_timeout
+            if self.trace is not None:
+                self._event(now, "timer_stopped", timer="timer B", why="180 from the gateway")
+                if timeout > 0:
+                    self._timer(now, "no-answer", now + timeout)
             if timeout > 0:
                 self.schedule(now + timeout, Kind.RING_TIMEOUT, attempt)
         if self.caller_pdd_at is None:
@@ -493,6 +522,8 @@ class Call:
         if self.caller_pdd_at is None:
             self.caller_pdd_at = now
         self._settle_gateway()
+        if self.trace is not None:
+            self._trace_answer_timers(now)
         self.phase = Phase.TALKING
         self.answer_at = now
         config = self.switch.config
@@ -519,6 +550,9 @@ class Call:
         self._msg(now, name, "switch", str(code))
         self._msg(now, "switch", name, "ACK")
         if code in table.FAILOVER_CODES:
+            if self.trace is not None:
+                self._event(now, "gateway_left", gateway=name,
+                            why=f"{code} {sip_phrase(code)}: try the next gateway (row 18)")
             self.last_failure = code
             self._settle_gateway()
             self._release_gateway()
@@ -531,6 +565,11 @@ class Call:
         if self.phase is not Phase.TRYING or attempt != self.attempts:
             return  # any provisional response stops timer B
         self.last_failure = 0
+        if self.trace is not None:
+            self._event(now, "timer_fired", timer="timer B", gateway=self.gateway.name)
+            self._event(now, "gateway_left", gateway=self.gateway.name,
+                        why=f"no reply in {table.TIMER_B:g} s (timer B): try the next gateway "
+                            "(row 18)")
         self._msg(now, "switch", self.gateway.name, "CANCEL")
         self._settle_gateway()
         self._release_gateway()
@@ -538,6 +577,8 @@ class Call:
 
     def _on_ring_timeout(self, now: float, attempt: Any) -> None:
         if self._current(attempt):
+            if self.trace is not None:
+                self._event(now, "timer_fired", timer="no-answer")
             self._settle_gateway()
             self._end(now, table.RING_TIMEOUT)
 
@@ -567,6 +608,8 @@ class Call:
 
     def _on_talk_ending(self, now: float, arg: Any, kind: Kind) -> None:
         if self._talking():
+            if self.trace is not None and kind in _TIMER_NAMES:
+                self._event(now, "timer_fired", timer=_TIMER_NAMES[kind])
             self._end(now, _TALK_ENDINGS[kind])
 
     def _on_pulse(self, now: float, _: Any) -> None:
@@ -576,16 +619,26 @@ class Call:
         if any(entry[0] <= now and entry[3] in _LATER_ENDINGS for entry in self._agenda):
             return
         start, length, cost = self.rate.pulse(self.pulses)
-        if not self.account.wallet.reserve(cost):
+        wallet = self.account.wallet
+        before = wallet.available if self.trace is not None else ZERO
+        if not wallet.reserve(cost):
+            if self.trace is not None:
+                self._trace_pulse(now, start, length, cost, before, paid=False)
             self._end(now, table.PREPAID_EXHAUSTED)
             return
         self.reserved += cost
+        if self.trace is not None:
+            self._trace_pulse(now, start, length, cost, before, paid=True)
         self.pulses += 1
         if cost > 0 or self.pulses <= len(self.rate.sections):
             self.schedule(self.answer_at + start + length, Kind.PULSE)
 
     def _on_media_stopped(self, now: float, _: Any) -> None:
         timeout = self.switch.config.media_timeout
+        if self.trace is not None and self._talking():
+            self._event(now, "rtp_stopped")
+            if timeout > 0:
+                self._timer(now, "media", now + timeout)
         if self._talking() and timeout > 0:
             self.schedule(now + timeout, Kind.MEDIA_TIMEOUT)
 
@@ -594,6 +647,11 @@ class Call:
             return
         self.refresh_count += 1
         self.refresh_pending[leg] = self.refresh_count
+        if self.trace is not None:
+            self._event(now, "timer_fired", timer="session refresh", leg=self._leg_name(leg))
+            self._timer(now, "refresh timer B", now + table.TIMER_B, leg=self._leg_name(leg))
+            self._timer(now, "session refresh", now + self.refresh_interval,
+                        leg=self._leg_name(leg))
         self._msg(now, "switch", self._leg_name(leg), "re-INVITE")
         self.schedule(now + table.TIMER_B, Kind.REFRESH_TIMEOUT, (leg, self.refresh_count))
         self.schedule(now + self.refresh_interval, Kind.REFRESH_DUE, leg)
@@ -601,12 +659,17 @@ class Call:
 
     def _on_refresh_answered(self, now: float, leg: Any) -> None:
         if self._talking() and self.refresh_pending.pop(leg, None) is not None:
+            if self.trace is not None:
+                self._event(now, "timer_stopped", timer="refresh timer B",
+                            leg=self._leg_name(leg), why="200 to the re-INVITE")
             self._msg(now, self._leg_name(leg), "switch", "200 (re-INVITE)")
             self._msg(now, "switch", self._leg_name(leg), "ACK")
 
     def _on_refresh_timeout(self, now: float, arg: Any) -> None:
         leg, number = arg
         if self._talking() and self.refresh_pending.get(leg) == number:
+            if self.trace is not None:
+                self._event(now, "timer_fired", timer="refresh timer B", leg=self._leg_name(leg))
             self._msg(now, self._leg_name(leg), "switch", "408 (local, timer B)")
             self._end(now, table.REFRESH_FAILED)
 
@@ -624,6 +687,9 @@ class Call:
         self._release_gateway()
         if previous is not Phase.NEW:
             self.account.active -= 1
+        if self.trace is not None:
+            self._event(now, "ending", row=verdict.row, situation=verdict.situation,
+                        endDirection=int(verdict.end_direction), reason=verdict.reason.title)
         self._trace_ending(now, previous, verdict)
         self._bill(now)
         self.switch.signalling.released(self)
@@ -653,6 +719,8 @@ class Call:
                 charged = self.account.wallet.settle(self.reserved, charge)
                 if self.recorded:
                     fee = charged
+                if self.trace is not None:
+                    self._trace_settle(now, charged if self.recorded else ZERO)
                 self.reserved = ZERO
         self.fee = fee
 
@@ -682,6 +750,63 @@ class Call:
     def _msg(self, t: float, src: str, dst: str, message: str) -> None:
         if self.trace is not None:
             self.trace.append((t, src, dst, message))
+
+    def _event(self, t: float, kind: str, **details: Any) -> None:
+        self.trace.append((t, EVENT, kind, details))
+
+    def _timer(self, now: float, name: str, due: float, **details: Any) -> None:
+        self._event(now, "timer_started", timer=name, due=due, **details)
+
+    def _trace_setup(self, now: float, failed_row: int) -> None:
+        for verdict, _ in table.SETUP_CHECKS:
+            failed = verdict.row == failed_row
+            self._event(now, "setup_check", row=verdict.row, check=verdict.situation,
+                        passed=not failed)
+            if failed:
+                return
+
+    def _trace_answer_timers(self, now: float) -> None:
+        config = self.switch.config
+        if self.phase is Phase.TRYING:
+            self._event(now, "timer_stopped", timer="timer B", why="200 from the gateway")
+        elif config.no_answer_timeout > 0:
+            self._event(now, "timer_stopped", timer="no-answer", why="200 from the gateway")
+        if config.max_call_duration > 0:
+            self._timer(now, "max-duration", now + config.max_call_duration)
+        if config.SS_SIP_SESSION_TTL > 0:
+            if self.caller_protocol == "sip":
+                if self.session_timer:
+                    self._timer(now, "session refresh", now + self.refresh_interval,
+                                leg="caller")
+                elif config.SS_SIP_NO_TIMER_REINVITE_INTERVAL > 0:
+                    self._timer(now, "no-timer cap",
+                                now + config.SS_SIP_NO_TIMER_REINVITE_INTERVAL)
+            if self.gateway.config.protocol == "sip":
+                self._timer(now, "session refresh", now + self.refresh_interval,
+                            leg=self.gateway.name)
+
+    def _trace_pulse(self, now: float, start: int, length: int, cost: Any, before: Any, *,
+                     paid: bool) -> None:
+        account = self.account
+        wallet = account.wallet
+        holders = account.holders
+        call_id = self.attempt.call_id
+        others = [{"call": other, "reserved": str(amount)}
+                  for other, amount in holders.items() if other != call_id]
+        if paid:
+            holders[call_id] = self.reserved
+        self._event(now, "pulse" if paid else "pulse_unpaid", index=self.pulses + 1,
+                    start=start, length=length, cost=str(cost), account=account.name,
+                    money=str(wallet.money), limit=str(wallet.limit),
+                    available_before=str(before), available_after=str(wallet.available),
+                    call_reserved=str(self.reserved), others=others)
+
+    def _trace_settle(self, now: float, charged: Any) -> None:
+        account = self.account
+        if account.holders is not None:
+            account.holders.pop(self.attempt.call_id, None)
+        self._event(now, "settled", account=account.name, released=str(self.reserved),
+                    charged=str(charged), money_after=str(account.wallet.money))
 
     def _trace_ending(self, now: float, previous: Phase, verdict: Verdict) -> None:
         if self.trace is None:

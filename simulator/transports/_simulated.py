@@ -35,7 +35,7 @@ import simpy
 from cdr_writer import Cdr
 from simulator.core._cdr import cdr_from_call
 from simulator.core._decisions import Party
-from simulator.core._state import Call, CallAttempt, Kind, Leg, Phase, Switch
+from simulator.core._state import EVENT, Call, CallAttempt, Kind, Leg, Phase, Switch
 from simulator.scenario._schema import RoutingGateway, Scenario
 from simulator.traffic._generator import (
     ANSWER,
@@ -417,14 +417,20 @@ class Simulation:
         for name, load in self.switch.gateways.items():
             names[name] = f"{name} {load.config.ip}"
             protocols[name] = load.config.protocol
+        call_id = call.attempt.call_id
         for t, src, dst, message in call.trace:
+            if src is EVENT:  # a core event: dst is its kind, message its details
+                self.trace.write(json.dumps({
+                    "call": call_id, "t": round(float(t), 6), "time": self.switch.wall_ms(t),
+                    "event": dst, **message}, separators=(",", ":")) + "\n")
+                continue
             leg = dst if src == "switch" else src
             if protocols.get(leg) == "h323":
                 message = _h225(message, call)
                 if message is None:
                     continue
             self.trace.write(json.dumps({
-                "call": call.attempt.call_id, "t": round(float(t), 6),
+                "call": call_id, "t": round(float(t), 6),
                 "time": self.switch.wall_ms(t), "from": names.get(src, src),
                 "to": names.get(dst, dst), "message": message,
             }, separators=(",", ":")) + "\n")
