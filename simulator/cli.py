@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from rich.console import Console
@@ -39,6 +40,14 @@ def _host_port(text: str) -> tuple[str, int]:
         raise argparse.ArgumentTypeError(f"expected HOST:PORT such as 127.0.0.1:9000, found "
                                          f"{text!r}")
     return host.strip("[]"), int(port)
+
+
+def _udp_port(lowest: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        if not text.strip().isdigit() or not lowest <= int(text) <= 65535:
+            raise argparse.ArgumentTypeError(f"expected a UDP port {lowest}-65535, found {text!r}")
+        return int(text)
+    return parse
 
 
 def summary_table(stats: RunStats, title: str, places: int) -> Table:
@@ -158,17 +167,22 @@ def cmd_check(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 
 def cmd_live(args: argparse.Namespace, out: Console, err: Console) -> int:
-    from simulator.transports.live import run_live  # sippy and pjsua2 load only for live mode
+    # sippy and pjsua2 load only for live mode
+    from simulator.transports.live import LiveError, run_live
 
     scenario = apply_overrides(load_scenario(args.file), args.set or [])
     if args.speed <= 0:
         err.print("--speed must be positive", markup=False)
         return EXIT_INVALID
-    result = run_live(scenario, port=args.port, speed=args.speed, duration=args.duration,
-                      gateway_port=args.gateway_port,
-                      out_dir=args.output, formats=_formats(args.format), pcap=args.pcap,
-                      agents=not args.no_agents, media=True if args.media else None,
-                      echo=lambda line: out.print(line, markup=False, highlight=False))
+    try:
+        result = run_live(scenario, port=args.port, speed=args.speed, duration=args.duration,
+                          gateway_port=args.gateway_port,
+                          out_dir=args.output, formats=_formats(args.format), pcap=args.pcap,
+                          agents=not args.no_agents, media=True if args.media else None,
+                          echo=lambda line: out.print(line, markup=False, highlight=False))
+    except LiveError as exc:
+        err.print(f"{args.file}: {exc}", markup=False, highlight=False)
+        return EXIT_INVALID
     places = scenario.switch.SERVER_BILLING_FEE_PRECISTION
     out.print(summary_table(result.stats, f"{scenario.name or args.file} (live)", places))
     for path in result.files:
@@ -220,13 +234,14 @@ def build_parser() -> argparse.ArgumentParser:
     live = sub.add_parser("live", help="run a scenario over real SIP on 127.0.0.1 (sippy switch, "
                                        "pjsua2 parties); serve external SIP peers such as SIPp")
     live.add_argument("file")
-    live.add_argument("--port", type=int, default=5060, help="switch UDP port (default 5060)")
+    live.add_argument("--port", type=_udp_port(0), default=5060,
+                      help="switch UDP port (default 5060; 0 picks a free one, printed at start)")
     live.add_argument("--duration", type=float, metavar="S",
                       help="serve for S seconds of real time, then write CDRs and stop "
                            "(default: until the scenario's calls are done, or Ctrl-C)")
     live.add_argument("--speed", type=float, default=1.0, metavar="X",
                       help="compress scenario time X times (see README: SIP timers limit it)")
-    live.add_argument("--gateway-port", type=int, default=5060, metavar="P",
+    live.add_argument("--gateway-port", type=_udp_port(1), default=5060, metavar="P",
                       help="port for scenario addresses that name none (default 5060)")
     live.add_argument("--pcap", metavar="FILE", help="record the packets on loopback")
     live.add_argument("-o", "--output", default="out", help="output directory (default: out/)")

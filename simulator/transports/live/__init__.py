@@ -5,5 +5,6 @@ Importing this package imports sippy; the core (``simulator.core._state``) never
 
 from simulator.transports.live._addresses import AddressPlan
 from simulator.transports.live._runner import LiveResult, run_live
+from simulator.transports.live._switch import LiveError
 
-__all__ = ["AddressPlan", "LiveResult", "run_live"]
+__all__ = ["AddressPlan", "LiveError", "LiveResult", "run_live"]

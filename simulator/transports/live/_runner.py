@@ -13,7 +13,7 @@ from simulator.core._state import Call
 from simulator.scenario._schema import Scenario
 from simulator.transports._simulated import RunStats
 from simulator.transports.live._addresses import AddressPlan
-from simulator.transports.live._switch import LiveOptions, LiveSwitch
+from simulator.transports.live._switch import LiveError, LiveOptions, LiveSwitch
 
 POLL = 0.1  # s: how often the loop looks whether the scenario's calls are all done
 SETTLE_GRACE = 3.0  # s after the last caller agent exited before missing CDRs are reported
@@ -44,9 +44,11 @@ def run_live(scenario: Scenario, *, port: int = 5060, speed: float = 1.0,
     ``media``: anchor every call's RTP at the switch (True), none (False), or only when a call
     of the scenario stops its RTP under a media timeout (None).
     """
+    if not 1 <= gateway_port <= 65535:
+        raise LiveError(f"gateway port {gateway_port} is not a UDP port (1-65535)")
     plan = AddressPlan.for_scenario(scenario, gateway_port)
     places = scenario.switch.SERVER_BILLING_FEE_PRECISTION
-    output = Output(out_dir, formats, places) if out_dir is not None else None
+    output: Output | None = None
     stats = RunStats()
     result = LiveResult(scenario, stats)
 
@@ -56,13 +58,20 @@ def run_live(scenario: Scenario, *, port: int = 5060, speed: float = 1.0,
         if output is not None:
             output.write(cdr)
 
+    # bind first: a port that cannot be had is refused before anything is written
+    live = LiveSwitch(scenario, plan, LiveOptions(port=port, speed=speed, media=media), record)
+    try:
+        output = Output(out_dir, formats, places) if out_dir is not None else None
+    except BaseException:
+        live.shutdown()
+        raise
+    port = live.port
     capture = None
     if pcap is not None:
         from simulator.transports.live._capture import Capture
 
         capture = Capture(pcap, ports={port, *_gateway_ports(scenario, plan)})
         capture.start()
-    live = LiveSwitch(scenario, plan, LiveOptions(port=port, speed=speed, media=media), record)
     live.on_call_end = on_call_end
     echo(f"vossim live: switch on 127.0.0.1:{port} (speed x{speed:g})")
     echo(plan.describe())
@@ -86,6 +95,8 @@ def run_live(scenario: Scenario, *, port: int = 5060, speed: float = 1.0,
         except BaseException:
             pool.stop()
             live.shutdown()
+            if capture is not None:
+                capture.stop()
             if output is not None:
                 output.abort()
             raise

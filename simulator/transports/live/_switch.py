@@ -172,6 +172,10 @@ def needs_media(scenario: Scenario) -> bool:
         call.media_stops_after is not None for call in scenario.calls)
 
 
+class LiveError(Exception):
+    """Live mode cannot start or cannot play the scenario as written; the message says why."""
+
+
 class LiveSwitch:
     """Serves SIP on 127.0.0.1 and runs every call through the core. Implements ``Signalling``."""
 
@@ -179,6 +183,9 @@ class LiveSwitch:
                  on_cdr: Callable[[Cdr], None]) -> None:
         if options.host != "127.0.0.1" and not options.host.startswith("127."):
             raise ValueError("live mode listens on loopback only")
+        if not 0 <= options.port <= 65535:
+            raise LiveError(f"switch port {options.port} is not a UDP port (0-65535; 0 picks "
+                            "a free one)")
         self.scenario = scenario
         self.plan = plan
         self.options = options
@@ -202,8 +209,16 @@ class LiveSwitch:
             "_sip_address": options.host, "_sip_port": options.port,
             "_sip_logger": SipLogger("vossim"),
         }
-        self.tm = _TransactionManager(self.global_config, self.recv_request)
+        try:
+            self.tm = _TransactionManager(self.global_config, self.recv_request)
+        except OSError as exc:
+            raise LiveError(f"cannot listen on {options.host}:{options.port}: "
+                            f"{exc.strerror or exc}") from None
         self.global_config["_sip_tm"] = self.tm
+        # --port 0: the kernel chose; Via and Contact must carry the port actually bound
+        self.port = int(self.tm.l4r.getServer(None, is_local=True).uopts.laddress[1])
+        SipConf.my_port = self.port
+        self.global_config["_sip_port"] = self.port
         # Full collections of sippy's cyclic objects stall the loop for hundreds of ms at load:
         # collect the young generations often and the old one rarely.
         gc.freeze()
