@@ -231,6 +231,10 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("files", nargs="+", metavar="FILE|DIR")
     check.set_defaults(handler=cmd_check)
 
+    from simulator.explain._cli import add_parser as add_explain
+
+    add_explain(sub)
+
     live = sub.add_parser("live", help="run a scenario over real SIP on 127.0.0.1 (sippy switch, "
                                        "pjsua2 parties); serve external SIP peers such as SIPp")
     live.add_argument("file")

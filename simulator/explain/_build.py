@@ -1,0 +1,403 @@
+"""Building an ``Explanation``: run the scenario with the trace on, then read the call's trace.
+
+The explanation draws only from the trace lines (the same JSON objects ``vossim run --trace``
+writes) and the call's CDR, plus the scenario for provenance (rates, recording switches).
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from decimal import Decimal
+from typing import Any
+
+from cdr_writer import Cdr, pipe_line
+from simulator.core._rating import Rate
+from simulator.explain._model import Entry, Explanation, clock, stamp
+from simulator.scenario._schema import Scenario
+from simulator.transports._simulated import Simulation
+
+ILLEGAL_ROWS = frozenset({1, 2, 5})
+_DIRECTIONS = {0: "caller", 1: "callee", 2: "server"}
+
+
+class ExplainError(ValueError):
+    """What was asked cannot be explained (an unknown call id, a bad option); says why."""
+
+
+class _CallTrace:
+    """A trace sink that keeps only one call's lines (a load scenario writes many)."""
+
+    def __init__(self, call_id: str) -> None:
+        self.prefix = '{"call":' + json.dumps(call_id) + ","
+        self.lines: list[str] = []
+
+    def write(self, line: str) -> int:
+        if line.startswith(self.prefix):
+            self.lines.append(line)
+        return len(line)
+
+
+def run_for_call(scenario: Scenario, call_id: str) -> tuple[list[dict[str, Any]], Cdr]:
+    """Simulate ``scenario``; the trace lines and the CDR of ``call_id``."""
+    sink = _CallTrace(call_id)
+    simulation = Simulation(scenario, _discard, trace=sink, keep={call_id})  # type: ignore[arg-type]
+    simulation.run()
+    cdr = simulation.kept.get(call_id)
+    if cdr is None:
+        known = [c.id for c in scenario.calls]
+        close = difflib.get_close_matches(call_id, known, n=1, cutoff=0.5)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        listed = ", ".join(known[:12]) + (" …" if len(known) > 12 else "")
+        raise ExplainError(f"no call {call_id!r} in scenario {scenario.name or '(unnamed)'} "
+                           f"(its calls: {listed or 'none; traffic ids are PROFILE-N'}){hint}")
+    return [json.loads(line) for line in sink.lines], cdr
+
+
+def explain_call(scenario: Scenario, call_id: str) -> Explanation:
+    lines, cdr = run_for_call(scenario, call_id)
+    return explain_trace(scenario, lines, cdr)
+
+
+def _discard(_: Cdr) -> None:
+    return None
+
+
+def _lane(name: str) -> tuple[str, str]:
+    """``VENDOR-A 198.51.100.20`` -> (``VENDOR-A``, ``198.51.100.20``); ``switch`` -> itself."""
+    if " " in name:
+        lane, address = name.rsplit(" ", 1)
+        return lane, address
+    return name, ""
+
+
+class _Money:
+    def __init__(self, places: int) -> None:
+        self.quantum = Decimal(1).scaleb(-places)
+
+    def __call__(self, value: Any) -> str:
+        return str(Decimal(str(value)).quantize(self.quantum))
+
+
+def explain_trace(scenario: Scenario, lines: list[dict[str, Any]], cdr: Cdr) -> Explanation:
+    """The explanation of one call from its trace lines and its CDR."""
+    if not lines:
+        raise ExplainError(f"the trace holds no line of call {cdr.call_id!r}")
+    config = scenario.switch
+    money = _Money(config.SERVER_BILLING_FEE_PRECISTION)
+    invite_ms = lines[0]["time"]
+    lanes = ["caller", "switch"]
+    addresses: dict[str, str] = {"caller": cdr.callerip}
+    protocols: dict[str, str] = {}
+    mapping = scenario.mapping_gateways.get(cdr.callergatewayid)
+    protocols["caller"] = mapping.protocol if mapping else "sip"
+    entries: list[Entry] = []
+    ending: dict[str, Any] = {}
+    tried: list[str] = []
+    for line in lines:
+        t, ms = line["t"], line["time"]
+        if "event" in line:
+            details = {k: v for k, v in line.items() if k not in ("call", "t", "time", "event")}
+            kind, text = _describe_event(line["event"], details, t, ms, invite_ms, money)
+            if line["event"] == "gateway_tried":
+                tried.append(details["gateway"])
+                if details["gateway"] not in lanes:
+                    lanes.append(details["gateway"])
+                addresses[details["gateway"]] = details["ip"]
+                protocols[details["gateway"]] = details["protocol"]
+            if line["event"] == "ending":
+                ending = dict(details, t=t, time_ms=ms)
+            entries.append(Entry(t, ms, kind, message=line["event"], text=text, details=details))
+            continue
+        src, src_address = _lane(line["from"])
+        dst, dst_address = _lane(line["to"])
+        for lane, address in ((src, src_address), (dst, dst_address)):
+            if lane not in lanes:
+                lanes.append(lane)
+            if address:
+                addresses.setdefault(lane, address)
+        message = line["message"]
+        entries.append(Entry(t, ms, _message_kind(src, dst, message), src, dst, message,
+                             f"{src} -> {dst}: {message}"))
+    header = _header(scenario, cdr, entries, tried, invite_ms, money)
+    recorded = _recording(scenario, cdr, ending, money)
+    explanation = Explanation(
+        scenario=scenario.name, description=scenario.description.strip(), call_id=cdr.call_id,
+        header=header, lanes=lanes, lane_addresses=addresses, protocols=protocols,
+        entries=entries, ending=ending, cdr=[], recorded=recorded,
+        pipe_line=pipe_line(cdr, config.SERVER_BILLING_FEE_PRECISTION).replace("|None", "|"),
+        invite_ms=invite_ms)
+    explanation.cdr = _cdr_fields(scenario, cdr, explanation, money)
+    return explanation
+
+
+# -- the ladder -------------------------------------------------------------------------------
+def _message_kind(src: str, dst: str, message: str) -> str:
+    code = message[:3]
+    if src == "switch" and dst == "caller" and code.isdigit() and int(code) >= 300:
+        return "refusal"
+    if message.startswith("Release Complete") and src == "switch":
+        return "server-ending"
+    if src == "switch" and message == "BYE":
+        return "server-ending"
+    if message.startswith("408 (local"):
+        return "server-ending"
+    return "signalling"
+
+
+def _describe_event(event: str, d: dict[str, Any], t: float, at_ms: int, invite_ms: int,
+                    money: _Money) -> tuple[str, str]:
+    if event == "setup_check":
+        if d["passed"]:
+            return "check", f"setup check row {d['row']} passed (not: {d['check']})"
+        return "refusal", f"setup check row {d['row']} FAILED: {d['check']}"
+    if event == "gateway_tried":
+        return "routing", (f"route to gateway {d['gateway']} ({d['ip']}, {d['protocol']}), "
+                           f"attempt {d['attempt']}")
+    if event == "gateway_skipped":
+        return "routing", f"skip gateway {d['gateway']}: {d['why']}"
+    if event == "gateway_left":
+        return "routing", f"leave gateway {d['gateway']}: {d['why']}"
+    whose = d.get("leg") or d.get("gateway")
+    suffix = f" ({whose})" if whose else ""
+    timer = d.get("timer", "")
+    timer = timer if "timer" in timer else f"{timer} timer"
+    if event == "timer_started":
+        due = (d["due"] - t) + (at_ms - invite_ms) / 1000
+        return "timer", f"start {timer}{suffix}: due at +{due:.3f} s"
+    if event == "timer_stopped":
+        return "timer", f"stop {timer}{suffix}: {d['why']}"
+    if event == "timer_fired":
+        return "timer", f"{timer} fired{suffix}"
+    if event in ("pulse", "pulse_unpaid"):
+        others = ", ".join(f"{o['call']} {money(o['reserved'])}" for o in d["others"])
+        held = f"; other calls of {d['account']} hold {others}" if others else \
+            f"; no other call of {d['account']} holds money"
+        span = f"{d['start']}-{d['start'] + d['length']} s"
+        if event == "pulse":
+            return "billing", (f"pulse {d['index']} ({span}) reserves {money(d['cost'])}: "
+                               f"{d['account']} available {money(d['available_before'])} -> "
+                               f"{money(d['available_after'])}; this call holds "
+                               f"{money(d['call_reserved'])}{held}")
+        return "billing", (f"pulse {d['index']} ({span}) costs {money(d['cost'])} but "
+                           f"{d['account']} has only {money(d['available_before'])} available"
+                           f"{held}: cannot pay")
+    if event == "settled":
+        return "billing", (f"settle {d['account']}: release {money(d['released'])} reserved, "
+                           f"charge {money(d['charged'])}; money now {money(d['money_after'])}")
+    if event == "rtp_stopped":
+        return "media", "RTP stopped flowing"
+    if event == "ending":
+        return "ending", (f"decision row {d['row']}: {d['situation']} -> endDirection "
+                          f"{d['endDirection']} ({_DIRECTIONS[d['endDirection']]}), "
+                          f"{d['reason']}")
+    return "signalling", f"{event} {d}"
+
+
+# -- header, recording, CDR fields ----------------------------------------------------------
+def _first(entries: list[Entry], src: str, dst: str, prefix: str) -> Entry | None:
+    return next((e for e in entries if e.src == src and e.dst == dst
+                 and e.message.startswith(prefix)), None)
+
+
+def _final_response(message: str) -> bool:
+    if message in ("Connect",) or message.startswith("Release Complete"):
+        return True
+    return message[:3].isdigit() and int(message[:3]) >= 200 and "(" not in message
+
+
+def _answer(entries: list[Entry]) -> Entry | None:
+    return next((e for e in entries if e.src == "switch" and e.dst == "caller"
+                 and e.message in ("200", "Connect")), None)
+
+
+def _header(scenario: Scenario, cdr: Cdr, entries: list[Entry], tried: list[str], invite_ms: int,
+            money: _Money) -> dict[str, Any]:
+    account = scenario.accounts.get(cdr.customeraccount) if cdr.customeraccount else None
+    release_ms = cdr.stoptime
+    answer = _answer(entries)
+    header: dict[str, Any] = {
+        "caller": cdr.callere164, "callee": cdr.calleee164,
+        "mapping_gateway": cdr.callergatewayid or "(none: unknown source IP)",
+        "source_ip": cdr.callerip,
+        "account": (f"{cdr.customeraccount} ({account.name or cdr.customeraccount}, "
+                    f"{account.type}"
+                    + (f", money {money(account.money)}" if account.type == "prepaid" else "")
+                    + ")") if account else "(none)",
+        "gateways_tried": tried,
+        "final_gateway": cdr.calleegatewayid,
+        "invite": stamp(invite_ms),
+        "answer": stamp(answer.time_ms) if answer else "not answered",
+        "release": stamp(release_ms),
+        "call_duration": f"{(release_ms - invite_ms) / 1000:.3f} s from INVITE to release",
+        "hold_time": f"{cdr.holdtime} s",
+        "ended": f"endDirection {cdr.enddirection} ({_DIRECTIONS.get(cdr.enddirection, '?')}), "
+                 f"endReason {cdr.endreason} {cdr.end_reason_name}",
+    }
+    return header
+
+
+def _recording(scenario: Scenario, cdr: Cdr, ending: dict[str, Any],
+               money: _Money) -> dict[str, Any]:
+    config = scenario.switch
+    rules = []
+    if cdr.enddirection == 2 and not config.SERVER_BILLING_RECORD_SERVER_HANG_UP:
+        rules.append(("SERVER_BILLING_RECORD_SERVER_HANG_UP",
+                      "the server ended the call (endDirection 2)"))
+    if cdr.holdtime == 0 and not config.SERVER_BILLING_RECORD_ZERO_HOLD_TIME:
+        rules.append(("SERVER_BILLING_RECORD_ZERO_HOLD_TIME", "holdTime is 0"))
+    if ending.get("row") in ILLEGAL_ROWS and not config.SERVER_BILLING_RECORD_ILLEGAL_CALL:
+        rules.append(("SERVER_BILLING_RECORD_ILLEGAL_CALL",
+                      f"an illegal call (row {ending.get('row')})"))
+    gap = cdr.fee if not cdr.recorded else Decimal(0)
+    if cdr.recorded:
+        text = f"recorded: written as flowNo {cdr.flowno}"
+    else:
+        because = "; ".join(f"{key} = 0 and {why}" for key, why in rules)
+        text = (f"NOT recorded: {because}. It appears only in cdr.jsonl (recorded: false); "
+                f"the account was charged nothing, a revenue gap of {money(gap)}")
+    return {"recorded": cdr.recorded, "suppressed_by": [key for key, _ in rules],
+            "revenue_gap": money(gap), "text": text}
+
+
+def _rate_of(scenario: Scenario, cdr: Cdr) -> tuple[str, Rate] | None:
+    account = scenario.accounts.get(cdr.customeraccount)
+    if account is None or not cdr.feeprefix:
+        return None
+    for rate in scenario.rate_tables.get(account.rate_table, []):
+        if rate.prefix == cdr.feeprefix:
+            return account.rate_table, rate.core()
+    return None
+
+
+def _fee_story(rate: Rate, hold: int, money: _Money) -> tuple[str, str]:
+    """(feeTime provenance, fee provenance) as the rating rule computes them."""
+    parts_time, parts_fee, start = [], [], 0
+    for number, section in enumerate(rate.sections, 1):
+        if hold <= start:
+            break
+        parts_time.append(f"section {number} {section.time} s")
+        parts_fee.append(f"section {number} {money(section.fee)}")
+        start += section.time
+    rest = hold - start
+    if rest > 0:
+        periods = -(-rest // rate.period)
+        unit = "period" if periods == 1 else "periods"
+        parts_time.append(f"{periods} {unit} x {rate.period} s")
+        parts_fee.append(f"{periods} {unit} x {money(rate.fee)}")
+    return " + ".join(parts_time), " + ".join(parts_fee)
+
+
+def _cdr_fields(scenario: Scenario, cdr: Cdr, ex: Explanation, money: _Money) -> list[Any]:
+    from simulator.explain._model import CdrField
+
+    entries = ex.entries
+    ending = ex.ending
+    row = ending.get("row")
+    situation = ending.get("situation", "")
+    answer = _answer(entries)
+    invite = entries[0]
+    ending_at = next((e for e in entries if e.message == "ending"), None)
+    release = next((e for e in entries if e.is_message and ending_at is not None
+                    and e.time_ms >= ending_at.time_ms), None)
+    gateway = cdr.calleegatewayid
+    config = scenario.switch
+    out: list[CdrField] = []
+
+    def add(name: str, value: Any, provenance: str) -> None:
+        out.append(CdrField(name, value, provenance))
+
+    add("callerE164", cdr.callere164, "the From/calling number of the INVITE")
+    add("calleeE164", cdr.calleee164, "the To/called number of the INVITE")
+    if answer is not None:
+        add("startTime", cdr.starttime,
+            f"the answer: 200 OK to the caller at {clock(answer.time_ms)}")
+    else:
+        add("startTime", cdr.starttime, "not answered: startTime = stopTime = the release")
+    release_text = f"{release.message} at {clock(release.time_ms)}" if release else "the release"
+    add("stopTime", cdr.stoptime, f"the release: {release_text}")
+    if answer is not None:
+        held_ms = cdr.stoptime - cdr.starttime
+        story = (f"{release.message if release else 'release'} {clock(cdr.stoptime)} - 200 OK "
+                 f"{clock(answer.time_ms)} = {held_ms / 1000:.3f} s")
+        remainder = held_ms % 1000
+        if remainder:
+            precision = config.SERVER_BILLING_HOLD_TIME_PRECISION
+            rounds = "rounds up" if remainder >= precision else "is dropped"
+            story += (f"; the {remainder} ms remainder {rounds} "
+                      f"(SERVER_BILLING_HOLD_TIME_PRECISION {precision} ms)")
+        add("holdTime", cdr.holdtime, f"holdTime {cdr.holdtime} = {story}")
+    else:
+        add("holdTime", cdr.holdtime, "never answered: 0")
+    style = config.end_reason_style
+    add("endReason", cdr.endreason,
+        f"{cdr.end_reason_name} ({cdr.end_reason_category}), {style} style; decided by row "
+        f"{row}: {situation}")
+    who = {0: "the caller ended the call", 1: "the callee side ended the call",
+           2: "the switch ended the call"}[cdr.enddirection]
+    if cdr.enddirection == 2 and answer is not None:
+        who = "the switch sent the BYE"
+    elif cdr.enddirection == 0 and answer is not None:
+        who = "the caller sent the BYE"
+    elif cdr.enddirection == 1 and answer is not None:
+        who = f"the callee (gateway {gateway}) sent the BYE"
+    add("endDirection", cdr.enddirection, f"endDirection {cdr.enddirection}: {who}, row {row}")
+    mapping = cdr.callergatewayid
+    add("callerGatewayId", mapping,
+        f"the mapping gateway whose ips hold the source IP {cdr.callerip}" if mapping
+        else f"no mapping gateway has the source IP {cdr.callerip} (row 1)")
+    if gateway:
+        final = next((e for e in entries if e.src == gateway and e.dst == "switch"
+                      and _final_response(e.message)), None)
+        gave = f"{final.message} at {clock(final.time_ms)}" if final else \
+            "no reply; the last gateway tried"
+        tried = ex.header["gateways_tried"]
+        add("calleeGatewayId", gateway,
+            f"the routing gateway that gave the final answer ({gave}); tried in order: "
+            f"{', '.join(tried)}")
+    else:
+        add("calleeGatewayId", "", "no routing gateway was tried")
+    add("callerIp", cdr.callerip, "the source address of the INVITE")
+    add("calleeIp", cdr.calleeip,
+        f"the address of {gateway}" if gateway else "no routing gateway was tried")
+    add("customerAccount", cdr.customeraccount,
+        f"the account of mapping gateway {mapping}" if cdr.customeraccount
+        else "no account: the call was not identified")
+    rated = _rate_of(scenario, cdr)
+    if rated is not None:
+        table, rate = rated
+        add("feePrefix", cdr.feeprefix,
+            f"the longest prefix of {cdr.calleee164} in rate table {table} "
+            f"({money(rate.fee)} per {rate.period} s"
+            + (f", {len(rate.sections)} sections first" if rate.sections else "") + ")")
+        time_story, fee_story = _fee_story(rate, cdr.holdtime, money)
+        add("feeTime", cdr.feetime, f"feeTime {cdr.feetime} = {time_story}" if time_story
+            else "holdTime 0: nothing billed")
+        places = config.SERVER_BILLING_FEE_PRECISTION
+        fee = f"{cdr.fee:.{places}f}"
+        fee_text = (f"fee {fee} = {fee_story}, rounded half up to {places} decimals "
+                    "(SERVER_BILLING_FEE_PRECISTION)") if fee_story else \
+            f"fee {fee}: nothing billed"
+        if not cdr.recorded:
+            fee_text += "; the record was suppressed, so nothing was charged"
+        add("fee", fee, fee_text)
+    else:
+        add("feePrefix", cdr.feeprefix, f"never rated (refused at setup, row {row})")
+        add("feeTime", cdr.feetime, "never rated: 0")
+        add("fee", f"{cdr.fee:.{config.SERVER_BILLING_FEE_PRECISTION}f}", "never rated: 0")
+    first = next((e for e in entries if e.src == "switch" and e.dst == "caller"
+                  and e.message in ("180", "183", "200", "Alerting", "Connect")), None)
+    add("callerPdd", cdr.callerpdd,
+        f"first {first.message} to the caller at {clock(first.time_ms)} - INVITE at "
+        f"{clock(invite.time_ms)} = {cdr.callerpdd} ms" if first
+        else "no 180/183/200 was sent to the caller: 0")
+    add("billingMode", cdr.billingmode,
+        "1: rated and billed through the mapping gateway's account" if cdr.billingmode == 1
+        else f"-1: refused before rating (row {row})")
+    add("flowNo", "" if cdr.flowno is None else cdr.flowno,
+        f"recorded CDR number {cdr.flowno} of the run, in stoptime order" if cdr.recorded
+        else "empty: the record was suppressed")
+    add("sipreasonheader", cdr.sipreasonheader,
+        "the protocol cause of the ending in RFC 3326 form (the contract's value; on the wire a "
+        "server BYE names the server's reason instead)")
+    return out

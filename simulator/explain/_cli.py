@@ -1,0 +1,100 @@
+"""``vossim explain``: the command, its options and its errors."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+from rich.console import Console
+
+EXIT_INVALID = 2
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    explain = sub.add_parser(
+        "explain", help="why did this call end this way: ladder, core events, CDR with "
+                        "provenance; HTML page, pcap, what-if; or decode a pipe CDR line")
+    explain.add_argument("file", nargs="?", help="scenario file (or, with --cdr FILE, a pipe "
+                                                 "CDR file)")
+    explain.add_argument("--call", metavar="ID", help="the call's id in the scenario")
+    explain.add_argument("--time", choices=("absolute", "relative", "delta"),
+                         default="absolute", help="ladder times: wall clock, since the INVITE, "
+                                                  "or since the previous line")
+    explain.add_argument("--json", action="store_true",
+                         help="print the explanation as one JSON document")
+    explain.add_argument("--html", metavar="OUT.html", help="write a self-contained HTML page")
+    explain.add_argument("--pcap", metavar="OUT.pcap",
+                         help="write the call's signalling as SIP over UDP")
+    explain.add_argument("--what-if", action="append", metavar="KEY=VALUE", dest="what_if",
+                         help="run again with a scenario path changed, e.g. "
+                              "accounts.ACME.money=5 (repeatable)")
+    explain.add_argument("--cdr", metavar="LINE|FILE",
+                         help="decode a VOS3000 pipe CDR line (or a pipe file, with --flowno)")
+    explain.add_argument("--flowno", type=int, metavar="N",
+                         help="with --cdr FILE: the line whose flowNo is N")
+    explain.set_defaults(handler=cmd_explain)
+
+
+def cmd_explain(args: argparse.Namespace, out: Console, err: Console) -> int:
+    from simulator.explain._build import ExplainError, explain_call
+    from simulator.explain._terminal import render_terminal
+    from simulator.scenario._loader import load_scenario
+
+    try:
+        if args.cdr is not None:
+            return _decode(args, out)
+        if not args.file or not args.call:
+            raise ExplainError("expected a scenario FILE and --call ID (or --cdr 'PIPE LINE')")
+        scenario = load_scenario(args.file)
+        explanation = explain_call(scenario, args.call)
+        if args.what_if:
+            from simulator.explain._whatif import what_if
+
+            explanation.what_if.append(what_if(scenario, args.call, args.what_if, explanation))
+        written = []
+        if args.html:
+            from simulator.explain._html import render_html
+
+            _write_atomically(Path(args.html), render_html(explanation).encode("utf-8"))
+            written.append(args.html)
+        if args.pcap:
+            from simulator.explain._pcap import write_pcap
+
+            write_pcap(explanation, scenario, Path(args.pcap))
+            written.append(args.pcap)
+    except ExplainError as exc:
+        err.print(f"vossim explain: {exc}", markup=False, highlight=False)
+        return EXIT_INVALID
+    except OSError as exc:
+        err.print(f"vossim explain: cannot write {exc.filename}: {exc.strerror or exc}",
+                  markup=False, highlight=False)
+        return EXIT_INVALID
+    if args.json:
+        out.file.write(json.dumps(explanation.to_dict(), indent=2) + "\n")
+    else:
+        render_terminal(explanation, out, args.time)
+    for path in written:
+        (err if args.json else out).print(f"wrote {path}", markup=False, highlight=False)
+    return 0
+
+
+def _decode(args: argparse.Namespace, out: Console) -> int:
+    from simulator.explain._cdrline import decode_pipe, line_from_file, render_decoded
+
+    text = args.cdr
+    if args.flowno is not None or ("|" not in text and Path(text).is_file()):
+        text = line_from_file(Path(text), args.flowno)
+    decoded = decode_pipe(text)
+    if args.json:
+        out.file.write(json.dumps(decoded, indent=2) + "\n")
+    else:
+        render_decoded(decoded, out)
+    return 0
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    partial = path.with_name(path.name + ".partial")
+    partial.write_bytes(data)
+    os.replace(partial, path)

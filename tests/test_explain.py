@@ -1,0 +1,99 @@
+"""`vossim explain`: the terminal view and the JSON document of one call."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from scenario_support import ROOT, cli
+
+PREPAID = str(ROOT / "scenarios" / "prepaid-cutoff.yaml")
+SHARED = str(ROOT / "scenarios" / "disputes" / "shared-balance.yaml")
+
+
+def explain_json(*args: str) -> dict:
+    done = cli("explain", *args, "--json")
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_prepaid_example_names_row_24_four_pulses_and_zero_balance() -> None:
+    doc = explain_json(PREPAID, "--call", "disputed")
+    assert doc["ending"]["row"] == 24
+    pulses = [e for e in doc["entries"] if e["message"] == "pulse"]
+    assert len(pulses) == 4
+    assert pulses[-1]["details"]["available_after"] == "0.00"
+    assert "available 0.25 -> 0.00" in pulses[-1]["text"]
+    fields = {f["name"]: f for f in doc["cdr"]}
+    assert fields["holdTime"]["value"] == 240
+    assert fields["holdTime"]["provenance"] == \
+        "holdTime 240 = BYE 10:04:04.000 - 200 OK 10:00:04.000 = 240.000 s"
+    assert fields["fee"]["value"] == "1.00"
+    assert fields["fee"]["provenance"].startswith("fee 1.00 = 4 periods x 0.25")
+    assert fields["endDirection"]["provenance"] == \
+        "endDirection 2: the switch sent the BYE, row 24"
+    assert doc["recorded"]["recorded"] is True
+    # The ladder's messages, in order, lanes caller | switch | gateway.
+    assert doc["lanes"] == ["caller", "switch", "VENDOR-A"]
+    ladder = [(e["src"], e["dst"], e["message"]) for e in doc["entries"] if e["src"]]
+    assert ladder[0] == ("caller", "switch", "INVITE")
+    assert ladder[-4:] == [("switch", "caller", "BYE"), ("caller", "switch", "200 (BYE)"),
+                           ("switch", "VENDOR-A", "BYE"), ("VENDOR-A", "switch", "200 (BYE)")]
+
+
+def test_terminal_view_shows_ladder_events_and_provenance() -> None:
+    done = cli("explain", PREPAID, "--call", "disputed", "--time", "relative")
+    assert done.returncode == 0, done.stderr
+    text = done.stdout
+    assert "decision row 24" in text
+    assert text.count("reserves 0.25") == 4
+    assert "cannot pay" in text
+    assert re.search(r"\+244\.000 .*<.*BYE", text)
+    assert "holdTime 240 = BYE" in text
+    assert "recorded: written as flowNo 1" in text
+    delta = cli("explain", PREPAID, "--call", "disputed", "--time", "delta").stdout
+    assert "Δ60.000" in delta
+
+
+def test_shared_balance_shows_the_other_calls_reservations() -> None:
+    doc = explain_json(SHARED, "--call", "disputed")
+    texts = [e["text"] for e in doc["entries"] if e["kind"] == "billing"]
+    assert "other calls of GLOBEX hold concurrent 0.15" in texts[1]
+    assert "has only 0.00 available; other calls of GLOBEX hold concurrent 0.45" in texts[3]
+    assert {f["name"]: f["value"] for f in doc["cdr"]}["fee"] == "0.45"
+
+
+def test_failover_lanes_and_suppressed_record(tmp_path: Path) -> None:
+    doc = explain_json(str(ROOT / "scenarios" / "decision-table" / "18-failover.yaml"),
+                       "--call", "walks")
+    assert doc["lanes"] == ["caller", "switch", "VENDOR-A", "VENDOR-B", "VENDOR-C"]
+    gap = explain_json(str(ROOT / "scenarios" / "billing" / "revenue-gap.yaml"), "--call",
+                       _server_ended(ROOT / "scenarios" / "billing" / "revenue-gap.yaml"))
+    assert gap["recorded"]["recorded"] is False
+    assert gap["recorded"]["suppressed_by"] == ["SERVER_BILLING_RECORD_SERVER_HANG_UP"]
+    assert float(gap["recorded"]["revenue_gap"]) > 0
+
+
+def _server_ended(path: Path) -> str:
+    import yaml
+
+    data = yaml.safe_load(path.read_text())
+    return next(c["id"] for c in data["calls"] if c.get("expect", {}).get("endDirection") == 2)
+
+
+def test_refused_call_names_the_failed_check() -> None:
+    doc = explain_json(str(ROOT / "scenarios" / "decision-table" / "08-rate-not-found.yaml"),
+                       "--call", "no-rate")
+    failed = [e for e in doc["entries"] if e["message"] == "setup_check"
+              and not e["details"]["passed"]]
+    assert [(e["details"]["row"], e["kind"]) for e in failed] == [(8, "refusal")]
+    fields = {f["name"]: f for f in doc["cdr"]}
+    assert fields["billingMode"]["provenance"] == "-1: refused before rating (row 8)"
+
+
+def test_unknown_call_is_a_clear_error() -> None:
+    done = cli("explain", PREPAID, "--call", "disputd")
+    assert done.returncode == 2
+    assert "did you mean 'disputed'?" in done.stderr
+    assert "Traceback" not in done.stderr
