@@ -50,6 +50,16 @@ def _udp_port(lowest: int) -> Callable[[str], int]:
     return parse
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text.replace("_", "").replace(",", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, found {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected at least 1, found {value}")
+    return value
+
+
 def summary_table(stats: RunStats, title: str, places: int) -> Table:
     table = Table(title=title, show_header=False, title_justify="left")
     table.add_column("what", style="bold")
@@ -99,7 +109,7 @@ def cmd_validate(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 def cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
     from simulator.run._progress import RunProgress
-    from simulator.run._run import RunOptionError, scale_traffic
+    from simulator.run._run import RunOptionError, scale_rate, scale_traffic
     from simulator.run._summary import gateway_table
     from simulator.transports._simulated import expected_arrivals
 
@@ -107,14 +117,17 @@ def cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
     try:
         if args.scale != 1.0:
             scenario = scale_traffic(scenario, args.scale)
+        if args.rate != 1.0:
+            scenario = scale_rate(scenario, args.rate)
         show_progress = args.progress if args.progress is not None else err.is_terminal
-        progress = RunProgress(expected_arrivals(scenario), scenario.start.timestamp(),
-                               err) if show_progress else None
+        progress = RunProgress(expected_arrivals(scenario, args.calls),
+                               scenario.start.timestamp(), err) if show_progress else None
         speed = (args.speed or 1.0) if args.realtime else None
         if args.speed is not None and not args.realtime:
             raise RunOptionError("--speed goes with --realtime")
         options = dict(trace_path=args.trace, realtime_speed=speed, udp=args.udp,
-                       progress=progress, workers=args.workers, dask=args.dask)
+                       progress=progress, workers=args.workers, dask=args.dask,
+                       calls=args.calls)
         with progress or contextlib.nullcontext():
             result = run_scenario(scenario, args.output, _formats(args.format), **options)
     except RunOptionError as exc:
@@ -131,6 +144,10 @@ def cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
         out.print(gateways)
     for alarm in result.stats.alarms():
         out.print(f"ALARM {alarm}", markup=False, highlight=False)
+    if args.calls is not None and result.stats.calls < args.calls:
+        err.print(f"vossim run: note: the scenario made {result.stats.calls:,} call attempts, "
+                  f"fewer than --calls {args.calls:,}; raise --rate or --scale for more",
+                  markup=False, highlight=False)
     for path in result.files:
         out.print(f"wrote {path}", markup=False, highlight=False)
     return 0
@@ -209,6 +226,12 @@ def build_parser() -> argparse.ArgumentParser:
                      help="write every call's signalling as JSON lines")
     run.add_argument("--scale", type=float, default=1.0, metavar="X",
                      help="stretch every traffic profile's duration X times (same rates)")
+    run.add_argument("--rate", type=float, default=1.0, metavar="X",
+                     help="multiply every traffic profile's cps by X (same span, X times the "
+                          "calls)")
+    run.add_argument("--calls", type=_positive_int, metavar="N",
+                     help="stop arrivals after the first N call attempts (exact volumes, e.g. "
+                          "--rate 125 --calls 1000000 on wholesale-day: one day, 1M calls)")
     run.add_argument("--realtime", action="store_true",
                      help="run on the wall clock; CDRs are written (flushed) as calls end")
     run.add_argument("--speed", type=float, metavar="X",

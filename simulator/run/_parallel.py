@@ -160,7 +160,8 @@ class _Spool:
 
 
 def run_shard(scenario: Scenario, shard: Shard, formats: tuple[str, ...],
-              spool_path: str | None) -> tuple[RunStats, bytes | None, dict[str, Any]]:
+              spool_path: str | None, calls: int | None = None,
+              ) -> tuple[RunStats, bytes | None, dict[str, Any]]:
     """Run one shard; its spool goes to ``spool_path``, or is returned (Dask: no shared disk)."""
     places = scenario.switch.SERVER_BILLING_FEE_PRECISTION
     handle: io.BufferedIOBase = open(spool_path, "wb") if spool_path else io.BytesIO()  # noqa: SIM115
@@ -168,7 +169,7 @@ def run_shard(scenario: Scenario, shard: Shard, formats: tuple[str, ...],
     try:
         spool = _Spool(handle, shard.index, formats, places, keep)
         simulation = Simulation(scenario, spool, accounts=shard.accounts,
-                                capacities=shard.capacities)
+                                capacities=shard.capacities, calls=calls)
         stats = simulation.run()
         spool.flush()
         data = None if spool_path else handle.getvalue()
@@ -225,19 +226,20 @@ def merge_into(output: Output | None, sources: list[str | bytes],
 def run_sharded(scenario: Scenario, output: Output | None, formats: tuple[str, ...], *,
                 workers: int = 1, dask_address: str | Any | None = None,
                 on_shard_done: Callable[[RunStats], None] | None = None,
-                ) -> tuple[RunStats, dict[str, Cdr]]:
-    """Run ``scenario`` as ``workers`` shards (local processes, or tasks on a Dask cluster)."""
+                calls: int | None = None) -> tuple[RunStats, dict[str, Cdr]]:
+    """Run ``scenario`` as ``workers`` shards (local processes, or tasks on a Dask cluster);
+    ``calls`` keeps the scenario's first ``calls`` attempts, each shard its own of them."""
     shards = plan_shards(scenario, workers)
     stats = RunStats()
     kept: dict[str, Cdr] = {}
     with tempfile.TemporaryDirectory(prefix=".vossim-shards-",
                                      dir=output.staging if output else None) as spool_dir:
         if dask_address is not None:
-            results = _run_on_dask(dask_address, scenario, shards, formats, on_shard_done)
+            results = _run_on_dask(dask_address, scenario, shards, formats, on_shard_done, calls)
             sources: list[str | bytes] = [data for _, data, _ in results]
         else:
             paths = [os.path.join(spool_dir, f"shard-{s.index}.spool") for s in shards]
-            results = _run_local(scenario, shards, formats, paths, on_shard_done)
+            results = _run_local(scenario, shards, formats, paths, on_shard_done, calls)
             sources = list(paths)
         by_position: dict[tuple[int, int], Cdr] = {}
         for shard_stats, _, shard_kept in results:
@@ -254,22 +256,22 @@ def run_sharded(scenario: Scenario, output: Output | None, formats: tuple[str, .
 
 def _run_local(scenario: Scenario, shards: list[Shard], formats: tuple[str, ...],
                paths: list[str], on_done: Callable[[RunStats], None] | None,
-               ) -> list[tuple[RunStats, bytes | None, dict[str, Any]]]:
+               calls: int | None) -> list[tuple[RunStats, bytes | None, dict[str, Any]]]:
     if len(shards) == 1:
-        result = run_shard(scenario, shards[0], formats, paths[0])
+        result = run_shard(scenario, shards[0], formats, paths[0], calls)
         if on_done:
             on_done(result[0])
         return [result]
     # spawn: a clean interpreter per worker, safe whatever threads the parent runs (rich, Dask).
     with ProcessPoolExecutor(len(shards), mp_context=get_context("spawn")) as pool:
-        futures = [pool.submit(run_shard, scenario, shard, formats, path)
+        futures = [pool.submit(run_shard, scenario, shard, formats, path, calls)
                    for shard, path in zip(shards, paths, strict=True)]
         return _in_order(futures, on_done)
 
 
 def _run_on_dask(address: str | Any, scenario: Scenario, shards: list[Shard],
                  formats: tuple[str, ...], on_done: Callable[[RunStats], None] | None,
-                 ) -> list[tuple[RunStats, bytes | None, dict[str, Any]]]:
+                 calls: int | None) -> list[tuple[RunStats, bytes | None, dict[str, Any]]]:
     from distributed import Client
 
     if isinstance(address, Client):
@@ -280,7 +282,7 @@ def _run_on_dask(address: str | Any, scenario: Scenario, shards: list[Shard],
         except (OSError, TimeoutError, ValueError) as exc:
             raise ShardingError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
     try:
-        futures = [client.submit(run_shard, scenario, shard, formats, None, pure=False)
+        futures = [client.submit(run_shard, scenario, shard, formats, None, calls, pure=False)
                    for shard in shards]
         return _in_order(futures, on_done)
     finally:

@@ -104,17 +104,24 @@ def run_scenario(scenario: Scenario, out_dir: str | Path | None = "out",
                  trace_path: str | Path | None = None, scale: float = 1.0,
                  realtime_speed: float | None = None, udp: tuple[str, int] | None = None,
                  progress: RunProgress | None = None, workers: int = 1,
-                 dask: str | Any | None = None) -> RunResult:
+                 dask: str | Any | None = None, calls: int | None = None,
+                 rate: float = 1.0) -> RunResult:
     """Simulate ``scenario``; write its CDRs to ``out_dir`` (None: write nothing).
 
     Output is all or nothing: files appear only when the whole run succeeded. The exception is
     ``realtime_speed`` (a live feed): CDRs are written in place and flushed as calls end.
-    ``scale`` stretches every traffic profile's duration; ``udp`` also sends each recorded CDR
-    as one datagram (its pipe line); ``workers`` > 1 or ``dask`` (a scheduler address or a
-    ``distributed.Client``) split the run into shards by account (see ``_parallel``).
+    ``scale`` stretches every traffic profile's duration and ``rate`` multiplies its cps;
+    ``calls`` stops arrivals after that many call attempts (exact volumes). ``udp`` also sends
+    each recorded CDR as one datagram (its pipe line); ``workers`` > 1 or ``dask`` (a scheduler
+    address or a ``distributed.Client``) split the run into shards by account (see
+    ``_parallel``).
     """
     if scale != 1.0:
         scenario = scale_traffic(scenario, scale)
+    if rate != 1.0:
+        scenario = scale_rate(scenario, rate)
+    if calls is not None and calls < 1:
+        raise RunOptionError(f"expected --calls of at least 1, found {calls}")
     sharded = workers > 1 or dask is not None
     if sharded and (realtime_speed or udp or trace_path):
         raise RunOptionError("--workers/--dask run in batch: they cannot be combined with "
@@ -132,7 +139,7 @@ def run_scenario(scenario: Scenario, out_dir: str | Path | None = "out",
                         direct=realtime_speed is not None)
     if sharded:
         try:
-            return _run_sharded(scenario, output, formats, workers, dask, progress)
+            return _run_sharded(scenario, output, formats, workers, dask, progress, calls)
         except ShardingError as exc:
             raise RunOptionError(str(exc)) from None
     trace_tmp = Path(f"{trace_path}.partial") if trace_path else None
@@ -143,7 +150,7 @@ def run_scenario(scenario: Scenario, out_dir: str | Path | None = "out",
     if feed is not None:
         on_cdr = _tee(on_cdr, feed.send)
     simulation = Simulation(scenario, on_cdr, trace=trace, keep=keep,
-                            realtime_speed=realtime_speed)
+                            realtime_speed=realtime_speed, calls=calls)
     if progress is not None:
         # Batch runs refresh the bar every 1024 calls; realtime ones on every call (it throttles).
         simulation.on_cdr = _counting(on_cdr, simulation, progress,
@@ -187,9 +194,17 @@ def scale_traffic(scenario: Scenario, factor: float) -> Scenario:
     return scenario.model_copy(update={"traffic": traffic})
 
 
+def scale_rate(scenario: Scenario, factor: float) -> Scenario:
+    """Every traffic profile's ``cps`` times ``factor``: the same span of time, more calls."""
+    if not factor > 0 or factor == float("inf"):
+        raise RunOptionError(f"expected a rate factor > 0, found {factor}")
+    traffic = [p.model_copy(update={"cps": p.cps * factor}) for p in scenario.traffic]
+    return scenario.model_copy(update={"traffic": traffic})
+
+
 def _run_sharded(scenario: Scenario, output: Output | None, formats: tuple[str, ...],
                  workers: int, dask: str | Any | None,
-                 progress: RunProgress | None) -> RunResult:
+                 progress: RunProgress | None, calls: int | None) -> RunResult:
     done = RunStats()
 
     def shard_done(stats: RunStats) -> None:
@@ -199,7 +214,7 @@ def _run_sharded(scenario: Scenario, output: Output | None, formats: tuple[str, 
 
     try:
         stats, kept = run_sharded(scenario, output, formats, workers=max(workers, 1),
-                                  dask_address=dask, on_shard_done=shard_done)
+                                  dask_address=dask, on_shard_done=shard_done, calls=calls)
     except BaseException:
         if output:
             output.abort()

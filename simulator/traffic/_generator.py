@@ -302,11 +302,39 @@ def _number_maker(plans: list[NumberPlan], rng: random.Random) -> Any:
     return pick
 
 
+def _arrivals_stream(scenario: Scenario, index: int) -> random.Random:
+    return random.Random(f"{scenario.seed}/traffic/{index}/arrivals")
+
+
+def arrival_times(profile: TrafficProfile, start_epoch: float,
+                  arrivals: random.Random) -> Iterator[float]:
+    """A profile's arrival instants: Poisson at ``cps`` times the hour's weight.
+
+    They come from their own random stream, apart from what the parties do, so the instants
+    alone can be drawn cheaply (``arrival_cutoff``) and are the same as in the full calls.
+    """
+    t, end = profile.at, profile.at + profile.duration
+    expovariate = arrivals.expovariate
+    while t < end:
+        boundary = min(end, _next_hour(start_epoch, t))
+        rate = profile.cps * profile._weight(start_epoch, t)
+        if rate <= 0:
+            t = boundary
+            continue
+        while True:
+            # A piecewise-constant rate: memorylessness lets each hour restart at its boundary.
+            t += expovariate(rate)
+            if t >= boundary:
+                t = boundary
+                break
+            yield t
+
+
 def profile_calls(scenario: Scenario, index: int) -> Iterator[Script]:
     """The calls of ``scenario.traffic[index]``, in arrival order."""
     profile = scenario.traffic[index]
     start_epoch = scenario.start.timestamp()
-    arrivals = random.Random(f"{scenario.seed}/traffic/{index}/arrivals")
+    arrivals = _arrivals_stream(scenario, index)
     rng = random.Random(f"{scenario.seed}/traffic/{index}/parties")
     gateway = scenario.mapping_gateways[profile.from_]
     sources = profile.source_ips or gateway.ips
@@ -344,61 +372,47 @@ def profile_calls(scenario: Scenario, index: int) -> Iterator[Script]:
     label = profile.name or f"traffic{index}"
     single_source = sources[0] if len(sources) == 1 else None
 
-    t, end, count = profile.at, profile.at + profile.duration, 0
-    expovariate = arrivals.expovariate
-    while t < end:
-        boundary = min(end, _next_hour(start_epoch, t))
-        rate = profile.cps * profile._weight(start_epoch, t)
-        if rate <= 0:
-            t = boundary
-            continue
-        while True:
-            # A piecewise-constant rate: memorylessness lets each hour restart at its boundary.
-            t += expovariate(rate)
-            if t >= boundary:
-                t = boundary
+    for count, t in enumerate(arrival_times(profile, start_epoch, arrivals), 1):
+        draw = random_()
+        kind = ANSWER
+        for threshold, outcome in outcomes:
+            if draw < threshold:
+                kind = outcome
                 break
-            count += 1
-            draw = random_()
-            kind = ANSWER
-            for threshold, outcome in outcomes:
-                if draw < threshold:
-                    kind = outcome
-                    break
-            ring = ring_delay()
-            caller_hangup = None
-            if kind == ANSWER:
-                answer = max(answer_delay(), ring)
-                hold = hold_time()
-                if random_() < callee_hangs_up:
-                    callee = Behaviour(ANSWER, ring, answer, hold)
-                else:
-                    callee = Behaviour(ANSWER, ring, answer)
-                    caller_hangup = hold
-                ringing_for = answer
-            elif kind == NO_ANSWER:
-                callee = Behaviour(NO_ANSWER, ring)
-                ringing_for = no_answer_timeout
+        ring = ring_delay()
+        caller_hangup = None
+        if kind == ANSWER:
+            answer = max(answer_delay(), ring)
+            hold = hold_time()
+            if random_() < callee_hangs_up:
+                callee = Behaviour(ANSWER, ring, answer, hold)
             else:
-                callee = Behaviour(kind, reply_after=ring)
-                ringing_for = 0.0
-            script = Script(
-                f"{label}-{count}", t, single_source or sources[int(random_() * len(sources))],
-                caller_number(), callee_number(), callee, credentials=credentials,
-                caller_hangup=caller_hangup, account=account)
-            if cancel_share and ringing_for and random_() < cancel_share:
-                # The caller gives up while ringing; if the answer comes first, it is too late.
-                script.cancel_after = cancel_after() if cancel_after else random_() * ringing_for
-            if kind == ANSWER:
-                span = hold
-                if media_share and random_() < media_share:
-                    script.media_stops_after = media_after() if media_after else random_() * span
-                if refresh_share and random_() < refresh_share:
-                    script.refresh_failing_leg = "caller"
-                if admin_share and random_() < admin_share:
-                    script.admin_disconnect_at = admin_after() if admin_after \
-                        else random_() * span
-            yield script
+                callee = Behaviour(ANSWER, ring, answer)
+                caller_hangup = hold
+            ringing_for = answer
+        elif kind == NO_ANSWER:
+            callee = Behaviour(NO_ANSWER, ring)
+            ringing_for = no_answer_timeout
+        else:
+            callee = Behaviour(kind, reply_after=ring)
+            ringing_for = 0.0
+        script = Script(
+            f"{label}-{count}", t, single_source or sources[int(random_() * len(sources))],
+            caller_number(), callee_number(), callee, credentials=credentials,
+            caller_hangup=caller_hangup, account=account)
+        if cancel_share and ringing_for and random_() < cancel_share:
+            # The caller gives up while ringing; if the answer comes first, it is too late.
+            script.cancel_after = cancel_after() if cancel_after else random_() * ringing_for
+        if kind == ANSWER:
+            span = hold
+            if media_share and random_() < media_share:
+                script.media_stops_after = media_after() if media_after else random_() * span
+            if refresh_share and random_() < refresh_share:
+                script.refresh_failing_leg = "caller"
+            if admin_share and random_() < admin_share:
+                script.admin_disconnect_at = admin_after() if admin_after \
+                    else random_() * span
+        yield script
 
 
 def explicit_calls(scenario: Scenario) -> Iterator[Script]:
@@ -408,22 +422,32 @@ def explicit_calls(scenario: Scenario) -> Iterator[Script]:
         yield Script.from_call(spec, scenario)
 
 
-def all_calls(scenario: Scenario, accounts: frozenset[str] | None = None) -> Iterator[Script]:
+def all_calls(scenario: Scenario, accounts: frozenset[str] | None = None,
+              limit: int | None = None) -> Iterator[Script]:
     """Every call attempt of the scenario in arrival order; only ``accounts``' when given.
 
-    Ties between sources: explicit calls first, then profiles in file order.
+    Ties between sources: explicit calls first, then profiles in file order. ``limit`` keeps the
+    first ``limit`` attempts of the whole scenario (``--calls``); a shard that runs only some
+    accounts keeps its own share of exactly those attempts (see ``arrival_cutoff``).
     """
+    if limit is not None and accounts is None:
+        yield from itertools.islice(all_calls(scenario), limit)
+        return
+    cutoff = arrival_cutoff(scenario, limit) if limit is not None else None
     streams: list[Iterator[tuple[float, int, int, Script]]] = []
 
     def keyed(order: int, scripts: Iterator[Script]) -> Iterator[tuple[float, int, int, Script]]:
         for n, script in enumerate(scripts):
-            yield script.at, order, n, script
+            key = (script.at, order, n)
+            if cutoff is not None and key > cutoff:
+                return
+            yield *key, script
 
     if scenario.calls:
-        explicit = explicit_calls(scenario)
+        explicit = keyed(0, explicit_calls(scenario))  # numbered before the account filter
         if accounts is not None:
-            explicit = (s for s in explicit if s.account in accounts)
-        streams.append(keyed(0, explicit))
+            explicit = (entry for entry in explicit if entry[3].account in accounts)
+        streams.append(explicit)
     for index, profile in enumerate(scenario.traffic):
         account = scenario.mapping_gateways[profile.from_].account
         if accounts is None or account in accounts:
@@ -434,6 +458,29 @@ def all_calls(scenario: Scenario, accounts: frozenset[str] | None = None) -> Ite
         return
     for _, _, _, script in heapq.merge(*streams):
         yield script
+
+
+def arrival_cutoff(scenario: Scenario, limit: int) -> tuple[float, int, int] | None:
+    """The (time, source, position) key of the scenario's ``limit``-th call attempt.
+
+    Only the arrival instants are drawn (each profile's own arrival stream), so a shard finds
+    the same cutoff as the whole run at a fraction of the cost of generating the calls. None:
+    the scenario has no more than ``limit`` attempts.
+    """
+    if limit <= 0:
+        return (-math.inf, 0, 0)
+    start_epoch = scenario.start.timestamp()
+
+    def keyed(order: int, times: Iterator[float]) -> Iterator[tuple[float, int, int]]:
+        for n, t in enumerate(times):
+            yield t, order, n
+
+    streams = [keyed(0, iter(sorted(c.at for c in scenario.calls)))]
+    streams += [keyed(i + 1, arrival_times(p, start_epoch, _arrivals_stream(scenario, i)))
+                for i, p in enumerate(scenario.traffic)]
+    for key in itertools.islice(heapq.merge(*streams), limit - 1, None):
+        return key
+    return None
 
 
 class Outage(_Model):

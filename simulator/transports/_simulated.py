@@ -235,13 +235,14 @@ class Simulation:
 
     ``accounts`` restricts the run to the calls of those accounts and ``capacities`` overrides
     routing-gateway capacities: that is how ``--workers`` runs one shard (see ``_parallel``).
+    ``calls`` keeps the scenario's first ``calls`` call attempts (``--calls``).
     """
 
     def __init__(self, scenario: Scenario, on_cdr: Callable[[Cdr], None], *,
                  trace: IO[str] | None = None, keep: set[str] | None = None,
                  accounts: frozenset[str] | None = None,
                  capacities: dict[str, int | None] | None = None,
-                 realtime_speed: float | None = None) -> None:
+                 realtime_speed: float | None = None, calls: int | None = None) -> None:
         if capacities:
             gateways = {name: gw.model_copy(update={"capacity": capacities.get(name, gw.capacity)})
                         for name, gw in scenario.routing_gateways.items()}
@@ -257,6 +258,7 @@ class Simulation:
         self.scripts: dict[int, Script] = {}
         self.flowno = 0
         self.accounts = accounts
+        self.limit = calls
         self.arrived = 0
         self.last_end = 0.0
         self._defaults: dict[int, Behaviour] = {}
@@ -274,7 +276,7 @@ class Simulation:
     # -- driving --------------------------------------------------------------------------------
     def run(self) -> RunStats:
         self._schedule_outages()
-        self._arrivals = all_calls(self.scenario, self.accounts)
+        self._arrivals = all_calls(self.scenario, self.accounts, self.limit)
         self._next_arrival()
         # Every call in progress is a handful of long-lived objects; with the default
         # thresholds the collector rescans them every few hundred allocations (measured: 20-30 %
@@ -436,10 +438,12 @@ class Simulation:
             }, separators=(",", ":")) + "\n")
 
 
-def expected_arrivals(scenario: Scenario) -> float:
-    """The mean number of call attempts of a scenario (for progress bars and shard balance)."""
+def expected_arrivals(scenario: Scenario, limit: int | None = None) -> float:
+    """The mean number of call attempts of a scenario (for progress bars and shard balance),
+    at most ``limit`` (``--calls``)."""
     start = scenario.start.timestamp()
-    return len(scenario.calls) + sum(p.expected_calls(start) for p in scenario.traffic)
+    mean = len(scenario.calls) + sum(p.expected_calls(start) for p in scenario.traffic)
+    return mean if limit is None else min(mean, limit)
 
 
 _H225 = {"INVITE": "Setup", "INVITE (credentials)": None, "100": "Call Proceeding",
