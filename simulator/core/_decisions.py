@@ -137,6 +137,16 @@ NO_TIMER_CAP = _v(26, "caller without session timers reached the re-INVITE cap",
 REFRESH_FAILED = _v(27, "session refresh unanswered for 32 s", S, R.SESSION_TIMEOUT, 408, 102)
 MEDIA_TIMEOUT = _v(28, "no media for media_timeout s", S, R.MEDIA_TIMEOUT, 200, 41)
 
+def bye_reason_header(verdict: Verdict) -> str:
+    """The Reason header of a BYE the switch sends on its own (endDirection 2), RFC 3326 form.
+
+    It names the server's reason (``Q.850;cause=16;text="Prepaid Duration Exceeded"``) so admin,
+    prepaid, session and media endings can be told apart on the wire; the CDR's
+    ``sipreasonheader`` keeps the contract's protocol cause.
+    """
+    return f'Q.850;cause={verdict.q850};text="{verdict.reason.title}"'
+
+
 TIMER_B = 32.0  # s: RFC 3261 64*T1, how long an INVITE or refresh may go unanswered
 
 ALL_ROWS: tuple[Verdict, ...] = (

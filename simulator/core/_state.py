@@ -689,7 +689,9 @@ class Call:
             self.account.active -= 1
         if self.trace is not None:
             self._event(now, "ending", row=verdict.row, situation=verdict.situation,
-                        endDirection=int(verdict.end_direction), reason=verdict.reason.title)
+                        endDirection=int(verdict.end_direction), reason=verdict.reason.title,
+                        sip_code=verdict.sip_code, q850=verdict.q850,
+                        bye_reason=table.bye_reason_header(verdict))
         self._trace_ending(now, previous, verdict)
         self._bill(now)
         self.switch.signalling.released(self)

@@ -231,6 +231,9 @@ def _header(scenario: Scenario, cdr: Cdr, entries: list[Entry], tried: list[str]
         "release": stamp(release_ms),
         "call_duration": f"{(release_ms - invite_ms) / 1000:.3f} s from INVITE to release",
         "hold_time": f"{cdr.holdtime} s",
+        "caller_call_id": cdr.leg_call_id("caller", cdr.callerip or "0.0.0.0"),
+        "callee_call_id": cdr.leg_call_id("callee", cdr.calleeip) if cdr.calleegatewayid
+        else "",
         "ended": f"endDirection {cdr.enddirection} ({_DIRECTIONS.get(cdr.enddirection, '?')}), "
                  f"endReason {cdr.endreason} {cdr.end_reason_name}",
     }

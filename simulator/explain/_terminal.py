@@ -41,9 +41,10 @@ def _collapse(entries: list[Entry]) -> list[Entry]:
 
 
 class _Ladder:
-    def __init__(self, lanes: list[str]) -> None:
+    def __init__(self, lanes: list[str], labels: list[str]) -> None:
         self.lanes = lanes
-        self.width = max(14, *(len(lane) + 4 for lane in lanes))
+        longest = max((len(label) for label in labels), default=0)
+        self.width = max(14, min(longest + 5, 32), *(len(lane) + 4 for lane in lanes))
         self.centers = [i * self.width + self.width // 2 for i in range(len(lanes))]
         self.total = self.width * len(lanes)
 
@@ -121,7 +122,7 @@ def _header(ex: Explanation) -> Group:
 
 
 def _ladder(ex: Explanation, time_mode: str) -> Table:
-    ladder = _Ladder(ex.lanes)
+    ladder = _Ladder(ex.lanes, [e.message for e in ex.messages])
     table = Table(title="ladder" + (" (H.225 on H.323 legs)" if "h323" in
                                     ex.protocols.values() else ""),
                   title_justify="left", title_style="bold", box=None, pad_edge=False)

@@ -62,11 +62,17 @@ def test_busy(kit):
 
 
 def test_switch_ends_at_max_duration(kit):
-    switch = kit.switch(scenario(kit, max_duration=2), duration=7)
+    pcap = kit.tmp / "max.pcap"
+    switch = kit.switch(scenario(kit, max_duration=2), 7, "--pcap", str(pcap))
     kit.uas("-sn", "uas")  # the built-in uas waits for a BYE: the switch must send it
     check_sipp(kit.uac("-sf", str(kit.xml("uac_wait_bye.xml")), "-s", "8801711000004"))
     cdr = only(switch.finish())
     assert (cdr["enddirection"], cdr["endreason"], cdr["holdtime"]) == (2, 1, 2)
+    # Both BYEs on the wire name the server's reason; the CDR keeps the contract's value.
+    byes = [line for line in pcap.read_bytes().split(b"\r\n\r\n") if b"BYE sip:" in line]
+    assert len(byes) == 2, byes
+    assert all(b'Reason: Q.850;cause=16;text="Normal Clearing"' in bye for bye in byes), byes
+    assert cdr["sipreasonheader"] == 'SIP;cause=200;text="OK"'
 
 
 def test_refused_no_route(kit):

@@ -50,7 +50,7 @@ from sippy.Udp_server import Udp_server, Udp_server_opts
 
 from cdr_writer import Cdr
 from simulator.core._cdr import cdr_from_call
-from simulator.core._decisions import Party
+from simulator.core._decisions import Party, bye_reason_header
 from simulator.core._reasons import sip_phrase
 from simulator.core._state import Call, CallAttempt, Kind, Leg, Phase, Switch
 from simulator.scenario._schema import RoutingGateway, Scenario
@@ -516,18 +516,21 @@ class Bridge:
             _quiet(transaction)
         self.refreshes.clear()
         reason = SipHeader(name="reason", bodys=call.sip_reason_header)
+        # A BYE the switch sends on its own names the server's reason (Q.850 cause + text).
+        bye_reason = SipHeader(name="reason", bodys=bye_reason_header(verdict)) \
+            if verdict.end_direction == Party.SERVER else reason
         caller, callee = self.caller_ua, self.callee_ua
         if not caller.isDead():
             if caller.isConnected():
                 if verdict.end_direction != Party.CALLER:
-                    caller.recvEvent(_with_headers(CCEventDisconnect(), reason))
+                    caller.recvEvent(_with_headers(CCEventDisconnect(), bye_reason))
             elif verdict.end_direction != Party.CALLER:
                 code = verdict.sip_code
                 caller.recvEvent(_with_headers(CCEventFail((code, sip_phrase(code))), reason))
         if callee is not None and not callee.isDead():
             if callee.isConnected():
                 if verdict.end_direction != Party.CALLEE:
-                    callee.recvEvent(_with_headers(CCEventDisconnect(), reason))
+                    callee.recvEvent(_with_headers(CCEventDisconnect(), bye_reason))
             elif call.answer_at is None:
                 callee.recvEvent(_with_headers(CCEventDisconnect(), reason))  # -> CANCEL
 

@@ -1,0 +1,240 @@
+"""The call's signalling as real SIP over UDP, written as a pcap with scapy.
+
+Every message of the ladder becomes one datagram between the scenario's own addresses: the
+caller's source IP, the switch (``SWITCH_ADDRESS``, the scenario names none) and each routing
+gateway tried. Messages carry what a SIP peer needs to parse them: Via with a branch per
+transaction, From/To tags, one Call-ID per leg, CSeq, Contact, Max-Forwards, an exact
+Content-Length, CRLF line ends and SDP on INVITEs and their 200s. The switch's own BYEs carry
+the server's reason (``bye_reason_header``), refusals the CDR's ``sipreasonheader``.
+
+Not on the wire: the switch's local 408 for a refresh timer B (nothing is received) and H.323
+legs (H.225 is not SIP; their messages stay in the ladder only).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from simulator.explain._build import ExplainError
+from simulator.explain._model import Entry, Explanation
+from simulator.scenario._schema import Scenario
+
+SWITCH_ADDRESS = "192.0.2.1:5060"
+DEFAULT_PORT = 5060
+SAME_INSTANT_STEP = 0.0001  # s between datagrams of one instant: timestamps strictly increase
+
+REASON_PHRASES = {
+    100: "Trying", 180: "Ringing", 183: "Session Progress", 200: "OK", 401: "Unauthorized",
+    403: "Forbidden", 404: "Not Found", 408: "Request Timeout", 480: "Temporarily Unavailable",
+    484: "Address Incomplete", 486: "Busy Here", 487: "Request Terminated",
+    503: "Service Unavailable", 600: "Busy Everywhere", 603: "Decline",
+    604: "Does Not Exist Anywhere",
+}
+
+
+def _split(address: str) -> tuple[str, int]:
+    if address.count(":") == 1:
+        host, port = address.split(":")
+        return host, int(port)
+    return address, DEFAULT_PORT
+
+
+def _token(*parts: object) -> str:
+    return hashlib.blake2b("/".join(map(str, parts)).encode(), digest_size=6).hexdigest()
+
+
+@dataclass
+class _Transaction:
+    method: str
+    cseq: int
+    branch: str
+    via: str
+    from_header: str
+    to_header: str
+
+
+@dataclass
+class _Leg:
+    """One SIP dialog: ``uac`` sent the first INVITE to ``uas``."""
+
+    call_id: str
+    uac: str
+    uas: str
+    uac_uri: str
+    uas_uri: str
+    from_tag: str
+    to_tag: str | None = None
+    cseq: dict[str, int] = field(default_factory=dict)
+    open: dict[tuple[str, str], _Transaction] = field(default_factory=dict)  # (sender, method)
+    invite_count: int = 0
+
+
+def sip_messages(ex: Explanation) -> list[tuple[float, str, str, bytes, Entry]]:
+    """(time, src address, dst address, datagram, ladder entry) for every message on the wire."""
+    address = {lane: ex.lane_addresses.get(lane, "") for lane in ex.lanes}
+    address["switch"] = SWITCH_ADDRESS
+    caller_number, callee_number = ex.header["caller"], ex.header["callee"]
+    legs: dict[str, _Leg] = {}
+    seed = f"{ex.scenario}/{ex.call_id}"
+    out = []
+    last = -1.0
+    bye_reason = ex.ending.get("bye_reason", "")
+    refusal_reason = ex.field("sipreasonheader").value
+    server_ended = ex.ending.get("endDirection") == 2
+    for entry in wire_entries(ex):
+        far = entry.dst if entry.src == "switch" else entry.src
+        leg = legs.get(far)
+        if leg is None:
+            switch_host = _split(SWITCH_ADDRESS)[0]
+            if far == "caller":
+                leg = _Leg(ex.header["caller_call_id"], "caller",
+                           "switch", f"sip:{caller_number}@{_split(address['caller'])[0]}",
+                           f"sip:{callee_number}@{switch_host}", _token(seed, "caller-tag"))
+            else:
+                host = _split(address[far])[0]
+                call_id = ex.header["callee_call_id"] if far == ex.header["final_gateway"] \
+                    else f"{_token(seed, far)}@{switch_host}"
+                leg = _Leg(call_id, "switch", far,
+                           f"sip:{caller_number}@{switch_host}", f"sip:{callee_number}@{host}",
+                           _token(seed, far, "tag"))
+            legs[far] = leg
+        extra: list[str] = []
+        if entry.src == "switch" and entry.message == "BYE" and server_ended and bye_reason:
+            extra.append(f"Reason: {bye_reason}")
+        code = entry.message[:3]
+        if entry.src == "switch" and entry.dst == "caller" and code.isdigit() \
+                and int(code) >= 300 and refusal_reason:
+            extra.append(f"Reason: {refusal_reason}")
+        data = _render(leg, entry, address, extra, seed, len(out))
+        t = entry.t if entry.t > last else last + SAME_INSTANT_STEP
+        last = t
+        out.append((t, address[entry.src], address[entry.dst], data, entry))
+    return out
+
+
+def wire_entries(ex: Explanation) -> list[Entry]:
+    """The ladder's messages that go on the wire as SIP (see the module docstring)."""
+    return [e for e in ex.messages if not e.message.startswith("408 (local")
+            and ex.protocols.get(e.dst if e.src == "switch" else e.src, "sip") == "sip"]
+
+
+def _render(leg: _Leg, entry: Entry, address: dict[str, str], extra: list[str], seed: str,
+            number: int) -> bytes:
+    label = entry.message
+    base, _, qualifier = label.partition(" (")
+    qualifier = qualifier.rstrip(")")
+    sender = entry.src
+    sender_host, sender_port = _split(address[sender])
+    body = ""
+    headers: list[str]
+    if base.isdigit():
+        code = int(base)
+        method = {"BYE": "BYE", "CANCEL": "CANCEL"}.get(qualifier, "INVITE")
+        receiver = entry.dst
+        transaction = leg.open.get((receiver, method))
+        if transaction is None:
+            raise ExplainError(f"cannot pair {label!r} from {sender} with a request")
+        to_header = transaction.to_header
+        if code > 100 and ";tag=" not in to_header:
+            if leg.to_tag is None:
+                leg.to_tag = _token(seed, leg.uas, "to", leg.invite_count)
+            to_header += f";tag={leg.to_tag}"
+        start = f"SIP/2.0 {code} {REASON_PHRASES.get(code, 'Unknown')}"
+        headers = [f"Via: {transaction.via}", f"From: {transaction.from_header}",
+                   f"To: {to_header}", f"Call-ID: {leg.call_id}",
+                   f"CSeq: {transaction.cseq} {method}"]
+        if code == 200 and method == "INVITE":
+            headers.append(f"Contact: <sip:{sender_host}:{sender_port}>")
+            body = _sdp(sender_host, seed, sender)
+        if code == 401:
+            headers.append('WWW-Authenticate: Digest realm="vossim", '
+                           f'nonce="{_token(seed, "nonce")}", algorithm=MD5')
+        if code >= 300 and method == "INVITE":
+            leg.open[(receiver, "ACK-non2xx")] = transaction
+        if code >= 200 and method != "INVITE":
+            leg.open.pop((receiver, method), None)
+    else:
+        method = "INVITE" if base in ("INVITE", "re-INVITE") else base
+        in_dialog = base in ("re-INVITE", "BYE") or (base == "ACK" and leg.to_tag is not None)
+        forward = sender == leg.uac
+        if forward:
+            from_header = f"<{leg.uac_uri}>;tag={leg.from_tag}"
+            to_header = f"<{leg.uas_uri}>" + (f";tag={leg.to_tag}" if in_dialog and leg.to_tag
+                                              else "")
+            target = leg.uas_uri
+        else:
+            from_header = f"<{leg.uas_uri}>;tag={leg.to_tag}"
+            to_header = f"<{leg.uac_uri}>;tag={leg.from_tag}"
+            target = leg.uac_uri
+        branch = f"z9hG4bK{_token(seed, number, label)}"
+        invite = leg.open.get((sender, "INVITE"))
+        if method == "ACK" and (sender, "ACK-non2xx") in leg.open:
+            failed = leg.open.pop((sender, "ACK-non2xx"))
+            branch, cseq, to_header = failed.branch, failed.cseq, ""
+            from_header = failed.from_header
+            to_header = f"<{leg.uas_uri}>;tag={leg.to_tag}"
+            leg.to_tag = None  # the next INVITE (after a challenge) starts a new dialog attempt
+            leg.invite_count += 1
+        elif method in ("ACK", "CANCEL") and invite is not None:
+            cseq = invite.cseq
+            if method == "CANCEL":
+                branch = invite.branch
+                to_header = invite.to_header
+        else:
+            cseq = leg.cseq.get(sender, 0) + 1
+            leg.cseq[sender] = cseq
+        via = f"SIP/2.0/UDP {sender_host}:{sender_port};branch={branch}"
+        start = f"{method} {target} SIP/2.0"
+        headers = [f"Via: {via}", "Max-Forwards: 70", f"From: {from_header}",
+                   f"To: {to_header}", f"Call-ID: {leg.call_id}", f"CSeq: {cseq} {method}"]
+        if method == "INVITE":
+            headers.append(f"Contact: <sip:{sender_host}:{sender_port}>")
+            body = _sdp(sender_host, seed, sender)
+            if qualifier == "credentials":
+                headers.append(f'Authorization: Digest username="{_token(seed, "user")}", '
+                               f'realm="vossim", nonce="{_token(seed, "nonce")}", '
+                               f'uri="{target}", response="{_token(seed, "response")}"')
+        if method not in ("ACK",):
+            leg.open[(sender, method)] = _Transaction(method, cseq, branch, via, from_header,
+                                                      to_header)
+    headers.extend(extra)
+    headers.append("User-Agent: vossim explain")
+    if body:
+        headers.append("Content-Type: application/sdp")
+    payload = body.encode()
+    headers.append(f"Content-Length: {len(payload)}")
+    return ("\r\n".join([start, *headers]) + "\r\n\r\n").encode() + payload
+
+
+def _sdp(host: str, seed: str, who: str) -> str:
+    session = int(_token(seed, who, "sdp"), 16) % 10**9
+    port = 10000 + 2 * (int(_token(seed, who, "rtp"), 16) % 5000)
+    return "\r\n".join([
+        "v=0", f"o=vossim {session} {session} IN IP4 {host}", "s=vossim", f"c=IN IP4 {host}",
+        "t=0 0", f"m=audio {port} RTP/AVP 0 8 101", "a=rtpmap:0 PCMU/8000",
+        "a=rtpmap:8 PCMA/8000", "a=rtpmap:101 telephone-event/8000", "a=sendrecv", ""])
+
+
+def write_pcap(ex: Explanation, scenario: Scenario, path: Path) -> int:
+    """Write the call's SIP datagrams to ``path`` (all or nothing); returns how many."""
+    from scapy.layers.inet import IP, UDP
+    from scapy.packet import Raw
+    from scapy.utils import wrpcap
+
+    start = scenario.start.timestamp()
+    packets = []
+    for t, src, dst, data, _ in sip_messages(ex):
+        src_host, src_port = _split(src)
+        dst_host, dst_port = _split(dst)
+        packet = IP(src=src_host, dst=dst_host) / UDP(sport=src_port, dport=dst_port) / Raw(data)
+        packet.time = start + t
+        packets.append(packet)
+    if not packets:
+        raise ExplainError(f"call {ex.call_id!r} has no SIP message to write (H.323 legs only)")
+    partial = path.with_name(path.name + ".partial")
+    wrpcap(str(partial), packets)
+    os.replace(partial, path)
+    return len(packets)
