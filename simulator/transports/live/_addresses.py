@@ -18,6 +18,14 @@ SIP_PORT = 5060
 _FIRST_MAPPED = 10
 
 
+def is_loopback(host: str) -> bool:
+    """An IP literal on 127.0.0.0/8 (or ::1). A name is not: live mode never resolves one."""
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 def split_address(address: str) -> tuple[str, int | None]:
     if address.count(":") == 1:
         host, port = address.split(":")

@@ -21,6 +21,8 @@ from typing import Any
 
 from sippy.SdpConnecton import SdpConnecton
 
+from simulator.transports.live._addresses import is_loopback
+
 HOST = "127.0.0.1"
 SELECT_TIMEOUT = 0.05  # s; how soon the relay thread sees a newly opened or closed anchor
 
@@ -40,6 +42,9 @@ class Anchor:
         self.last_from_callee = now
         self.from_caller = 0  # packets relayed, per direction
         self.from_callee = 0
+        # where each party's RTP really comes from: used instead of an SDP address off loopback
+        self.caller_source: tuple[str, int] | None = None
+        self.callee_source: tuple[str, int] | None = None
 
     @property
     def caller_port(self) -> int:
@@ -61,18 +66,25 @@ class Anchor:
 
     def relay_packet(self, sock: socket.socket) -> None:
         try:
-            data, _ = sock.recvfrom(2048)
+            data, source = sock.recvfrom(2048)
         except OSError:
             return
         if sock is self.to_caller:
             self.last_from_caller = time.monotonic()
             self.from_caller += 1
-            target, out = self.callee_rtp, self.to_callee
+            self.caller_source = source
+            target, out, latched = self.callee_rtp, self.to_callee, self.callee_source
         else:
             self.last_from_callee = time.monotonic()
             self.from_callee += 1
-            target, out = self.caller_rtp, self.to_caller
+            self.callee_source = source
+            target, out, latched = self.caller_rtp, self.to_caller, self.caller_source
         self.relay.packets += 1
+        if target is not None and not is_loopback(target[0]):
+            # live mode sends nothing off loopback, whatever the SDP says: answer the party
+            # where its own RTP comes from (symmetric RTP), or not at all
+            self.relay.refused += latched is None
+            target = latched
         if target is not None:
             with contextlib.suppress(OSError):  # the party closed its port: drop, as a NAT would
                 out.sendto(data, target)
@@ -91,6 +103,7 @@ class MediaRelay:
         self.running = True
         self.anchors_opened = 0
         self.packets = 0  # received from the parties, over all anchors (only this thread adds)
+        self.refused = 0  # packets not sent: the SDP named an address off loopback
         self.thread = threading.Thread(target=self._run, name="vossim-rtp", daemon=True)
         self.thread.start()
 

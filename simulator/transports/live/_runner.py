@@ -146,9 +146,9 @@ def run_live(scenario: Scenario, *, port: int = 5060, speed: float = 1.0,
         if pool is not None:
             result.agent_errors.extend(pool.stop())
         live.shutdown()
-        media = live.media_summary()
-        if media is not None:
-            echo(f"vossim live: {media}")
+        for summary in (live.media_summary(), live.trust_summary()):
+            if summary is not None:
+                echo(f"vossim live: {summary}")
         if capture is not None:
             time.sleep(0.2)  # let the last datagrams reach the sniffer
             capture.stop()

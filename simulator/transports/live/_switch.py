@@ -17,6 +17,7 @@ import os
 os.environ.setdefault("SIPLOG_BEND", "none")  # sippy logs every message to stderr otherwise
 
 import gc
+import re
 import socket
 import sys
 import time
@@ -54,13 +55,14 @@ from simulator.core._decisions import Party, bye_reason_header
 from simulator.core._reasons import sip_phrase
 from simulator.core._state import Call, CallAttempt, Kind, Leg, Phase, Switch
 from simulator.scenario._schema import RoutingGateway, Scenario
-from simulator.transports.live._addresses import AddressPlan, SourceIndex
+from simulator.transports.live._addresses import AddressPlan, SourceIndex, is_loopback
 from simulator.transports.live._media import Anchor, MediaRelay, anchor_sdp
 
 CALL_TAG_HEADER = "x-vossim-call"  # scenario call id, set by vossim's own agents, passed on
 MIN_SESSION_EXPIRES = 90           # RFC 4028 default Min-SE; pjsua refuses anything lower
 RECEIVE_BUFFER = 4 * 1024 * 1024   # a bigger UDP buffer: bursts at 200 CPS overflow the default
 REALM = "vossim"
+PEER_LINGER = 40.0  # s a leg's peer stays bound after its call ended: BYE retransmissions
 
 
 class _OneWorker(Udp_server_opts):
@@ -96,7 +98,7 @@ def _parse_failed(message: str, *_: Any, **__: Any) -> None:
         _receiving[0] = None
         data, server, address = current
         response = bad_request_response(data)
-        if response is not None:
+        if response is not None and is_loopback(str(address[0])):
             server.send_to(response, address)
 
 
@@ -105,7 +107,47 @@ _sippy_tm.dump_exception = _parse_failed
 
 
 class _TransactionManager(SipTransactionManager):
+    """sippy's transaction layer, plus the two rules of a switch that trusts no one.
+
+    - A dialog's requests and responses are taken only from that leg's own peer (the address
+      its INVITE came from, or the one the switch sent its INVITE to): a BYE with the right
+      Call-ID and tags from anywhere else gets 403 and the call goes on.
+    - Nothing is sent off loopback, whatever a peer advertises in Contact, Via or
+      Record-Route: such a message goes to the leg's peer instead, or nowhere.
+    """
+
     model_udp_server = (_Udp, _OneWorker)
+
+    def __init__(self, global_config: dict[str, Any], req_cb: Any) -> None:
+        self.peers: dict[str, tuple[tuple[str, int], object]] = {}  # Call-ID -> (peer, owner)
+        self.refused_from = 0  # requests refused (403) for coming from another address
+        self.redirected = 0    # messages sent to the leg's peer instead of an off-loopback target
+        self.dropped = 0       # messages not sent at all: off loopback and no peer known
+        super().__init__(global_config, req_cb)
+
+    def bind_peer(self, call_id: str, peer: tuple[str, int], owner: object) -> None:
+        self.peers[call_id] = ((peer[0], int(peer[1])), owner)
+
+    def unbind_peer(self, call_id: str, owner: object) -> None:
+        found = self.peers.get(call_id)
+        if found is not None and found[1] is owner:
+            del self.peers[call_id]
+
+    def peer_of(self, call_id: str | None) -> tuple[str, int] | None:
+        found = self.peers.get(call_id) if call_id is not None else None
+        return None if found is None else found[0]
+
+    def incomingRequest(self, msg: Any, checksum: Any, tids: Any, server: Any) -> None:
+        peer = self.peer_of(str(tids[0][0]))
+        if peer is not None and _address(msg.getSource()) != peer:
+            self.refused_from += 1
+            if msg.getMethod() == "ACK":
+                self.l1rcache[checksum] = _sippy_tm.SipTMRetransmitO()
+                return
+            resp = msg.genResponse(403, "Forbidden")
+            self.transmitMsg(server, resp, resp.getHFBody("via").getTAddr(), checksum)
+            return
+        super().incomingRequest(msg, checksum, tids, server)
 
     def handleIncoming(self, data_in: bytes, ra: Any, server: Any, rtime: Any) -> None:
         _receiving[0] = (data_in, server, ra.address)
@@ -119,8 +161,37 @@ class _TransactionManager(SipTransactionManager):
             _receiving[0] = None
 
     def incomingResponse(self, msg: Any, t: Any, checksum: Any) -> None:
+        peer = self.peer_of(str(msg.getHFBody("call-id")))
+        if peer is not None and _address(msg.getSource()) != peer:
+            self.refused_from += 1
+            return  # a response from someone the request was not sent to: not the peer's
         _lowercase_transport(msg)
         super().incomingResponse(msg, t, checksum)
+
+    def transmitData(self, userv: Any, data: Any, address: Any, cachesum: Any = None,
+                     lossemul: int = 0) -> None:
+        if not is_loopback(str(address[0])):
+            peer = self.peer_of(_call_id_of(data))
+            if peer is None:
+                self.dropped += 1
+                return
+            self.redirected += 1
+            address = peer
+        super().transmitData(userv, data, address, cachesum, lossemul)
+
+
+_CALL_ID_LINE = re.compile(r"^(?:call-id|i)[ \t]*:[ \t]*(\S+)", re.IGNORECASE | re.MULTILINE)
+
+
+def _call_id_of(data: str | bytes) -> str | None:
+    text = data.decode("utf-8", errors="replace") if isinstance(data, bytes) else data
+    found = _CALL_ID_LINE.search(text.split("\r\n\r\n", 1)[0])
+    return found.group(1) if found else None
+
+
+def _address(source: Any) -> tuple[str, int]:
+    host, port = source
+    return str(host), int(port)
 
 
 _COPIED = ("via", "from", "to", "call-id", "cseq")
@@ -300,6 +371,17 @@ class LiveSwitch:
                 bridge.close_media()
             self.relay.stop()
 
+    def trust_summary(self) -> str | None:
+        """What the switch refused or redirected because it trusts no peer (None: nothing)."""
+        tm = self.tm
+        refused_rtp = self.relay.refused if self.relay is not None else 0
+        if not (tm.refused_from or tm.redirected or tm.dropped or refused_rtp):
+            return None
+        return (f"untrusted peers: refused {tm.refused_from} in-dialog requests from another "
+                f"address than the leg's peer; {tm.redirected} messages meant for addresses off "
+                f"loopback sent to the leg's own peer instead, {tm.dropped} not sent; "
+                f"{refused_rtp} RTP packets not sent off loopback")
+
     def media_summary(self) -> str | None:
         """How much RTP the switch relayed, for the run's report (None when not anchoring)."""
         relay = self.relay
@@ -315,6 +397,10 @@ class Bridge:
     def __init__(self, live: LiveSwitch, req: Any) -> None:
         self.live = live
         self.source = req.getSource()
+        # the Call-IDs of this call's legs, bound to their peers (see _TransactionManager)
+        self.legs: list[str] = [str(req.getHFBody("call-id"))]
+        self.token = object()
+        live.tm.bind_peer(self.legs[0], self.source, self.token)
         self.tag = str(req.getHFBody(CALL_TAG_HEADER)) if req.countHFs(CALL_TAG_HEADER) else ""
         self.caller_ua = UA(live.global_config, event_cb=self._from_caller)
         self.callee_ua: UA | None = None
@@ -359,6 +445,7 @@ class Bridge:
             if auth is None:
                 self._challenge()
                 self.close_media()  # the retry is a new INVITE, hence a new Bridge
+                self.forget_peers()
                 return
             user, ok = _digest_matches(auth, config.user, config.password)
             credentials = (user, config.password if ok else "")
@@ -391,7 +478,10 @@ class Bridge:
         self.callee_ua = ua
         attempt_data = self.call.attempt
         offer = self.offer.getCopy() if self.offer is not None else None
-        invite = CCEventTry((SipCallId(), attempt_data.caller, attempt_data.callee, offer,
+        call_id = SipCallId()
+        self.legs.append(str(call_id))
+        live.tm.bind_peer(self.legs[-1], (host, port), self.token)
+        invite = CCEventTry((call_id, attempt_data.caller, attempt_data.callee, offer,
                              None, None))
         if gateway.protocol == "sip":
             invite.extra_headers = self._timer_headers("uac")  # the switch refreshes this leg
@@ -470,6 +560,15 @@ class Bridge:
         call.deliver(max(at, call.answer_at or 0.0), Kind.MEDIA_STOPPED)
         self._rearm()
 
+    def forget_peers(self) -> None:
+        """Unbind the legs' peers once no request of theirs can still come (64 x T1)."""
+        tm, legs, token = self.live.tm, tuple(self.legs), self.token
+
+        def unbind() -> None:
+            for call_id in legs:
+                tm.unbind_peer(call_id, token)
+        Timeout(unbind, PEER_LINGER)
+
     def close_media(self) -> None:
         if self.media_timer is not None:
             self.media_timer.cancel()
@@ -512,6 +611,7 @@ class Bridge:
             self.timer.cancel()
             self.timer = None
         self.close_media()
+        self.forget_peers()
         for transaction in self.refreshes:
             _quiet(transaction)
         self.refreshes.clear()
