@@ -1,4 +1,4 @@
-"""CDR sinks: the four output formats, written into a staging area and committed atomically.
+"""CDR sinks: the output formats, written into a staging area and committed atomically.
 
 Every sink receives records in CDR order (stoptime, then flowno) and only ``recorded`` ones,
 except ``jsonl``, which also shows the suppressed records (``recorded: false``). Files are
@@ -21,9 +21,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import IO, Protocol
 
+from cdr_writer._mariadb import MariaDbSink
+from cdr_writer._parquet import ParquetSink
 from cdr_writer._record import E_CDR_COLUMNS, E_CDR_NAMES, Cdr
 
-FORMATS = ("pipe", "e_cdr", "sqlite", "jsonl")
+FORMATS = ("pipe", "e_cdr", "sqlite", "jsonl", "parquet", "mariadb")
 DEFAULT_FORMATS = ("pipe", "e_cdr")
 SQLITE_NAME = "vos3000.db"
 JSONL_NAME = "cdr.jsonl"
@@ -257,18 +259,24 @@ class JsonlSink:
         self.handle.close()
 
 
-_SINKS = {"pipe": PipeSink, "e_cdr": ECdrCsvSink, "sqlite": SqliteSink, "jsonl": JsonlSink}
+_SINKS = {"pipe": PipeSink, "e_cdr": ECdrCsvSink, "sqlite": SqliteSink, "jsonl": JsonlSink,
+          "parquet": ParquetSink}
+DATABASE_FORMATS = ("mariadb",)  # written to a server (``db``), not into the output directory
 
 
 class Output:
     """The output directory of one run: sinks that write into staging, then commit or abort."""
 
     def __init__(self, directory: str | os.PathLike[str], formats: tuple[str, ...],
-                 fee_places: int, *, direct: bool = False) -> None:
-        unknown = [f for f in formats if f not in _SINKS]
+                 fee_places: int, *, direct: bool = False, db: str | None = None) -> None:
+        unknown = [f for f in formats if f not in _SINKS and f not in DATABASE_FORMATS]
         if unknown:
             raise ValueError(f"unknown CDR format {unknown[0]!r}; expected one of "
                              f"{', '.join(FORMATS)}")
+        if "mariadb" in formats and not db:
+            raise ValueError("--format mariadb needs --db mysql://USER:PASS@HOST:PORT/DATABASE")
+        if db and "mariadb" not in formats:
+            raise ValueError("--db goes with --format mariadb")
         self.directory = Path(directory)
         self.direct = direct
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -276,8 +284,14 @@ class Output:
             self.staging = self.directory
         else:
             self.staging = Path(tempfile.mkdtemp(prefix=".vossim-staging-", dir=self.directory))
-        self.sinks: list[Sink] = [_SINKS[f](self.staging, fee_places, direct)
-                                  for f in dict.fromkeys(formats)]
+        self.sinks: list[Sink] = []
+        try:
+            for name in dict.fromkeys(formats):
+                self.sinks.append(MariaDbSink(db, fee_places, direct) if name == "mariadb"
+                                  else _SINKS[name](self.staging, fee_places, direct))
+        except BaseException:
+            self.abort()
+            raise
         self.recorded_sinks = [s for s in self.sinks if not s.wants_suppressed]
         self.all_sinks = [s for s in self.sinks if s.wants_suppressed]
 
@@ -303,9 +317,17 @@ class Output:
         shutil.rmtree(self.staging, ignore_errors=True)
         return written
 
+    def notes(self) -> list[str]:
+        """What sinks have to tell the user (e.g. a database run that resumed)."""
+        return [note for sink in self.sinks for note in getattr(sink, "notes", list)()]
+
     def abort(self) -> None:
         for sink in self.sinks:
             with contextlib.suppress(Exception):  # already failing: leave nothing behind
-                sink.close()
+                discard = getattr(sink, "discard", None)
+                if discard is not None:
+                    discard()
+                else:
+                    sink.close()
         if not self.direct:
             shutil.rmtree(self.staging, ignore_errors=True)

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from cdr_writer import DEFAULT_FORMATS, FORMATS
+from cdr_writer._mariadb import CdrDatabaseError
 from simulator.run._run import RunResult, apply_overrides, run_scenario
 from simulator.scenario._loader import ScenarioError, load_scenario
 from simulator.transports._simulated import RunStats, SimulationError
@@ -125,12 +126,17 @@ def cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
         speed = (args.speed or 1.0) if args.realtime else None
         if args.speed is not None and not args.realtime:
             raise RunOptionError("--speed goes with --realtime")
+        formats = _formats(args.format)
+        if "mariadb" in formats and not args.db:
+            raise RunOptionError("--format mariadb needs --db mysql://USER:PASS@HOST:PORT/DATABASE")
+        if args.db and "mariadb" not in formats:
+            raise RunOptionError("--db goes with --format mariadb")
         options = dict(trace_path=args.trace, realtime_speed=speed, udp=args.udp,
                        progress=progress, workers=args.workers, dask=args.dask,
-                       calls=args.calls)
+                       calls=args.calls, db=args.db)
         with progress or contextlib.nullcontext():
-            result = run_scenario(scenario, args.output, _formats(args.format), **options)
-    except RunOptionError as exc:
+            result = run_scenario(scenario, args.output, formats, **options)
+    except (RunOptionError, CdrDatabaseError) as exc:
         err.print(f"vossim run: {exc}", markup=False, highlight=False)
         return EXIT_INVALID
     except OSError as exc:
@@ -150,6 +156,8 @@ def cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
                   markup=False, highlight=False)
     for path in result.files:
         out.print(f"wrote {path}", markup=False, highlight=False)
+    for note in result.notes:
+        out.print(note, markup=False, highlight=False)
     return 0
 
 
@@ -220,6 +228,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--format", action="append", metavar="F",
                      help=f"CDR format, repeatable or comma-separated: {', '.join(FORMATS)} "
                           "(default: pipe,e_cdr)")
+    run.add_argument("--db", metavar="URL",
+                     help="with --format mariadb: mysql://USER:PASS@HOST:PORT/DATABASE (daily "
+                          "tables e_cdr_YYYYMMDD; a rerun of the same scenario resumes)")
     run.add_argument("--set", action="append", metavar="KEY=VALUE",
                      help="override a switch: key, e.g. --set SERVER_BILLING_FEE_PRECISTION=4")
     run.add_argument("--trace", metavar="FILE",

@@ -50,6 +50,7 @@ from simulator.transports._simulated import RunStats, Simulation
 FLOWNO = "\x1f"  # stands for the flowno in a shard's rendered text; never in a CDR value
 _JSON_FLOWNO = '"\\u001f"'
 _BATCH = 2048
+ROW_FORMATS = ("sqlite", "parquet", "mariadb")  # sinks fed an e_cdr row (``write_row``)
 DASK_CONNECT_TIMEOUT = 15.0  # s to reach a scheduler given by address
 
 
@@ -110,7 +111,8 @@ def split(capacity: int | None, weights: list[float]) -> list[int | None]:
 class _Spool:
     """Receives a shard's CDRs and spools them, rendered, in batches of pickled tuples.
 
-    Entry: (stoptime, shard, n, recorded, pipe, e_cdr, jsonl, sqlite row); absent formats None.
+    Entry: (stoptime, shard, n, recorded, pipe, e_cdr, jsonl, e_cdr row); absent formats None.
+    The e_cdr row feeds every sink that takes rows (sqlite, parquet, mariadb).
     """
 
     def __init__(self, handle: io.BufferedIOBase, shard: int, formats: tuple[str, ...],
@@ -123,7 +125,7 @@ class _Spool:
         self.pipe = "pipe" in formats
         self.e_cdr = "e_cdr" in formats
         self.jsonl = "jsonl" in formats
-        self.sqlite = "sqlite" in formats
+        self.rows = any(f in formats for f in ROW_FORMATS)
         self.recorded_only = not self.jsonl
         self.csv = _CsvLine()
         self.batch: list[tuple[Any, ...]] = []
@@ -146,7 +148,7 @@ class _Spool:
             pipe_line(cdr, self.places) + "\n" if self.pipe and recorded else None,
             self.csv(e_cdr_csv_values(cdr, self.places)) if self.e_cdr and recorded else None,
             jsonl_line(cdr) if self.jsonl else None,
-            sqlite_row(cdr) if self.sqlite and recorded else None,
+            sqlite_row(cdr) if self.rows and recorded else None,
         ))
         if recorded:
             cdr.flowno = flowno
@@ -199,7 +201,7 @@ def merge_into(output: Output | None, sources: list[str | bytes],
     pipe = sinks.get("PipeSink")
     csv = sinks.get("ECdrCsvSink")
     jsonl = sinks.get("JsonlSink")
-    sqlite = sinks.get("SqliteSink")
+    row_sinks = [s for s in output.sinks if hasattr(s, "write_row")]
     flowno_columns = [E_CDR_NAMES.index(c) for c in ("id", "flowno", "flownofirst")]
     flowno = 0
     for stoptime, shard, n, recorded, pipe_text, csv_text, json_text, row in heapq.merge(
@@ -211,10 +213,11 @@ def merge_into(output: Output | None, sources: list[str | bytes],
                 pipe.write_text(stoptime, pipe_text.replace(FLOWNO, number))
             if csv is not None:
                 csv.write_text(stoptime, csv_text.replace(FLOWNO, number))
-            if sqlite is not None:
+            if row_sinks:
                 for column in flowno_columns:
                     row[column] = flowno
-                sqlite.write_row(stoptime, row)
+                for sink in row_sinks:
+                    sink.write_row(stoptime, row)
             if jsonl is not None:
                 jsonl.write_text(stoptime, json_text.replace(_JSON_FLOWNO, number))
             if kept and (shard, n) in kept:

@@ -38,6 +38,7 @@ class RunResult:
     stats: RunStats
     files: list[Path] = field(default_factory=list)
     cdrs: dict[str, Cdr] = field(default_factory=dict)  # calls with an ``expect`` block
+    notes: list[str] = field(default_factory=list)  # what the sinks report (a resumed database)
 
     def mismatches(self) -> list[Mismatch]:
         out = []
@@ -105,7 +106,7 @@ def run_scenario(scenario: Scenario, out_dir: str | Path | None = "out",
                  realtime_speed: float | None = None, udp: tuple[str, int] | None = None,
                  progress: RunProgress | None = None, workers: int = 1,
                  dask: str | Any | None = None, calls: int | None = None,
-                 rate: float = 1.0) -> RunResult:
+                 rate: float = 1.0, db: str | None = None) -> RunResult:
     """Simulate ``scenario``; write its CDRs to ``out_dir`` (None: write nothing).
 
     Output is all or nothing: files appear only when the whole run succeeded. The exception is
@@ -136,7 +137,7 @@ def run_scenario(scenario: Scenario, out_dir: str | Path | None = "out",
     output = None
     if out_dir is not None:
         output = Output(out_dir, formats, scenario.switch.SERVER_BILLING_FEE_PRECISTION,
-                        direct=realtime_speed is not None)
+                        direct=realtime_speed is not None, db=db)
     if sharded:
         try:
             return _run_sharded(scenario, output, formats, workers, dask, progress, calls)
@@ -174,11 +175,11 @@ def run_scenario(scenario: Scenario, out_dir: str | Path | None = "out",
         trace.close()
         trace_tmp.replace(trace_path)
         files.append(Path(trace_path))
-    return RunResult(scenario, stats, files, simulation.kept)
+    return RunResult(scenario, stats, files, simulation.kept, output.notes() if output else [])
 
 
 def _holds_cdrs(directory: Path) -> bool:
-    patterns = ("cdr/*.txt", "e_cdr_*.csv", SQLITE_NAME, JSONL_NAME)
+    patterns = ("cdr/*.txt", "e_cdr_*.csv", "e_cdr_*.parquet", SQLITE_NAME, JSONL_NAME)
     return directory.is_dir() and any(any(directory.glob(p)) for p in patterns)
 
 
@@ -222,7 +223,7 @@ def _run_sharded(scenario: Scenario, output: Output | None, formats: tuple[str, 
     if progress is not None:
         progress.finish(stats.calls, stats.sim_seconds)
     files = output.commit() if output else []
-    return RunResult(scenario, stats, files, kept)
+    return RunResult(scenario, stats, files, kept, output.notes() if output else [])
 
 
 class _UdpFeed:
