@@ -13,13 +13,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[dev,live]'
 	@touch $(STAMP)
 
-# Real peers used by the tests: SIPp (Debian sip-tester), tshark and MariaDB (the tests start a
-# private server). Installed as root when missing.
+# Real peers used by the tests: SIPp (Debian sip-tester), tshark, MariaDB (the tests start a
+# private server) and chromium (the HTML page test). Installed as root when missing.
 system-deps:
 	@missing=""; \
 	command -v sipp >/dev/null 2>&1 || missing="$$missing sip-tester"; \
 	command -v tshark >/dev/null 2>&1 || missing="$$missing tshark"; \
 	{ command -v mariadbd || test -x /usr/sbin/mariadbd; } >/dev/null 2>&1 || missing="$$missing mariadb-server"; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing$$missing"; \
 		$(APT) update -qq && echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections && \

@@ -98,6 +98,7 @@ def explain_trace(scenario: Scenario, lines: list[dict[str, Any]], cdr: Cdr) -> 
         t, ms = line["t"], line["time"]
         if "event" in line:
             details = {k: v for k, v in line.items() if k not in ("call", "t", "time", "event")}
+            _format_money(details, money)
             kind, text = _describe_event(line["event"], details, t, ms, invite_ms, money)
             if line["event"] == "gateway_tried":
                 tried.append(details["gateway"])
@@ -129,6 +130,19 @@ def explain_trace(scenario: Scenario, lines: list[dict[str, Any]], cdr: Cdr) -> 
         invite_ms=invite_ms)
     explanation.cdr = _cdr_fields(scenario, cdr, explanation, money)
     return explanation
+
+
+_MONEY_KEYS = ("cost", "money", "limit", "available_before", "available_after", "call_reserved",
+               "released", "charged", "money_after")
+
+
+def _format_money(details: dict[str, Any], money: _Money) -> None:
+    """Amounts in the switch's fee precision (the trace keeps the exact decimals)."""
+    for key in _MONEY_KEYS:
+        if key in details:
+            details[key] = money(details[key])
+    for other in details.get("others", ()):
+        other["reserved"] = money(other["reserved"])
 
 
 # -- the ladder -------------------------------------------------------------------------------
