@@ -13,7 +13,7 @@ from rich.table import Table
 
 from cdr_writer import DEFAULT_FORMATS, FORMATS
 from cdr_writer._mariadb import CdrDatabaseError
-from simulator.run._run import RunResult, apply_overrides, run_scenario
+from simulator.run._run import RunResult, apply_overrides, find_run_errors, run_scenario
 from simulator.scenario._loader import ScenarioError, load_scenario
 from simulator.transports._simulated import RunStats, SimulationError
 
@@ -98,7 +98,9 @@ def cmd_validate(args: argparse.Namespace, out: Console, err: Console) -> int:
     status = 0
     for path in _scenario_files(args.files):
         try:
-            load_scenario(path)
+            problems = find_run_errors(load_scenario(path))
+            if problems:
+                raise ScenarioError(problems)
         except ScenarioError as exc:
             for problem in exc.problems:
                 err.print(str(problem), markup=False, highlight=False)
@@ -176,7 +178,7 @@ def cmd_check(args: argparse.Namespace, out: Console, err: Console) -> int:
             status = max(status, EXIT_INVALID)
             continue
         except SimulationError as exc:
-            err.print(f"{path}: {exc}", markup=False, highlight=False)
+            err.print(str(exc) if exc.where else f"{path}: {exc}", markup=False, highlight=False)
             status = max(status, EXIT_INVALID)
             continue
         mismatches = result.mismatches()
@@ -313,7 +315,8 @@ def main(argv: list[str] | None = None) -> int:
             err.print(str(problem), markup=False, highlight=False)
         return EXIT_INVALID
     except SimulationError as exc:
-        err.print(f"{getattr(args, 'file', '')}: {exc}", markup=False, highlight=False)
+        err.print(str(exc) if exc.where else f"{getattr(args, 'file', '')}: {exc}",
+                  markup=False, highlight=False)
         return EXIT_INVALID
     except KeyboardInterrupt:
         err.print("interrupted; nothing was written", markup=False)

@@ -49,7 +49,7 @@ MISTAKES = [
     ("unknown rate table", "rate_table: retail", "rate_table: retial", 6,
      "accounts.ACME.rate_table", ["rate table", "did you mean 'retail'"]),
     ("negative time", "hangup_after: 30", "hangup_after: -5", 20,
-     "calls[0].caller_does.hangup_after", ["greater than or equal to 0", "-5"]),
+     "calls[0].caller_does.hangup_after", ["expected seconds from 0 to 604,800 s", "-5"]),
     ("bad prefix", 'prefix: "880"', 'prefix: "88O"', 9, "rate_tables.retail[0].prefix",
      ["digits", "'88O'"]),
     ("bad IP", '"203.0.113.10"', '"203.0.113.300"', 11, "mapping_gateways.ACME-GW.ips[0]",

@@ -15,9 +15,16 @@ from pydantic import ValidationError
 from cdr_writer import DEFAULT_FORMATS, JSONL_NAME, SQLITE_NAME, Cdr, Output, pipe_line
 from simulator.run._parallel import ShardingError, run_sharded
 from simulator.run._progress import RunProgress
-from simulator.scenario._loader import Problem, ScenarioError, _Positions, _problem_from_pydantic
+from simulator.scenario._endings import ending_errors
+from simulator.scenario._loader import (
+    Problem,
+    ScenarioError,
+    _Positions,
+    _problem_from_pydantic,
+    source_of,
+)
 from simulator.scenario._schema import Scenario, Switch
-from simulator.transports._simulated import RunStats, Simulation
+from simulator.transports._simulated import RunStats, Simulation, SimulationError
 
 
 @dataclass
@@ -158,12 +165,14 @@ def run_scenario(scenario: Scenario, out_dir: str | Path | None = "out",
                                       0 if realtime_speed is not None else 1023)
     try:
         stats = simulation.run()
-    except BaseException:
+    except BaseException as exc:
         if output:
             output.abort()
         if trace:
             trace.close()
             trace_tmp.unlink(missing_ok=True)
+        if isinstance(exc, SimulationError):
+            raise placed(scenario, exc) from None
         raise
     finally:
         if feed is not None:
@@ -176,6 +185,39 @@ def run_scenario(scenario: Scenario, out_dir: str | Path | None = "out",
         trace_tmp.replace(trace_path)
         files.append(Path(trace_path))
     return RunResult(scenario, stats, files, simulation.kept, output.notes() if output else [])
+
+
+def placed(scenario: Scenario, error: SimulationError) -> SimulationError:
+    """``error`` with the file, line and column of the call it is about (when known)."""
+    source = source_of(scenario)
+    if source is None or error.where is not None:
+        return error
+    index = next((i for i, call in enumerate(scenario.calls) if call.id == error.call_id), None)
+    if index is None:
+        return error
+    return SimulationError(error.message, error.call_id, source.where(("calls", index)))
+
+
+def find_run_errors(scenario: Scenario) -> list[Problem]:
+    """The calls of a valid scenario that nothing would end, placed in its file.
+
+    A cheap look at every explicit call names those that might never end; only then is the
+    scenario simulated (writing nothing) to see whether one of them really is answered, so that a
+    call the switch refuses anyway does not need a hangup.
+    """
+    suspects = ending_errors(scenario)
+    if not suspects:
+        return []
+    try:
+        run_scenario(scenario, None)
+    except SimulationError as exc:
+        source = source_of(scenario)
+        index = next((i for i, call in enumerate(scenario.calls) if call.id == exc.call_id), 0)
+        if source is None:
+            return [Problem("<scenario>", 1, 1, f"calls[{index}]", exc.message)]
+        line, column = source.positions.where(("calls", index))
+        return [Problem(source.file, line, column, f"calls[{index}]", exc.message)]
+    return []
 
 
 def _holds_cdrs(directory: Path) -> bool:

@@ -30,6 +30,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from simulator.scenario._bounds import MAX_DELAY, Delay, Weight
+
 Sampler = Callable[[], float]
 
 _PARAMETERS: dict[str, tuple[set[str], set[str]]] = {
@@ -41,6 +43,10 @@ _PARAMETERS: dict[str, tuple[set[str], set[str]]] = {
     "normal": ({"mean", "sd"}, set()),
     "empirical": ({"values"}, {"weights"}),
 }
+# exp(N(mu, sigma)) must stay a float: mu and sigma far beyond any real hold time
+_MAX_MU, _MAX_SIGMA = 50.0, 10.0
+# draws that have no upper end (exponential, lognormal, normal) are cut at the longest delay
+_UNBOUNDED = ("exponential", "lognormal", "normal")
 _ALL = ("value", "low", "high", "mean", "mu", "sigma", "sd", "values", "weights")
 
 
@@ -50,17 +56,17 @@ class Distribution(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     dist: Literal["fixed", "uniform", "exponential", "lognormal", "normal", "empirical"]
-    value: float | None = Field(None, ge=0, allow_inf_nan=False)
-    low: float | None = Field(None, ge=0, allow_inf_nan=False)
-    high: float | None = Field(None, ge=0, allow_inf_nan=False)
-    mean: float | None = Field(None, allow_inf_nan=False)
-    mu: float | None = Field(None, allow_inf_nan=False)
-    sigma: float | None = Field(None, ge=0, allow_inf_nan=False)
-    sd: float | None = Field(None, ge=0, allow_inf_nan=False)
+    value: Delay | None = None
+    low: Delay | None = None
+    high: Delay | None = None
+    mean: float | None = Field(None, allow_inf_nan=False, le=MAX_DELAY)
+    mu: float | None = Field(None, allow_inf_nan=False, ge=-_MAX_MU, le=_MAX_MU)
+    sigma: float | None = Field(None, ge=0, le=_MAX_SIGMA, allow_inf_nan=False)
+    sd: Delay | None = None
     values: list[float] | None = Field(None, min_length=1)
-    weights: list[float] | None = None
-    min: float | None = Field(None, ge=0, allow_inf_nan=False)
-    max: float | None = Field(None, ge=0, allow_inf_nan=False)
+    weights: list[Weight] | None = None
+    min: Delay | None = None
+    max: Delay | None = None
 
     @model_validator(mode="after")
     def _parameters_fit(self) -> Distribution:
@@ -82,8 +88,8 @@ class Distribution(BaseModel):
         if self.dist == "normal" and self.mean < 0:
             raise ValueError(f"expected a mean >= 0, found {self.mean}")
         if self.dist == "empirical":
-            if any(v < 0 or not math.isfinite(v) for v in self.values):
-                raise ValueError("expected values that are finite numbers >= 0")
+            if any(not 0 <= v <= MAX_DELAY for v in self.values):
+                raise ValueError(f"expected values from 0 to {MAX_DELAY:,} s (7 days)")
             weights = self.weights
             if weights is not None:
                 if len(weights) != len(self.values):
@@ -115,6 +121,8 @@ class Distribution(BaseModel):
         draw = self._raw_sampler(rng)
         low = self.min if self.min is not None else (0.0 if self.dist == "normal" else None)
         high = self.max
+        if high is None and self.dist in _UNBOUNDED:
+            high = float(MAX_DELAY)
         if low is None and high is None:
             return draw
         low = -math.inf if low is None else low

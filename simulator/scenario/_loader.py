@@ -18,6 +18,11 @@ from simulator.scenario._schema import Scenario, cross_reference_errors
 
 Path_ = tuple[Any, ...]
 
+# Bounds on the YAML itself, so that a hostile or broken file fails fast instead of exhausting
+# the stack (deep nesting) or the memory ("billion laughs": aliases of aliases of aliases).
+MAX_NESTING = 32           # a real scenario nests 6 levels deep
+MAX_ALIAS_EXPANSION = 100_000  # nodes that aliases may add, all aliases of the file together
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -40,6 +45,22 @@ class ScenarioError(Exception):
         super().__init__("\n".join(str(p) for p in problems))
 
 
+@dataclass(frozen=True)
+class SourceMap:
+    """Where the keys of a loaded scenario are in its file (kept on the scenario)."""
+
+    file: str
+    positions: _Positions
+
+    def where(self, path: Path_) -> str:
+        line, column = self.positions.where(path)
+        return f"{self.file}:{line}:{column}: {format_path(path)}"
+
+
+def source_of(scenario: Scenario) -> SourceMap | None:
+    return scenario._source
+
+
 def format_path(path: Path_) -> str:
     out = ""
     for part in path:
@@ -48,6 +69,86 @@ def format_path(path: Path_) -> str:
         else:
             out += ("." if out else "") + str(part)
     return out
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """``SafeLoader`` with bounded nesting, bounded alias expansion and no recursive aliases."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self._depth = 0
+        self._expanded = 0
+        self._open_anchors: set[str] = set()
+        self._sizes: dict[int, int] = {}
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent):
+            node = self.anchors.get(event.anchor)
+            if node is not None:
+                if event.anchor in self._open_anchors:
+                    raise yaml.composer.ComposerError(
+                        None, None, f"expected an alias to a finished anchor, found *{event.anchor}"
+                        " inside its own anchor (a recursive alias)", event.start_mark)
+                self._expanded += self._size(node)
+                if self._expanded > MAX_ALIAS_EXPANSION:
+                    raise yaml.composer.ComposerError(
+                        None, None, f"expected aliases that expand to at most "
+                        f"{MAX_ALIAS_EXPANSION:,} nodes in all, found more at *{event.anchor}",
+                        event.start_mark)
+            return super().compose_node(parent, index)
+        self._depth += 1
+        if self._depth > MAX_NESTING:
+            raise yaml.composer.ComposerError(
+                None, None, f"expected at most {MAX_NESTING} levels of nesting, found more",
+                event.start_mark)
+        anchor = getattr(event, "anchor", None)
+        if anchor is not None:
+            self._open_anchors.add(anchor)
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+            if anchor is not None:
+                self._open_anchors.discard(anchor)
+
+    def _size(self, node: yaml.Node) -> int:
+        """How many nodes ``node`` stands for once every alias in it is expanded."""
+        size = self._sizes.get(id(node))
+        if size is None:
+            if isinstance(node, yaml.SequenceNode):
+                size = 1 + sum(self._size(item) for item in node.value)
+            elif isinstance(node, yaml.MappingNode):
+                size = 1 + sum(self._size(k) + self._size(v) for k, v in node.value)
+            else:
+                size = 1
+            self._sizes[id(node)] = size
+        return size
+
+
+_TAG_NAMES = {"int": "an integer", "float": "a number", "timestamp": "a real date and time "
+              "(YYYY-MM-DD, or YYYY-MM-DDTHH:MM:SSZ)", "bool": "true or false"}
+
+
+class _ScalarError(Exception):
+    """A scalar YAML cannot turn into a value of its (explicit or implied) type."""
+
+    def __init__(self, node: yaml.Node, path: Path_, reason: str) -> None:
+        self.node = node
+        self.path = path
+        super().__init__(reason)
+
+
+def _scalar_problem(node: yaml.Node, exc: Exception) -> str:
+    kind = str(node.tag).rsplit(":", 1)[-1]
+    text = str(node.value)
+    shown = _found(text)
+    if kind == "int" and len(text) > 4000:
+        return (f"expected an integer (no key takes more than 20 digits), found one of "
+                f"{len(text):,} characters")
+    # ValueError texts say what is wrong (``day is out of range for month``); others are noise
+    reason = f" ({str(exc).split(';')[0]})" if isinstance(exc, ValueError) else ""
+    return f"expected {_TAG_NAMES.get(kind, f'a valid !!{kind}')}, found {shown}{reason}"
 
 
 class _Positions:
@@ -70,7 +171,7 @@ class _Positions:
             out: dict[Any, Any] = {}
             explicit: set[Any] = set()
             for position, (key_node, value_node) in enumerate(node.value):
-                key = self.loader.construct_object(key_node, deep=True)
+                key = self._construct(key_node, path)
                 if isinstance(key, list | dict):
                     key = str(key)
                 child = (*path, key)
@@ -87,7 +188,16 @@ class _Positions:
             return out
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
-        return self.loader.construct_object(node, deep=True)
+        return self._construct(node, path)
+
+    def _construct(self, node: yaml.Node, path: Path_) -> Any:
+        try:
+            return self.loader.construct_object(node, deep=True)
+        except yaml.YAMLError:
+            raise
+        except Exception as exc:
+            # PyYAML lets these out unmarked, e.g. for 2026-02-30 or an int of 5,000 digits
+            raise _ScalarError(node, path, _scalar_problem(node, exc)) from None
 
     def where(self, path: Path_, *, key: bool = False) -> tuple[int, int]:
         if key and path in self.key_marks:
@@ -200,7 +310,13 @@ def _merge(problems: list[Problem]) -> list[Problem]:
 
 def parse_scenario(text: str, file: str = "<scenario>") -> Scenario:
     """Validate scenario text; raises ``ScenarioError`` with every problem found."""
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = _BoundedLoader(text)
+    except yaml.reader.ReaderError as exc:
+        line, column = _line_column(text, exc.position)
+        raise ScenarioError([Problem(file, line, column, "", "expected printable text, found "
+                                     f"the control character U+{exc.character:04X}; write it "
+                                     "as an escape in a double-quoted string")]) from None
     try:
         try:
             node = loader.get_single_node()
@@ -221,6 +337,10 @@ def parse_scenario(text: str, file: str = "<scenario>") -> Scenario:
             raise ScenarioError([Problem(file, mark.line + 1 if mark else 1,
                                          mark.column + 1 if mark else 1, "",
                                          f"YAML error: {exc.problem}")]) from None
+        except _ScalarError as exc:
+            mark = exc.node.start_mark
+            raise ScenarioError([Problem(file, mark.line + 1, mark.column + 1,
+                                         format_path(exc.path), str(exc))]) from None
     finally:
         loader.dispose()
     if positions.problems:
@@ -240,7 +360,13 @@ def parse_scenario(text: str, file: str = "<scenario>") -> Scenario:
             line, column = positions.where(path)
             problems.append(Problem(file, line, column, format_path(path), message))
         raise ScenarioError(problems)
+    scenario._source = SourceMap(file, positions)
     return scenario
+
+
+def _line_column(text: str, position: int) -> tuple[int, int]:
+    line = text.count("\n", 0, position) + 1
+    return line, position - (text.rfind("\n", 0, position) + 1) + 1
 
 
 def load_scenario(path: str | Path) -> Scenario:

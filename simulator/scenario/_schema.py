@@ -8,11 +8,37 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    field_validator,
+    model_validator,
+)
 
 from cdr_writer import EXPECTABLE
 from simulator.core._rating import Rate, Section
 from simulator.core._reasons import EndReason
+from simulator.scenario._bounds import (
+    Balance,
+    CdrName,
+    Count,
+    Credit,
+    Delay,
+    Fee,
+    Period,
+    Priority,
+    ReasonCode,
+    RefreshSegment,
+    SectionTime,
+    Seed,
+    SpanSeconds,
+    session_ttl,
+    start_in_range,
+)
 from simulator.traffic._generator import Outage, TrafficProfile, traffic_errors
 
 _DIGITS = re.compile(r"^[0-9]+$")
@@ -57,7 +83,7 @@ def _address(value: Any) -> Any:
 Money = Annotated[Decimal, BeforeValidator(_money)]
 Digits = Annotated[str, BeforeValidator(_digits)]
 Address = Annotated[str, BeforeValidator(_address)]
-Seconds = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+Seconds = Delay
 Flag = Literal[0, 1]
 
 
@@ -66,20 +92,20 @@ class _Model(BaseModel):
 
 
 class Switch(_Model):
-    name: str = "VOS3000-SIM"
+    name: CdrName = "VOS3000-SIM"
     SERVER_BILLING_RECORD_SERVER_HANG_UP: Flag = 1
     SERVER_BILLING_RECORD_ZERO_HOLD_TIME: Flag = 1
     SERVER_BILLING_RECORD_ILLEGAL_CALL: Flag = 1
     SERVER_BILLING_FEE_PRECISTION: int = Field(2, ge=0, le=4)
     SERVER_BILLING_HOLD_TIME_PRECISION: int = Field(50, ge=0, le=1000)
-    SS_SIP_SESSION_TTL: Seconds = 1800
-    SS_SIP_SESSION_UPDATE_SEGMENT: int = Field(2, ge=1)
+    SS_SIP_SESSION_TTL: Annotated[Seconds, AfterValidator(session_ttl)] = 1800
+    SS_SIP_SESSION_UPDATE_SEGMENT: RefreshSegment = 2
     SS_SIP_NO_TIMER_REINVITE_INTERVAL: Seconds = 7200
     max_call_duration: Seconds = 0
     media_timeout: Seconds = 60
     no_answer_timeout: Seconds = 60
     end_reason_style: Literal["server-code", "protocol", "negative"] = "server-code"
-    end_reason_codes: dict[str, int] = {}
+    end_reason_codes: dict[str, ReasonCode] = {}
 
     @field_validator("end_reason_codes", mode="before")
     @classmethod
@@ -122,15 +148,15 @@ class Credentials(_Model):
 
 
 class Account(_Model):
-    name: str = ""
+    name: CdrName = ""
     type: Literal["prepaid", "postpaid"] = "postpaid"
-    money: Money = Decimal(0)
-    limit_money: Annotated[Money, Field(ge=0)] = Decimal(0)
+    money: Annotated[Money, Balance] = Decimal(0)
+    limit_money: Annotated[Money, Credit] = Decimal(0)
     rate_table: str
     status: Literal["active", "disabled"] = "active"
     expires: datetime | date | None = None
-    max_concurrent: int | None = Field(None, ge=0)
-    max_cps: int | None = Field(None, ge=0)
+    max_concurrent: Count | None = None
+    max_cps: Count | None = None
     subscribed: list[int] | None = None
 
     @property
@@ -146,15 +172,15 @@ class Account(_Model):
 
 
 class SectionModel(_Model):
-    time: int = Field(ge=1)
-    fee: Annotated[Money, Field(ge=0)]
+    time: SectionTime
+    fee: Annotated[Money, Fee]
 
 
 class RateModel(_Model):
     prefix: Digits
-    fee: Annotated[Money, Field(ge=0)]
-    period: int = Field(60, ge=1)
-    call_level: int = Field(0, ge=0)
+    fee: Annotated[Money, Fee]
+    period: Period = 60
+    call_level: Count = 0
     sections: list[SectionModel] = []
 
     def core(self) -> Rate:
@@ -222,16 +248,16 @@ class RoutingGateway(_Model):
     ip: Address
     protocol: Literal["sip", "h323"] = "sip"
     prefixes: list[Digits] = Field(min_length=1)
-    priority: int = 1
-    capacity: int | None = Field(None, ge=0)
+    priority: Priority = 1
+    capacity: Count | None = None
     status: Literal["up", "down", "unreachable"] = "up"
     outages: list[Outage] = []  # time windows with another status (load scenarios)
     callee_does: CalleeDoes | None = None
 
 
 class Call(_Model):
-    id: str
-    at: Seconds = 0
+    id: CdrName
+    at: SpanSeconds = 0
     from_: str = Field(alias="from")
     source_ip: Address | None = None
     caller: Digits
@@ -262,21 +288,23 @@ class Scenario(_Model):
     version: Literal[1]
     name: str = ""
     description: str = ""
-    seed: int = 0
+    seed: Seed = 0
     start: datetime = datetime(2026, 1, 1, tzinfo=UTC)
     switch: Switch = Switch()
-    accounts: dict[str, Account] = {}
+    accounts: dict[CdrName, Account] = {}
     rate_tables: dict[str, list[RateModel]] = {}
-    mapping_gateways: dict[str, MappingGateway] = {}
-    routing_gateways: dict[str, RoutingGateway] = {}
+    mapping_gateways: dict[CdrName, MappingGateway] = {}
+    routing_gateways: dict[CdrName, RoutingGateway] = {}
     blacklist: list[Digits] = []
     calls: list[Call] = []
     traffic: list[TrafficProfile] = []
+    # where each key path is in the file it was loaded from (None when built in code)
+    _source: Any = PrivateAttr(default=None)
 
     @field_validator("start")
     @classmethod
     def _utc(cls, value: datetime) -> datetime:
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
+        return start_in_range(value if value.tzinfo else value.replace(tzinfo=UTC))
 
     def core_rate_tables(self) -> dict[str, list[Rate]]:
         return {name: [rate.core() for rate in rates] for name, rates in self.rate_tables.items()}

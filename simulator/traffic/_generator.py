@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from simulator.scenario._bounds import MAX_SPAN, CdrName, Cps, SpanSeconds, Weight
 from simulator.scenario._distributions import Distribution
 
 if TYPE_CHECKING:
@@ -49,7 +50,7 @@ class NumberPlan(_Model):
 
     prefix: str = ""
     digits: int = Field(ge=0, le=30)
-    weight: float = Field(1.0, gt=0, allow_inf_nan=False)
+    weight: Annotated[Weight, Field(gt=0)] = 1.0
 
     @field_validator("prefix", mode="before")
     @classmethod
@@ -111,13 +112,13 @@ class CalleeMix(_Model):
 class TrafficProfile(_Model):
     """One stream of synthetic calls through a mapping gateway (see the module docstring)."""
 
-    name: str = ""
+    name: CdrName = ""
     from_: str = Field(alias="from")
     source_ips: list[str] | None = Field(None, min_length=1)
-    at: float = Field(0, ge=0, allow_inf_nan=False)
-    duration: float = Field(gt=0, allow_inf_nan=False)
-    cps: float = Field(gt=0, allow_inf_nan=False)
-    hourly_weights: list[Annotated[float, Field(ge=0, allow_inf_nan=False)]] | None = None
+    at: SpanSeconds = 0
+    duration: Annotated[SpanSeconds, Field(gt=0)]
+    cps: Cps
+    hourly_weights: list[Weight] | None = None
     callers: NumberPlan | list[NumberPlan] = NumberPlan(prefix="1", digits=10)
     callees: NumberPlan | list[NumberPlan]
     callee_mix: CalleeMix = CalleeMix()
@@ -159,6 +160,13 @@ class TrafficProfile(_Model):
         if not any(value):
             raise ValueError("expected at least one weight above 0")
         return value
+
+    @model_validator(mode="after")
+    def _within_span(self) -> TrafficProfile:
+        if self.at + self.duration > MAX_SPAN:
+            raise ValueError(f"expected at + duration of at most {MAX_SPAN:,} s (366 days), "
+                             f"found {self.at + self.duration:,g}")
+        return self
 
     @property
     def plans(self) -> tuple[list[NumberPlan], list[NumberPlan]]:
@@ -486,8 +494,8 @@ def arrival_cutoff(scenario: Scenario, limit: int) -> tuple[float, int, int] | N
 class Outage(_Model):
     """A routing gateway's status for a while: ``{at: S, until: S, status: down|unreachable}``."""
 
-    at: float = Field(ge=0, allow_inf_nan=False)
-    until: float = Field(gt=0, allow_inf_nan=False)
+    at: SpanSeconds
+    until: Annotated[SpanSeconds, Field(gt=0)]
     status: Literal["down", "unreachable"] = "down"
 
     @model_validator(mode="after")

@@ -55,7 +55,16 @@ GC_THRESHOLD = 100_000  # allocations between young-generation collections durin
 
 
 class SimulationError(Exception):
-    """The scenario is valid but cannot be simulated to the end (e.g. a call nothing ends)."""
+    """The scenario is valid but cannot be simulated to the end (e.g. a call nothing ends).
+
+    ``call_id`` names the call at fault, so that the run can point at its place in the file.
+    """
+
+    def __init__(self, message: str, call_id: str | None = None, where: str | None = None) -> None:
+        super().__init__(f"{where}: {message}" if where else message)
+        self.message = message
+        self.call_id = call_id
+        self.where = where  # ``file:line:column: key.path`` once the run has placed it
 
 
 @dataclass
@@ -333,7 +342,7 @@ class Simulation:
         if wakeup is None:
             raise SimulationError(
                 f"call {call.attempt.call_id!r}: nothing can end it (it rings for ever: no "
-                "answer, no cancel, and no_answer_timeout is 0)")
+                "answer, no cancel, and no_answer_timeout is 0)", call.attempt.call_id)
         self.clock.call_at(wakeup, self._step, call)
 
     def _step(self, call: Call) -> None:
@@ -388,7 +397,8 @@ class Simulation:
                 refresh_fails=script.refresh_failing_leg is not None):
             raise SimulationError(
                 f"call {script.call_id!r}: nothing can end it once answered (no hangup_after on "
-                "either side, no admin_disconnect_at, and no switch limit applies)")
+                "either side, no admin_disconnect_at, and no switch limit applies)",
+                script.call_id)
 
     def send_refresh(self, call: Call, leg: Leg) -> None:
         failing = self.scripts[call.index].refresh_failing_leg
