@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, BeforeValidator, Field
 
 DAY = 86_400
 MAX_SPAN = 366 * DAY           # when things happen: a call's ``at``, a profile's at + duration
@@ -48,13 +48,16 @@ def _shown(value: float) -> str:
     return f"{value:,g}" if isinstance(value, float) else f"{value:,}"
 
 
-def _between(low: float, high: float, what: str) -> AfterValidator:
+def _between(low: float, high: float, what: str) -> tuple[BeforeValidator, AfterValidator]:
+    """The bound checked on the number as written (so that ``1e30`` for an integer gets this
+    message, not pydantic's) and again on the value it became (``"5"`` in lax mode)."""
     def check(value: Any) -> Any:
-        if value is not None and not low <= value <= high:
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if number and not low <= value <= high:  # NaN is never in range
             raise ValueError(f"expected {what} from {_shown(low)} to {_shown(high)}, "
                              f"found {_shown(value)}")
         return value
-    return AfterValidator(check)
+    return BeforeValidator(check), AfterValidator(check)
 
 
 def _seconds(high: float) -> AfterValidator:
@@ -111,15 +114,15 @@ def finite_weights(values: list[float]) -> list[float]:
 Delay = Annotated[float, Field(allow_inf_nan=False), _seconds(MAX_DELAY)]
 SpanSeconds = Annotated[float, Field(allow_inf_nan=False), _seconds(MAX_SPAN)]
 CdrName = Annotated[str, AfterValidator(cdr_text)]
-Count = Annotated[int, _between(0, MAX_COUNT, "a whole number")]
-Period = Annotated[int, _between(1, DAY, "a billing period in seconds")]
-SectionTime = Annotated[int, _between(1, MAX_DELAY, "a section length in seconds")]
-RefreshSegment = Annotated[int, _between(1, MAX_REFRESH_SEGMENT, "refreshes per session TTL")]
+Count = Annotated[int, *_between(0, MAX_COUNT, "a whole number")]
+Period = Annotated[int, *_between(1, DAY, "a billing period in seconds")]
+SectionTime = Annotated[int, *_between(1, MAX_DELAY, "a section length in seconds")]
+RefreshSegment = Annotated[int, *_between(1, MAX_REFRESH_SEGMENT, "refreshes per session TTL")]
 Balance = _money(MAX_MONEY, signed=True)
 Credit = _money(MAX_MONEY, signed=False)
 Fee = _money(MAX_FEE, signed=False)
-Seed = Annotated[int, _between(-MAX_SEED - 1, MAX_SEED, "a seed")]
-ReasonCode = Annotated[int, _between(-MAX_REASON_CODE - 1, MAX_REASON_CODE, "an end reason code")]
-Priority = Annotated[int, _between(-MAX_COUNT, MAX_COUNT, "a priority")]
-Cps = Annotated[float, Field(gt=0, allow_inf_nan=False), _between(0, MAX_CPS, "calls per second")]
-Weight = Annotated[float, Field(allow_inf_nan=False), _between(0, MAX_WEIGHT, "a weight")]
+Seed = Annotated[int, *_between(-MAX_SEED - 1, MAX_SEED, "a seed")]
+ReasonCode = Annotated[int, *_between(-MAX_REASON_CODE - 1, MAX_REASON_CODE, "an end reason code")]
+Priority = Annotated[int, *_between(-MAX_COUNT, MAX_COUNT, "a priority")]
+Cps = Annotated[float, Field(gt=0, allow_inf_nan=False), *_between(0, MAX_CPS, "calls per second")]
+Weight = Annotated[float, Field(allow_inf_nan=False), *_between(0, MAX_WEIGHT, "a weight")]

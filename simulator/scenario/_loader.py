@@ -323,8 +323,10 @@ def parse_scenario(text: str, file: str = "<scenario>") -> Scenario:
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+            kind = "YAML error" if isinstance(exc, yaml.composer.ComposerError) else \
+                "YAML syntax error"
             raise ScenarioError([Problem(file, line, column, "",
-                                         f"YAML syntax error: {exc.problem or exc}")]) from None
+                                         f"{kind}: {exc.problem or exc}")]) from None
         if node is None:
             raise ScenarioError([Problem(file, 1, 1, "", "expected a scenario mapping with "
                                                          "'version: 1', found an empty file")])
