@@ -135,7 +135,7 @@ def cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
             raise RunOptionError("--db goes with --format mariadb")
         options = dict(trace_path=args.trace, realtime_speed=speed, udp=args.udp,
                        progress=progress, workers=args.workers, dask=args.dask,
-                       calls=args.calls, db=args.db)
+                       calls=args.calls, db=args.db, warmup=args.warmup)
         with progress or contextlib.nullcontext():
             result = run_scenario(scenario, args.output, formats, **options)
     except (RunOptionError, CdrDatabaseError) as exc:
@@ -152,9 +152,13 @@ def cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
         out.print(gateways)
     for alarm in result.stats.alarms():
         out.print(f"ALARM {alarm}", markup=False, highlight=False)
-    if args.calls is not None and result.stats.calls < args.calls:
-        err.print(f"vossim run: note: the scenario made {result.stats.calls:,} call attempts, "
-                  f"fewer than --calls {args.calls:,}; raise --rate or --scale for more",
+    if result.warmup_calls:
+        out.print(f"warm-up: {result.warmup_calls:,} calls ended in the {args.warmup:g} s before "
+                  "the start (not written)", markup=False, highlight=False)
+    attempts = result.stats.calls + result.warmup_calls
+    if args.calls is not None and attempts < args.calls:
+        err.print(f"vossim run: note: the scenario made {attempts:,} call attempts, fewer than "
+                  f"--calls {args.calls:,}; raise --rate or --scale for more",
                   markup=False, highlight=False)
     for path in result.files:
         out.print(f"wrote {path}", markup=False, highlight=False)
@@ -249,6 +253,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="run on the wall clock; CDRs are written (flushed) as calls end")
     run.add_argument("--speed", type=float, metavar="X",
                      help="with --realtime: X simulated seconds per wall-clock second")
+    run.add_argument("--warmup", type=float, default=0.0, metavar="S",
+                     help="run S seconds of traffic before the start, unpaced and unwritten, so "
+                          "a --realtime feed begins in steady state with calls in progress")
     run.add_argument("--udp", type=_host_port, metavar="HOST:PORT",
                      help="also send each CDR as one UDP datagram (its pipe line)")
     run.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,

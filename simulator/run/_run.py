@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,7 @@ class RunResult:
     files: list[Path] = field(default_factory=list)
     cdrs: dict[str, Cdr] = field(default_factory=dict)  # calls with an ``expect`` block
     notes: list[str] = field(default_factory=list)  # what the sinks report (a resumed database)
+    warmup_calls: int = 0  # calls that ended during ``--warmup``, before the feed began
 
     def mismatches(self) -> list[Mismatch]:
         out = []
@@ -113,13 +115,16 @@ def run_scenario(scenario: Scenario, out_dir: str | Path | None = "out",
                  realtime_speed: float | None = None, udp: tuple[str, int] | None = None,
                  progress: RunProgress | None = None, workers: int = 1,
                  dask: str | Any | None = None, calls: int | None = None,
-                 rate: float = 1.0, db: str | None = None) -> RunResult:
+                 rate: float = 1.0, db: str | None = None,
+                 warmup: float = 0.0) -> RunResult:
     """Simulate ``scenario``; write its CDRs to ``out_dir`` (None: write nothing).
 
     Output is all or nothing: files appear only when the whole run succeeded. The exception is
     ``realtime_speed`` (a live feed): CDRs are written in place and flushed as calls end.
     ``scale`` stretches every traffic profile's duration and ``rate`` multiplies its cps;
-    ``calls`` stops arrivals after that many call attempts (exact volumes). ``udp`` also sends
+    ``calls`` stops arrivals after that many call attempts (exact volumes). ``warmup`` runs that
+    many seconds of traffic before the scenario's start, unpaced and unwritten, so the output
+    (a realtime feed above all) begins in steady state, with calls in progress. ``udp`` also sends
     each recorded CDR as one datagram (its pipe line); ``workers`` > 1 or ``dask`` (a scheduler
     address or a ``distributed.Client``) split the run into shards by account (see
     ``_parallel``).
@@ -130,10 +135,14 @@ def run_scenario(scenario: Scenario, out_dir: str | Path | None = "out",
         scenario = scale_rate(scenario, rate)
     if calls is not None and calls < 1:
         raise RunOptionError(f"expected --calls of at least 1, found {calls}")
+    if not 0 <= warmup < float("inf"):
+        raise RunOptionError(f"expected a warm-up of 0 s or more, found {warmup}")
+    if warmup:
+        scenario = prepend_warmup(scenario, warmup)
     sharded = workers > 1 or dask is not None
-    if sharded and (realtime_speed or udp or trace_path):
+    if sharded and (realtime_speed or udp or trace_path or warmup):
         raise RunOptionError("--workers/--dask run in batch: they cannot be combined with "
-                             "--realtime, --udp or --trace")
+                             "--realtime, --warmup, --udp or --trace")
     if workers < 1:
         raise RunOptionError(f"expected at least 1 worker, found {workers}")
     if realtime_speed is not None and not realtime_speed > 0:
@@ -158,7 +167,7 @@ def run_scenario(scenario: Scenario, out_dir: str | Path | None = "out",
     if feed is not None:
         on_cdr = _tee(on_cdr, feed.send)
     simulation = Simulation(scenario, on_cdr, trace=trace, keep=keep,
-                            realtime_speed=realtime_speed, calls=calls)
+                            realtime_speed=realtime_speed, calls=calls, feed_from=warmup)
     if progress is not None:
         # Batch runs refresh the bar every 1024 calls; realtime ones on every call (it throttles).
         simulation.on_cdr = _counting(on_cdr, simulation, progress,
@@ -184,7 +193,8 @@ def run_scenario(scenario: Scenario, out_dir: str | Path | None = "out",
         trace.close()
         trace_tmp.replace(trace_path)
         files.append(Path(trace_path))
-    return RunResult(scenario, stats, files, simulation.kept, output.notes() if output else [])
+    return RunResult(scenario, stats, files, simulation.kept, output.notes() if output else [],
+                     simulation.warmup_calls)
 
 
 def placed(scenario: Scenario, error: SimulationError) -> SimulationError:
@@ -235,6 +245,24 @@ def scale_traffic(scenario: Scenario, factor: float) -> Scenario:
         raise RunOptionError(f"expected a scale > 0, found {factor}")
     traffic = [p.model_copy(update={"duration": p.duration * factor}) for p in scenario.traffic]
     return scenario.model_copy(update={"traffic": traffic})
+
+
+def prepend_warmup(scenario: Scenario, seconds: float) -> Scenario:
+    """The scenario with ``seconds`` of traffic before its start (``--warmup``).
+
+    The clock starts ``seconds`` earlier and everything scheduled moves with it, so it happens
+    at the same wall-clock instant; profiles that start at the beginning start ``seconds``
+    earlier, so calls are in progress when the original start comes.
+    """
+    traffic = [p.model_copy(update={"duration": p.duration + seconds} if p.at == 0
+                            else {"at": p.at + seconds}) for p in scenario.traffic]
+    calls = [c.model_copy(update={"at": c.at + seconds}) for c in scenario.calls]
+    gateways = {name: gw.model_copy(update={"outages": [
+        o.model_copy(update={"at": o.at + seconds, "until": o.until + seconds})
+        for o in gw.outages]}) for name, gw in scenario.routing_gateways.items()}
+    return scenario.model_copy(update={
+        "start": scenario.start - timedelta(seconds=seconds), "traffic": traffic,
+        "calls": calls, "routing_gateways": gateways})
 
 
 def scale_rate(scenario: Scenario, factor: float) -> Scenario:

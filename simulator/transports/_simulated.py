@@ -235,8 +235,18 @@ class _SimpyClock:
         delay = at - env._now
         self._schedule(event, simpy.events.NORMAL, delay if delay > 0 else 0)
 
-    def run(self) -> None:
-        self.env.run()
+    def run(self, unpaced_until: float = 0.0) -> None:
+        """Run to the end; a realtime clock runs what comes before ``unpaced_until`` (a warm-up)
+        as fast as it can and paces only what follows, from the wall-clock moment it gets there.
+        """
+        env = self.env
+        if unpaced_until > 0 and isinstance(env, simpy.RealtimeEnvironment):
+            step = simpy.Environment.step
+            while env.peek() < unpaced_until:
+                step(env)
+            env.env_start = unpaced_until
+            env.sync()
+        env.run()
 
 
 class Simulation:
@@ -244,14 +254,17 @@ class Simulation:
 
     ``accounts`` restricts the run to the calls of those accounts and ``capacities`` overrides
     routing-gateway capacities: that is how ``--workers`` runs one shard (see ``_parallel``).
-    ``calls`` keeps the scenario's first ``calls`` call attempts (``--calls``).
+    ``calls`` keeps the scenario's first ``calls`` call attempts (``--calls``). Calls that end
+    before ``feed_from`` (a warm-up, see ``run.prepend_warmup``) shape the switch's state but
+    give no CDR; they are counted in ``warmup_calls``.
     """
 
     def __init__(self, scenario: Scenario, on_cdr: Callable[[Cdr], None], *,
                  trace: IO[str] | None = None, keep: set[str] | None = None,
                  accounts: frozenset[str] | None = None,
                  capacities: dict[str, int | None] | None = None,
-                 realtime_speed: float | None = None, calls: int | None = None) -> None:
+                 realtime_speed: float | None = None, calls: int | None = None,
+                 feed_from: float = 0.0) -> None:
         if capacities:
             gateways = {name: gw.model_copy(update={"capacity": capacities.get(name, gw.capacity)})
                         for name, gw in scenario.routing_gateways.items()}
@@ -268,6 +281,8 @@ class Simulation:
         self.flowno = 0
         self.accounts = accounts
         self.limit = calls
+        self.feed_from = feed_from
+        self.warmup_calls = 0
         self.arrived = 0
         self.last_end = 0.0
         self._defaults: dict[int, Behaviour] = {}
@@ -293,7 +308,7 @@ class Simulation:
         thresholds = gc.get_threshold()
         gc.set_threshold(GC_THRESHOLD, *thresholds[1:])
         try:
-            self.clock.run()
+            self.clock.run(self.feed_from)
         finally:
             gc.set_threshold(*thresholds)
         self.stats.sim_seconds = self.last_end
@@ -406,6 +421,10 @@ class Simulation:
             call.schedule(self.clock.now, Kind.REFRESH_ANSWERED, leg)
 
     def released(self, call: Call) -> None:
+        if call.end_at < self.feed_from:
+            self.warmup_calls += 1
+            del self.scripts[call.index]
+            return
         cdr = self.build_cdr(call)
         self.stats.add(cdr, call.fee)
         if self.keep and call.attempt.call_id in self.keep:
