@@ -66,3 +66,28 @@ def test_port_0_prints_the_port_actually_bound(procs, tmp_path: Path) -> None:
         answer = sock.recv(65535).decode()
     assert answer.startswith("SIP/2.0 200"), answer
     assert proc.wait(timeout=60) == 0
+
+
+def test_a_scenario_live_mode_cannot_play_is_refused_before_anything_starts(
+        tmp_path: Path) -> None:
+    calls = "".join(f"  - {{id: c{n}, at: {n}, from: PBX, caller: '100', callee: '880{n}', "
+                    "caller_does: {hangup_after: 30}}\n" for n in range(6))
+    scenario = tmp_path / "fixed-port.yaml"
+    scenario.write_text(f"""\
+version: 1
+accounts: {{A: {{rate_table: r}}}}
+rate_tables: {{r: [{{prefix: "880", fee: 0.1}}]}}
+mapping_gateways: {{PBX: {{account: A, ips: ["127.0.0.1:5161"]}}}}
+routing_gateways: {{V1: {{ip: "198.51.100.20", prefixes: ["880"]}}}}
+calls:
+{calls}""")
+    out = tmp_path / "out"
+    done = subprocess.run([sys.executable, "-m", "simulator.cli", "live", str(scenario),
+                           "--port", "0", "-o", str(out)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "cannot play this scenario live as written" in done.stderr
+    assert "6 calls come from 127.0.0.1:5161, one fixed source port" in done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
+    assert "switch on" not in done.stdout  # refused before binding or starting any agent
+    assert not out.exists()

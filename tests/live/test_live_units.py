@@ -1,10 +1,16 @@
-"""Live-mode pieces without the network: address mapping and the 400 for unparsable requests."""
+"""Live-mode pieces without the network: address mapping, the 400 for unparsable requests, and
+the agents a scenario needs (or why it cannot be played live)."""
 
 from __future__ import annotations
 
+import re
+
+import pytest
+
 from simulator import parse_scenario
 from simulator.transports.live._addresses import AddressPlan, SourceIndex
-from simulator.transports.live._switch import bad_request_response
+from simulator.transports.live._capacity import agent_needs, peak
+from simulator.transports.live._switch import LiveError, bad_request_response
 
 SCENARIO = """\
 version: 1
@@ -62,3 +68,58 @@ def test_no_400_where_it_could_not_be_delivered_or_must_not_be_sent():
     assert bad_request_response(ack) is None
     assert bad_request_response(response) is None
     assert bad_request_response(b"\x00\x01garbage") is None
+
+
+FIXED_PORT = """\
+version: 1
+accounts: {A: {rate_table: r}}
+rate_tables: {r: [{prefix: "1", fee: 0.1}]}
+mapping_gateways:
+  PBX: {account: A, ips: ["127.0.0.1:5161"]}
+routing_gateways:
+  V1: {ip: "198.51.100.20", prefixes: ["1"]}
+calls:
+"""
+
+
+def _calls(count: int, spacing: float, hold: float) -> str:
+    return "".join(f"  - {{id: c{n}, at: {n * spacing}, from: PBX, caller: '100', callee: '1{n}',"
+                   f" caller_does: {{hangup_after: {hold}}}}}\n" for n in range(count))
+
+
+def test_peak_counts_spans_that_overlap_within_the_margin():
+    spans = [(0.0, 10.0, "a"), (1.0, 2.0, "b"), (2.5, 3.0, "c"), (20.0, 21.0, "d")]
+    assert peak(spans, margin=0.0).legs == 2
+    busiest = peak(spans, margin=1.0)  # b is still holding its slot when c starts
+    assert (busiest.legs, busiest.at, busiest.calls) == (3, 2.5, ["a", "b", "c"])
+
+
+def test_a_gateway_gets_one_agent_per_four_calls_up_at_once():
+    scenario = parse_scenario(FIXED_PORT.replace('"127.0.0.1:5161"', '"127.0.0.1"')
+                              + _calls(9, 0.5, 30), "nine.yaml")
+    needs = agent_needs(scenario, speed=1.0)
+    assert needs.gateway_peaks["V1"].legs == 9
+    assert needs.gateway_agents == {"V1": 3}
+
+
+def test_more_calls_at_once_than_one_fixed_source_port_holds_is_refused_up_front():
+    scenario = parse_scenario(FIXED_PORT + _calls(5, 1.0, 30), "fixed.yaml")
+    with pytest.raises(LiveError) as refused:
+        agent_needs(scenario, speed=1.0)
+    message = str(refused.value)
+    assert "5 calls come from 127.0.0.1:5161, one fixed source port" in message
+    assert "5 of them are up at once at t=4 s (c0, c1, c2, c3, c4)" in message
+    # the same calls one after another fit in the one process
+    assert agent_needs(parse_scenario(FIXED_PORT + _calls(5, 40.0, 30), "ok.yaml"), 1.0)
+
+
+def test_h323_legs_and_outages_are_refused_up_front():
+    h323 = parse_scenario(FIXED_PORT.replace('prefixes: ["1"]}', 'prefixes: ["1"], '
+                                             'protocol: h323}') + _calls(1, 1, 5), "h.yaml")
+    with pytest.raises(LiveError, match=re.escape("routing gateway V1: live mode has no H.323")):
+        agent_needs(h323, speed=1.0)
+    outage = parse_scenario(FIXED_PORT.replace('prefixes: ["1"]}', 'prefixes: ["1"], outages: '
+                                               '[{at: 10, until: 20, status: down}]}')
+                            + _calls(1, 1, 5), "o.yaml")
+    with pytest.raises(LiveError, match="routing gateway V1: outages are not played live"):
+        agent_needs(outage, speed=1.0)

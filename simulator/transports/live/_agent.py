@@ -65,7 +65,9 @@ class Agent:
         transport.boundAddress = job["host"]
         transport.publicAddress = job["host"]
         transport.port = int(job.get("port", 0))
-        self.ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, transport)
+        transport_id = self.ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, transport)
+        # port 0 (a gateway's extra agent): the switch must learn the port the kernel gave
+        self.port = int(self.ep.transportGetInfo(transport_id).localName.rsplit(":", 1)[1])
         self.ep.libStart()
         self.ep.audDevManager().setNullDev()
         if self.media:
@@ -280,7 +282,7 @@ def main() -> int:
     parent = os.getppid()
     job = json.loads(sys.stdin.readline())
     agent = Agent(job)
-    say(event="ready", pid=os.getpid())
+    say(event="ready", pid=os.getpid(), port=agent.port)
     go = json.loads(sys.stdin.readline())
     t0 = float(go["t0"])
     env = agent.start_clock(t0)

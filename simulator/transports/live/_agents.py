@@ -2,9 +2,11 @@
 
 pjsua2 from PyPI holds 4 calls per process, so callers are split into groups of at most
 ``LEGS_PER_AGENT`` calls, one process each, bound to the (loopback-mapped) address their calls
-come from; each routing gateway that is not ``down`` or ``unreachable`` gets one process
-listening on its address. A process that dies is reported, never silently replaced: a crashed
-agent means the scenario did not run as written.
+come from; each routing gateway that is not ``down`` or ``unreachable`` gets as many processes
+as its busiest moment needs (``_capacity``): the first listens on the gateway's own address,
+the others on free ports of the same host, and the switch spreads the INVITEs over them. A
+process that dies is reported, never silently replaced: a crashed agent means the scenario did
+not run as written.
 """
 
 from __future__ import annotations
@@ -19,16 +21,18 @@ from typing import Any
 
 from simulator.scenario._schema import Scenario
 from simulator.transports.live._addresses import AddressPlan
+from simulator.transports.live._capacity import LEGS_PER_AGENT, AgentNeeds, caller_source
 
-LEGS_PER_AGENT = 4
 READY_TIMEOUT = 30.0  # s for every agent to load pjsua2 and bind
 START_MARGIN = 0.3    # s between "go" and scenario time 0
 
 
 class AgentProcess:
-    def __init__(self, role: str, job: dict[str, Any]) -> None:
+    def __init__(self, role: str, job: dict[str, Any], gateway: str | None = None) -> None:
         self.role = role
         self.job = job
+        self.gateway = gateway  # the routing gateway it plays, if it plays one
+        self.address: tuple[str, int] | None = None  # where it listens, once ready
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "simulator.transports.live._agent"], stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
@@ -56,32 +60,37 @@ class AgentProcess:
 
 class AgentPool:
     def __init__(self, scenario: Scenario, plan: AddressPlan, *, switch_port: int,
-                 speed: float, media: bool = False) -> None:
+                 speed: float, media: bool = False, needs: AgentNeeds | None = None) -> None:
         self.scenario = scenario
         self.plan = plan
+        self.needs = needs or AgentNeeds()
         self.switch_port = switch_port
         self.speed = speed
         self.media = media  # real RTP (the switch anchors it) instead of loop media transport
         self.agents: list[AgentProcess] = []
         self.reported: list[str] = []
 
-    def _jobs(self) -> list[tuple[str, dict[str, Any]]]:
+    def _jobs(self) -> list[tuple[str, dict[str, Any], str | None]]:
         scenario, plan = self.scenario, self.plan
         common = {"speed": self.speed, "switch": ["127.0.0.1", self.switch_port],
                   "deadline": _deadline(scenario), "media": self.media}
-        jobs: list[tuple[str, dict[str, Any]]] = []
+        jobs: list[tuple[str, dict[str, Any], str | None]] = []
         failing = {c.id for c in scenario.calls if c.refresh_failing_leg == "callee"}
         behaviours = {c.id: _dump(c.callee_does) for c in scenario.calls if c.callee_does}
         for name, gateway in scenario.routing_gateways.items():
             if gateway.status != "up":
                 continue  # down: never invited; unreachable: nobody listens
             host, port = plan.local(gateway.ip)
-            jobs.append((f"gateway {name}", {
-                **common, "host": host, "port": port, "behaviours": behaviours,
-                "default": _dump(gateway.callee_does), "refresh_fails": sorted(failing)}))
+            count = self.needs.gateway_agents.get(name, 1)
+            for n in range(count):
+                role = f"gateway {name}" + (f" #{n + 1}" if count > 1 else "")
+                jobs.append((role, {
+                    **common, "host": host, "port": port if n == 0 else 0,
+                    "behaviours": behaviours, "default": _dump(gateway.callee_does),
+                    "refresh_fails": sorted(failing)}, name))
         groups: dict[str, list[dict[str, Any]]] = {}
         for call in sorted(scenario.calls, key=lambda c: c.at):
-            source = call.source_ip or scenario.mapping_gateways[call.from_].ips[0]
+            source = caller_source(scenario, call)
             host, port = plan.local(source)
             spec = {"id": call.id, "at": call.at, "caller": call.caller, "callee": call.callee,
                     "caller_does": _dump(call.caller_does),
@@ -97,13 +106,13 @@ class AgentPool:
             for i in range(0, len(specs), size):
                 chunk = specs[i:i + size]
                 jobs.append((f"callers {key} {chunk[0]['id']}…", {
-                    **common, "host": host, "port": int(port), "calls": chunk}))
+                    **common, "host": host, "port": int(port), "calls": chunk}, None))
         return jobs
 
     def start(self) -> float:
         """Start every agent, wait until all are ready, and return the monotonic scenario t=0."""
-        for role, job in self._jobs():
-            self.agents.append(AgentProcess(role, job))
+        for role, job, gateway in self._jobs():
+            self.agents.append(AgentProcess(role, job, gateway))
         deadline = time.monotonic() + READY_TIMEOUT
         for agent in self.agents:
             while True:
@@ -119,12 +128,21 @@ class AgentPool:
                                            f"{READY_TIMEOUT:g} s: {self.reported[-8:]}") from None
                     continue
                 if line.get("event") == "ready":
+                    agent.address = (agent.job["host"], int(line.get("port", agent.job["port"])))
                     break
                 self.reported.append(f"{agent.role}: {line.get('text', line)}")
         t0 = time.monotonic() + START_MARGIN
         for agent in self.agents:
             agent.go(t0)
         return t0
+
+    def gateway_addresses(self) -> dict[str, list[tuple[str, int]]]:
+        """Routing gateway name -> where its agents listen (the gateway's own address first)."""
+        out: dict[str, list[tuple[str, int]]] = {}
+        for agent in self.agents:
+            if agent.gateway is not None and agent.address is not None:
+                out.setdefault(agent.gateway, []).append(agent.address)
+        return out
 
     def poll_errors(self) -> list[str]:
         out = []

@@ -47,6 +47,11 @@ def run_live(scenario: Scenario, *, port: int = 5060, speed: float = 1.0,
     if not 1 <= gateway_port <= 65535:
         raise LiveError(f"gateway port {gateway_port} is not a UDP port (1-65535)")
     plan = AddressPlan.for_scenario(scenario, gateway_port)
+    needs = None
+    if agents and scenario.calls:
+        from simulator.transports.live._capacity import agent_needs
+
+        needs = agent_needs(scenario, speed)  # refuses what cannot be played, before anything
     places = scenario.switch.SERVER_BILLING_FEE_PRECISTION
     output: Output | None = None
     stats = RunStats()
@@ -79,7 +84,11 @@ def run_live(scenario: Scenario, *, port: int = 5060, speed: float = 1.0,
         echo("  media: RTP anchored at the switch (real RTP between the agents and the switch)")
     for name, gateway in scenario.routing_gateways.items():
         host, gw_port = plan.local(gateway.ip)
-        echo(f"  routing gateway {name}: {gateway.ip} -> {host}:{gw_port}")
+        served = ""
+        if needs is not None and needs.gateway_agents.get(name, 1) > 1:
+            served = (f" ({needs.gateway_agents[name]} agents: up to "
+                      f"{needs.gateway_peaks[name].legs} calls at once)")
+        echo(f"  routing gateway {name}: {gateway.ip} -> {host}:{gw_port}{served}")
     for name, gateway in scenario.mapping_gateways.items():
         echo(f"  mapping gateway {name}: " + ", ".join(
             f"{ip} -> {plan.local(ip)[0]}{ip[len(ip.split(':')[0]):]}" for ip in gateway.ips))
@@ -89,9 +98,11 @@ def run_live(scenario: Scenario, *, port: int = 5060, speed: float = 1.0,
     if agents and scenario.calls:
         from simulator.transports.live._agents import AgentPool
 
-        pool = AgentPool(scenario, plan, switch_port=port, speed=speed, media=live.media)
+        pool = AgentPool(scenario, plan, switch_port=port, speed=speed, media=live.media,
+                         needs=needs)
         try:
             live.started_mono = pool.start()
+            live.set_gateways(pool.gateway_addresses())
         except BaseException:
             pool.stop()
             live.shutdown()

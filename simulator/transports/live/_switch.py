@@ -62,6 +62,9 @@ CALL_TAG_HEADER = "x-vossim-call"  # scenario call id, set by vossim's own agent
 MIN_SESSION_EXPIRES = 90           # RFC 4028 default Min-SE; pjsua refuses anything lower
 RECEIVE_BUFFER = 4 * 1024 * 1024   # a bigger UDP buffer: bursts at 200 CPS overflow the default
 REALM = "vossim"
+# s after the switch is done with a gateway leg before that agent's pjsua2 slot counts as free
+# (pjsua frees it once its DISCONNECTED callback returns); _capacity plans with the same margin
+SLOT_RELEASE = 1.0
 PEER_LINGER = 40.0  # s a leg's peer stays bound after its call ended: BYE retransmissions
 
 
@@ -272,6 +275,10 @@ class LiveSwitch:
         self.on_call_end: Callable[[Call, Cdr], None] | None = None
         self.started_mono = time.monotonic()
         self.media = needs_media(scenario) if options.media is None else options.media
+        # where each routing gateway is served: its own address, or its agents' (set_gateways)
+        self.gateway_targets: dict[str, list[tuple[str, int]]] = {
+            name: [plan.local(gw.ip)] for name, gw in scenario.routing_gateways.items()}
+        self.legs_open: dict[tuple[str, int], int] = {}  # gateway target -> legs it holds
         self.relay = MediaRelay() if self.media else None
         SipConf.my_address = options.host
         SipConf.my_port = options.port
@@ -327,6 +334,28 @@ class LiveSwitch:
         if method in ("BYE", "CANCEL", "UPDATE", "INFO", "PRACK"):
             return (req.genResponse(481, "Call/Transaction Does Not Exist"), None, None)
         return (req.genResponse(501, "Not Implemented"), None, None)
+
+    # -- where a gateway's legs go ---------------------------------------------------------------
+    def set_gateways(self, targets: dict[str, list[tuple[str, int]]]) -> None:
+        """Serve these gateways by several agents each (the CDR still names the gateway)."""
+        self.gateway_targets.update(targets)
+
+    def take_target(self, gateway_name: str) -> tuple[str, int]:
+        """The gateway's target holding the fewest legs (the first on a tie), now one more."""
+        targets = self.gateway_targets[gateway_name]
+        target = min(targets, key=lambda t: self.legs_open.get(t, 0))
+        self.legs_open[target] = self.legs_open.get(target, 0) + 1
+        return target
+
+    def leg_over(self, target: tuple[str, int]) -> None:
+        """A leg on ``target`` is done; its pjsua2 slot counts as free a moment later."""
+        def free() -> None:
+            left = self.legs_open.get(target, 0) - 1
+            if left > 0:
+                self.legs_open[target] = left
+            else:
+                self.legs_open.pop(target, None)
+        Timeout(free, SLOT_RELEASE)
 
     # -- the Signalling port --------------------------------------------------------------------
     def invite_gateway(self, call: Call, gateway: RoutingGateway) -> None:
@@ -404,6 +433,7 @@ class Bridge:
         self.tag = str(req.getHFBody(CALL_TAG_HEADER)) if req.countHFs(CALL_TAG_HEADER) else ""
         self.caller_ua = UA(live.global_config, event_cb=self._from_caller)
         self.callee_ua: UA | None = None
+        self.callee_target: tuple[str, int] | None = None  # the gateway agent of the leg
         self.call: Call | None = None
         self.offer: Any = None
         self.answer_body: Any = None
@@ -471,7 +501,9 @@ class Bridge:
         previous = self.callee_ua
         if previous is not None and not previous.isDead():
             previous.recvEvent(CCEventDisconnect())  # timer B moved on: CANCEL the old attempt
-        host, port = live.plan.local(gateway.ip)
+        if self.callee_target is not None:
+            live.leg_over(self.callee_target)
+        host, port = self.callee_target = live.take_target(self.call.gateway.name)
         headers = (SipHeader(name=CALL_TAG_HEADER, bodys=self.tag),) if self.tag else None
         ua = UA(live.global_config, event_cb=partial(self._from_callee, attempt),
                 nh_address=(host, port), extra_headers=headers)
@@ -612,6 +644,9 @@ class Bridge:
             self.timer = None
         self.close_media()
         self.forget_peers()
+        if self.callee_target is not None:
+            self.live.leg_over(self.callee_target)
+            self.callee_target = None
         for transaction in self.refreshes:
             _quiet(transaction)
         self.refreshes.clear()
