@@ -223,6 +223,48 @@ def cmd_live(args: argparse.Namespace, out: Console, err: Console) -> int:
     return 0
 
 
+def cmd_analyze(args: argparse.Namespace, out: Console, err: Console) -> int:
+    import json
+
+    from simulator.analyze import AlarmSyntaxError, SourceError, analyze, parse_threshold
+    from simulator.analyze._text import print_report
+
+    try:
+        thresholds = [parse_threshold(text) for text in args.alarm or []]
+        if args.min_calls < 0 or args.prefix_digits < 1:
+            raise AlarmSyntaxError("--min-calls must be >= 0 and --prefix-digits >= 1")
+        report = analyze(args.paths, thresholds=thresholds, min_calls=args.min_calls,
+                         prefix_digits=args.prefix_digits, reason_codes=args.reason_codes)
+        written = []
+        if args.plots:
+            from simulator.analyze._plots import write_plots
+
+            written.extend(write_plots(report, Path(args.plots)))
+        if args.html:
+            from simulator.analyze._html import write_html
+
+            written.append(write_html(report, Path(args.html), by=args.by or ["gateway"]))
+    except (SourceError, AlarmSyntaxError) as exc:
+        err.print(f"vossim analyze: {exc}", markup=False, highlight=False)
+        return EXIT_INVALID
+    except OSError as exc:
+        err.print(f"vossim analyze: {exc.filename or ''}: {exc.strerror or exc}", markup=False,
+                  highlight=False)
+        return EXIT_INVALID
+    if not out.is_terminal:
+        out.width = max(out.width, 150)  # a file or pipe: room for the wide tables
+    analysed = report["analysed"]
+    err.print(f"analysed {analysed['cdrs']:,} CDRs in {analysed['seconds']:.2f} s "
+              f"({analysed['cdrs_per_second']:,} CDR/s)", markup=False, highlight=False)
+    if args.json:
+        out.file.write(json.dumps(report, indent=1) + "\n")
+        return 0
+    print_report(report, out, args.by or ["gateway"])
+    for path in written:
+        out.print(f"wrote {path}", markup=False, highlight=False)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vossim", description=(
         "A VOS3000-compatible softswitch simulator: YAML scenarios in, VOS3000 CDRs out."))
@@ -277,6 +319,32 @@ def build_parser() -> argparse.ArgumentParser:
     from simulator.explain._cli import add_parser as add_explain
 
     add_explain(sub)
+
+    analyze = sub.add_parser(
+        "analyze", help="ASR, ACD, end reasons, fees and alarms from any VOS3000 CDRs",
+        description="Read VOS3000 CDRs (pipe files, e_cdr CSV, SQLite, MySQL/MariaDB, JSON lines, "
+                    "Parquet, or a vossim output directory) and report attempts, ASR, ACD, NER, "
+                    "PDD, the endDirection x endReason mix, fees, short calls, concurrency and "
+                    "the seeds' alarms.")
+    analyze.add_argument("paths", nargs="+", metavar="PATH",
+                         help="a CDR file, an output directory or mysql://USER:PASS@HOST:PORT/DB")
+    analyze.add_argument("--by", action="append", choices=("gateway", "customer", "prefix",
+                                                           "hour"),
+                         help="tables to print, repeatable (default: gateway)")
+    analyze.add_argument("--alarm", action="append", metavar="RULE",
+                         help="a threshold [SCOPE:]METRIC OP VALUE[%%][@MIN_CALLS], e.g. "
+                              "asr<40%%@100, customer:acd<30 (repeatable)")
+    analyze.add_argument("--min-calls", type=int, default=1, metavar="N",
+                         help="no alarm for a gateway (customer, ...) with fewer calls (default 1)")
+    analyze.add_argument("--prefix-digits", type=int, default=4, metavar="N",
+                         help="without a feePrefix column, group by the callee's first N digits")
+    analyze.add_argument("--reason-codes", choices=("table", "sip", "q850"), default="table",
+                         help="how endReason numbers are named when the CDRs carry no name "
+                              "(default: VOS3000's 25-code table)")
+    analyze.add_argument("--plots", metavar="DIR", help="write PNG plots into DIR")
+    analyze.add_argument("--html", metavar="FILE", help="write one self-contained HTML page")
+    analyze.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    analyze.set_defaults(handler=cmd_analyze)
 
     live = sub.add_parser("live", help="run a scenario over real SIP on 127.0.0.1 (sippy switch, "
                                        "pjsua2 parties); serve external SIP peers such as SIPp")

@@ -1,0 +1,258 @@
+"""``vossim analyze``: every source format, the run summary's numbers, alarms, plots, bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+
+from cdr_writer import E_CDR_NAMES
+from simulator.analyze import analyze, parse_threshold
+from simulator.analyze._report import Aggregates
+from simulator.analyze._sources import OLDER_FEED_NAMES
+from simulator.run._run import apply_overrides, run_scenario
+from simulator.scenario._loader import load_scenario
+
+ROOT = Path(__file__).resolve().parent.parent
+STANDARD = ROOT / "scenarios" / "load" / "standard.yaml"
+ALL_FILES = ("pipe", "e_cdr", "sqlite", "jsonl", "parquet")
+
+
+def _vossim(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "simulator.cli", *args], capture_output=True,
+                          text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                          cwd=ROOT)
+
+
+@pytest.fixture(scope="module")
+def standard_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
+    out = tmp_path_factory.mktemp("standard")
+    result = run_scenario(load_scenario(STANDARD), out, ALL_FILES, scale=0.3)
+    return out, result
+
+
+def _figures(report: dict[str, Any]) -> dict[str, Any]:
+    """What must not depend on the format the CDRs were read from."""
+    return {key: report[key] for key in (
+        "calls", "answered", "asr", "acd", "ner", "talk_seconds", "pdd", "charged",
+        "by_end_direction", "pivot", "gateways", "customers", "hours", "alarms",
+        "short_calls", "zero_duration_rows", "concurrency", "holdtime_histogram",
+        "hour_gateway_asr", "fees")}
+
+
+def _summary_figures(result: Any) -> dict[str, Any]:
+    stats = result.stats
+    return {
+        "calls": stats.calls, "answered": stats.answered, "asr": stats.asr, "acd": stats.acd,
+        "directions": {str(d): n for d, n in stats.directions.items()},
+        "reasons": sorted([code, name, n] for (code, name), n in stats.reasons.items()),
+        "records": stats.recorded, "suppressed": stats.suppressed,
+        "charged": float(stats.charged), "revenue_gap": float(stats.revenue_gap),
+        "gateways": sorted(
+            (side, name, g.calls, g.answered, round(g.acd, 9), dict(g.ended_by),
+             round(g.share(g.short_callee_hangups), 9), round(g.share(g.short_caller_hangups), 9))
+            for (side, name), g in stats.gateways.items()),
+        "alarms": stats.alarms(),
+    }
+
+
+def _report_figures(report: dict[str, Any]) -> dict[str, Any]:
+    names = {"caller": 0, "callee": 1, "server": 2}
+    return {
+        "calls": report["calls"], "answered": report["answered"], "asr": report["asr"],
+        "acd": report["acd"],
+        "directions": {d: e["calls"] for d, e in report["by_end_direction"].items()},
+        "reasons": sorted([e["code"], e["name"], e["calls"]] for e in report["by_end_reason"]),
+        "records": report["records"], "suppressed": report["suppressed"],
+        "charged": round(report["charged"], 2), "revenue_gap": round(report["revenue_gap"], 2),
+        "gateways": sorted(
+            (g["side"], g["name"], g["calls"], g["answered"], round(g["acd"], 9),
+             {names[k]: v for k, v in g["ended_by"].items() if v},
+             round(g["short_callee_hangups"], 9), round(g["short_caller_hangups"], 9))
+            for g in report["gateways"]),
+        "alarms": [a["message"] for a in report["alarms"]],
+    }
+
+
+def test_analyze_of_an_output_directory_gives_the_run_summarys_numbers(tmp_path: Path) -> None:
+    # server hangups not recorded: the jsonl still shows them (recorded: false), as the summary
+    scenario = apply_overrides(load_scenario(STANDARD),
+                               ["SERVER_BILLING_RECORD_SERVER_HANG_UP=0"])
+    result = run_scenario(scenario, tmp_path, ("pipe", "jsonl"), scale=0.3)
+    assert result.stats.suppressed > 0 and result.stats.revenue_gap > 0
+    done = _vossim("analyze", "--json", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["sources"] == [{"path": str(tmp_path / "cdr.jsonl"), "format": "jsonl",
+                                  "cdrs": result.stats.calls}]
+    assert _report_figures(report) == _summary_figures(result)
+
+
+def test_the_text_report_shows_the_summarys_lines(standard_run: tuple[Path, Any]) -> None:
+    out, result = standard_run
+    done = _vossim("analyze", str(out), "--by", "gateway", "--by", "hour")
+    assert done.returncode == 0, done.stderr
+    stats = result.stats
+    for line in (f"calls {stats.calls:,}", f"answered {stats.answered:,}",
+                 f"ASR {stats.asr:.1%}", f"ACD {stats.acd:.1f} s",
+                 f"money charged {stats.charged:.2f}"):
+        label, value = line.rsplit(" ", 1) if not line.startswith("ACD") else ("ACD", line[4:])
+        assert any(label in row and value in row for row in done.stdout.splitlines()), line
+    for alarm in stats.alarms():
+        assert f"ALARM {alarm}" in done.stdout
+    assert "per hour" in done.stdout and "endReason x endDirection" in done.stdout
+    assert "CDR/s" in done.stderr
+
+
+def test_every_source_format_gives_the_same_report(standard_run: tuple[Path, Any]) -> None:
+    out, _ = standard_run
+    reference = _figures(analyze([str(out / "cdr.jsonl")]))
+    assert reference["calls"] > 3000
+    for path in (out / "cdr", out / "e_cdr_20261124.csv", out / "vos3000.db",
+                 out / "e_cdr_20261124.parquet"):
+        files = sorted(path.glob("*.txt")) if path.is_dir() else [path]
+        report = analyze([str(f) for f in files])
+        assert _figures(report) == reference, path
+    assert analyze([str(out)])["sources"][0]["format"] == "jsonl"
+    # feePrefix is in the pipe and jsonl records only; e_cdr has the callee number alone
+    pipe = analyze([str(f) for f in sorted((out / "cdr").glob("*.txt"))])
+    jsonl = analyze([str(out / "cdr.jsonl")])
+    assert pipe["prefixes"] == jsonl["prefixes"]
+    assert {"1", "44", "447", "8801"} <= {p["prefix"] for p in jsonl["prefixes"]}
+
+
+def test_mariadb_source_gives_the_same_report(mariadb, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    url = mariadb.url()
+    run_scenario(load_scenario(STANDARD), tmp_path, ("mariadb", "parquet"), scale=0.3, db=url)
+    from_db = analyze([url])
+    assert from_db["sources"][0]["format"] == "mariadb"
+    assert "vossim-test" not in from_db["sources"][0]["path"]  # the password is not shown
+    assert _figures(from_db) == _figures(analyze([str(tmp_path)]))
+
+
+def test_csv_without_header_older_layout_and_other_time_units(standard_run: tuple[Path, Any],
+                                                              tmp_path: Path) -> None:
+    out, _ = standard_run
+    reference = _figures(analyze([str(out / "e_cdr_20261124.csv")]))
+    frame = pl.read_csv(out / "e_cdr_20261124.csv", infer_schema=False)
+    assert frame.columns == list(E_CDR_NAMES)
+
+    headerless = tmp_path / "no-header.csv"
+    frame.write_csv(headerless, include_header=False)
+    assert _figures(analyze([str(headerless)])) == reference
+
+    older = tmp_path / "older-feed.csv"
+    frame.with_columns(calleebilling=pl.col("billingtype")).select(OLDER_FEED_NAMES) \
+        .write_csv(older, include_header=False)
+    older_report = _figures(analyze([str(older)]))
+    assert older_report == reference
+
+    as_datetime = tmp_path / "datetime.csv"
+    stamps = {c: pl.from_epoch(pl.col(c).cast(pl.Int64), time_unit="ms")
+              .dt.strftime("%Y-%m-%d %H:%M:%S%.3f") for c in ("starttime", "stoptime")}
+    frame.with_columns(**stamps).write_csv(as_datetime)
+    assert _figures(analyze([str(as_datetime)])) == reference
+
+    # whole seconds: the ms are lost, so compare what does not depend on them
+    in_seconds = tmp_path / "seconds.csv"
+    frame.with_columns(**{c: (pl.col(c).cast(pl.Int64) // 1000).cast(pl.String)
+                          for c in ("starttime", "stoptime")}).write_csv(in_seconds)
+    seconds = analyze([str(in_seconds)])
+    for key in ("calls", "answered", "asr", "acd", "by_end_direction", "pivot", "charged"):
+        assert seconds[key] == reference[key], key
+    assert [h["hour"] for h in seconds["hours"]] == [h["hour"] for h in reference["hours"]]
+
+
+def test_no_zero_duration_rows_warns_that_asr_looks_better(standard_run: tuple[Path, Any],
+                                                          tmp_path: Path) -> None:
+    out, _ = standard_run
+    assert analyze([str(out)])["warnings"] == []
+    answered_only = tmp_path / "e_cdr_answered.parquet"
+    pl.read_parquet(out / "e_cdr_20261124.parquet").filter(pl.col("holdtime") > 0) \
+        .write_parquet(answered_only)
+    report = analyze([str(answered_only)])
+    assert report["asr"] == 1.0
+    assert any("SERVER_BILLING_RECORD_ZERO_HOLD_TIME = 0" in w for w in report["warnings"])
+
+
+def test_user_thresholds_with_a_minimum_call_count(standard_run: tuple[Path, Any]) -> None:
+    out, _ = standard_run
+    report = analyze([str(out)], thresholds=[parse_threshold("asr<80%@100"),
+                                             parse_threshold("total:acd>30")])
+    gateways = {(g["side"], g["name"]): g for g in report["gateways"]}
+    tripped = {(a["name"]) for a in report["alarms"] if a["rule"] == "asr<80%@100"}
+    expected = {f"{side} gateway {name}" for (side, name), g in gateways.items()
+                if g["asr"] < 0.8 and g["calls"] >= 100}
+    assert tripped == expected and expected
+    assert any(g["asr"] < 0.8 and g["calls"] < 100 for g in gateways.values())  # left out
+    assert [a["name"] for a in report["alarms"] if a["scope"] == "total"] == ["all calls"]
+    strict = analyze([str(out)], min_calls=10**9)
+    assert strict["alarms"] == []
+
+
+def test_bad_alarm_rules_and_bad_cdrs_are_clear_errors(tmp_path: Path) -> None:
+    done = _vossim("analyze", str(STANDARD.parent), "--alarm", "asr<<3")
+    assert done.returncode == 2 and "expected [SCOPE:]METRIC OP VALUE" in done.stderr
+    done = _vossim("analyze", str(tmp_path / "missing.csv"))
+    assert done.returncode == 2 and "no such file or directory" in done.stderr
+    bad = tmp_path / "bad.csv"
+    bad.write_text("flowno,stoptime,holdtime,enddirection,endreason\n1,1700000000000,0,0,2\n"
+                   "2,yesterday-ish,0,1,3\n")
+    done = _vossim("analyze", str(bad))
+    assert done.returncode == 2 and f"{bad}:3: stoptime = 'yesterday-ish'" in done.stderr
+    ragged = tmp_path / "ragged.csv"
+    ragged.write_text("1,2,3\n")
+    done = _vossim("analyze", str(ragged))
+    assert done.returncode == 2 and "found 3 fields" in done.stderr
+    for output in (done.stdout, done.stderr):
+        assert "Traceback" not in output
+
+
+def test_plots_and_html_page(standard_run: tuple[Path, Any], tmp_path: Path) -> None:
+    out, _ = standard_run
+    page = tmp_path / "report.html"
+    done = _vossim("analyze", str(out), "--plots", str(tmp_path / "plots"), "--html", str(page))
+    assert done.returncode == 0, done.stderr
+    names = sorted(p.name for p in (tmp_path / "plots").iterdir())
+    assert names == ["asr_heatmap.png", "concurrency.png", "end_reasons.png", "holdtime.png",
+                     "hourly.png"]
+    for path in (tmp_path / "plots").iterdir():
+        data = path.read_bytes()
+        assert data.startswith(b"\x89PNG") and len(data) > 10_000
+    html = page.read_text()
+    assert html.count("src='data:image/png;base64,") == 5
+    assert "src='http" not in html and "<link" not in html  # self-contained
+    assert "endReason x endDirection" in html and "Per gateway" in html
+
+
+def test_json_report_has_the_documented_keys(standard_run: tuple[Path, Any]) -> None:
+    out, _ = standard_run
+    report = json.loads(_vossim("analyze", "--json", str(out / "vos3000.db")).stdout)
+    for key in ("asr", "acd", "ner", "calls", "answered", "by_end_direction", "by_end_reason",
+                "pivot", "gateways", "customers", "prefixes", "hours", "alarms", "warnings",
+                "fees", "pdd", "short_calls", "concurrency", "holdtime_histogram",
+                "hour_gateway_asr", "end_reasons_by_gateway", "sources", "analysed"):
+        assert key in report, key
+    readme = (ROOT / "README.md").read_text()
+    for key in report:
+        assert f"`{key}`" in readme, f"README does not document the JSON key {key!r}"
+
+
+def test_aggregates_stay_the_size_of_the_keys_not_the_rows(standard_run: tuple[Path, Any]) -> None:
+    out, _ = standard_run
+    frame = next(iter(__import__("simulator.analyze._sources", fromlist=["find_sources"])
+                      .find_sources([str(out / "e_cdr_20261124.parquet")])[0].batches()))
+    once = Aggregates()
+    once.add(frame)
+    many = Aggregates()
+    for _ in range(30):
+        many.add(frame)
+    assert many.rows == 30 * frame.height
+    assert many.cube().height == once.cube().height < frame.height
+    assert many.cube()["calls"].sum() == 30 * frame.height
