@@ -279,8 +279,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--db", metavar="URL",
                      help="with --format mariadb: mysql://USER:PASS@HOST:PORT/DATABASE (daily "
                           "tables e_cdr_YYYYMMDD; a rerun of the same scenario resumes)")
-    run.add_argument("--set", action="append", metavar="KEY=VALUE",
-                     help="override a switch: key, e.g. --set SERVER_BILLING_FEE_PRECISTION=4")
+    run.add_argument("--set", action="append", metavar="PATH=VALUE",
+                     help="change any scenario path, e.g. accounts.ACME.money=5, "
+                          "calls[ID].refresh_fails=false, or a switch: key such as "
+                          "SERVER_BILLING_FEE_PRECISTION=4 (repeatable)")
     run.add_argument("--trace", metavar="FILE",
                      help="write every call's signalling as JSON lines")
     run.add_argument("--scale", type=float, default=1.0, metavar="X",
@@ -362,8 +364,8 @@ def build_parser() -> argparse.ArgumentParser:
     live.add_argument("-o", "--output", default="out", help="output directory (default: out/)")
     live.add_argument("--format", action="append", metavar="F",
                       help=f"CDR format, repeatable or comma-separated: {', '.join(FORMATS)}")
-    live.add_argument("--set", action="append", metavar="KEY=VALUE",
-                      help="override a switch: key")
+    live.add_argument("--set", action="append", metavar="PATH=VALUE",
+                      help="change any scenario path (as vossim run --set)")
     live.add_argument("--media", action="store_true",
                       help="anchor every call's RTP at the switch (default: only when a call "
                            "stops its RTP under a media timeout)")

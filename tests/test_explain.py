@@ -97,3 +97,75 @@ def test_unknown_call_is_a_clear_error() -> None:
     assert done.returncode == 2
     assert "did you mean 'disputed'?" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_what_if_more_money_turns_the_cut_into_a_caller_hangup() -> None:
+    doc = explain_json(SHARED, "--call", "disputed", "--what-if", "accounts.GLOBEX.money=5")
+    (change,) = doc["what_if"]
+    diffs = {d["field"]: d for d in change["differences"]}
+    assert (diffs["endDirection"]["before"], diffs["endDirection"]["after"]) == (2, 0)
+    assert (diffs["endReason"]["before"], diffs["endReason"]["after"]) == (24, 11)
+    assert (diffs["holdTime"]["before"], diffs["holdTime"]["after"]) == (180, 600)
+    assert diffs["fee"]["after"] == "1.50"
+    assert diffs["endDirection"]["why_after"] == "endDirection 0: the caller sent the BYE, row 21"
+    assert change["before_ending"] == "row 24: prepaid money cannot pay the next pulse"
+    assert change["after_ending"] == "row 21: caller BYE"
+    assert "callerE164" not in diffs
+
+
+def test_what_if_takes_any_scenario_path_and_repeats() -> None:
+    doc = explain_json(SHARED, "--call", "disputed", "--what-if", "calls[concurrent].at=9999",
+                       "--what-if", "switch.SERVER_BILLING_RECORD_SERVER_HANG_UP=0")
+    diffs = {d["field"]: d for d in doc["what_if"][0]["differences"]}
+    assert diffs["holdTime"]["after"] == 360  # alone on the balance: 6 minutes of 0.90
+    assert diffs["recorded"]["after"] is False
+    assert "SERVER_BILLING_RECORD_SERVER_HANG_UP = 0" in diffs["recorded"]["why_after"]
+    text = cli("explain", SHARED, "--call", "disputed", "--what-if",
+               "calls[concurrent].at=9999").stdout
+    assert "what if calls[concurrent].at=9999" in text
+
+
+def test_what_if_gateway_down_and_session_timers() -> None:
+    failover = str(ROOT / "scenarios" / "decision-table" / "18-failover.yaml")
+    doc = explain_json(failover, "--call", "walks", "--what-if",
+                       "routing_gateways.VENDOR-B.status=down")
+    diffs = {d["field"]: d for d in doc["what_if"][0]["differences"]}
+    # VENDOR-B (unreachable: 32 s of timer B) is skipped, so VENDOR-C answers 32 s sooner
+    assert sorted(diffs) == ["callerPdd", "startTime", "stopTime"]
+    assert diffs["startTime"]["before"] - diffs["startTime"]["after"] == 32000
+    assert (diffs["callerPdd"]["before"], diffs["callerPdd"]["after"]) == (32000, 0)
+    refresh = str(ROOT / "scenarios" / "decision-table" / "27-refresh-failed.yaml")
+    doc = explain_json(refresh, "--call", "nat", "--what-if", "switch.SS_SIP_SESSION_TTL=0",
+                       "--what-if", "calls[nat].caller_does.hangup_after=1000")
+    change = doc["what_if"][0]
+    assert change["before_ending"] == "row 27: session refresh unanswered for 32 s"
+    assert change["after_ending"] == "row 21: caller BYE"
+    # with the refresh off, nothing would end the call: a clear error, not a hang
+    alone = cli("explain", refresh, "--call", "nat", "--what-if", "SS_SIP_SESSION_TTL=0")
+    assert alone.returncode == 2 and "nothing can end it" in alone.stderr
+
+
+def test_bad_what_if_path_names_the_closest_valid_one() -> None:
+    for path, hint in (("accounts.GLOBX.money=5", "did you mean accounts.GLOBEX?"),
+                       ("accounts.GLOBEX.mony=5", "did you mean accounts.GLOBEX.money?"),
+                       ("calls[disputd].refresh_fails=false", "did you mean calls[disputed]?"),
+                       ("SS_SIP_SESION_TTL=0", "did you mean switch.SS_SIP_SESSION_TTL?")):
+        done = cli("explain", SHARED, "--call", "disputed", "--what-if", path)
+        assert done.returncode == 2, path
+        assert hint in done.stderr, done.stderr
+        assert "Traceback" not in done.stderr and done.stdout == ""
+
+
+def test_run_set_takes_the_same_paths(tmp_path: Path) -> None:
+    done = cli("run", SHARED, "-o", str(tmp_path), "--format", "jsonl",
+               "--set", "accounts.GLOBEX.money=5", "--set", "calls[disputed].caller_does."
+               "hangup_after=100")
+    assert done.returncode == 0, done.stderr
+    records = {r["callId"]: r for r in map(json.loads, (tmp_path / "cdr.jsonl").open())}
+    assert (records["disputed"]["holdtime"], records["disputed"]["endreason"]) == (100, 11)
+    assert records["concurrent"]["holdtime"] == 600
+    bad = cli("run", SHARED, "-o", str(tmp_path / "bad"), "--set",
+              "accounts.GLOBEX.status=closed")
+    assert bad.returncode == 2
+    assert "accounts.GLOBEX.status: expected 'active' or 'disabled', found 'closed'" in bad.stderr
+    assert not (tmp_path / "bad").exists()

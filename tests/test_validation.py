@@ -116,7 +116,7 @@ def test_missing_file_and_bad_set_are_clear(tmp_path: Path) -> None:
     good.write_text(GOOD)
     done = cli("run", str(good), "-o", str(tmp_path / "o"), "--set", "media_timout=5")
     assert done.returncode == 2
-    assert "did you mean 'media_timeout'" in done.stderr
+    assert "did you mean switch.media_timeout?" in done.stderr
     assert not (tmp_path / "o").exists() or not any((tmp_path / "o").rglob("*"))
     done = cli("run", str(good), "-o", str(tmp_path / "o"), "--format", "csv")
     assert done.returncode == 2 and "unknown format 'csv'" in done.stderr

@@ -91,13 +91,14 @@ def _text(value: Any) -> str:
 
 def _what_if(change: dict[str, Any]) -> str:
     rows = "".join(f"<tr><th>{html.escape(d['field'])}</th><td>{html.escape(str(d['before']))}"
-                   f"</td><td>{html.escape(str(d['after']))}</td></tr>"
+                   f"</td><td>{html.escape(str(d['after']))}</td>"
+                   f"<td>{html.escape(d['why_after'])}</td></tr>"
                    for d in change["differences"]) or \
-        "<tr><td colspan=3>no CDR field differs</td></tr>"
+        "<tr><td colspan=4>no CDR field differs</td></tr>"
     return (f"<h2>What if {html.escape(', '.join(change['changes']))}</h2><table class=cdr>"
-            "<tr><th>field</th><th>as run</th><th>what if</th></tr>"
+            "<tr><th>field</th><th>as run</th><th>what if</th><th>why, what if</th></tr>"
             f"{rows}<tr><th>decided by</th><td>{html.escape(change['before_ending'])}</td>"
-            f"<td>{html.escape(change['after_ending'])}</td></tr></table>")
+            f"<td>{html.escape(change['after_ending'])}</td><td></td></tr></table>")
 
 
 _STYLE = """

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.console import Console, Group
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -100,7 +101,7 @@ def render_terminal(explanation: Explanation, console: Console, time_mode: str =
 
 
 def _header(ex: Explanation) -> Group:
-    table = Table(title=f"call {ex.call_id} — scenario {ex.scenario}", show_header=False,
+    table = Table(title=escape(f"call {ex.call_id} — scenario {ex.scenario}"), show_header=False,
                   title_justify="left", title_style="bold")
     table.add_column("what", style="bold")
     table.add_column("value")
@@ -114,7 +115,7 @@ def _header(ex: Explanation) -> Group:
         ("ended", h["ended"]),
     ]
     for what, value in rows:
-        table.add_row(what, value)
+        table.add_row(what, Text(value))
     parts: list[Table | Text] = [table]
     if ex.description:
         parts.append(Text(ex.description, style="italic"))
@@ -148,19 +149,22 @@ def _cdr_table(ex: Explanation) -> Table:
     table.add_column("value", no_wrap=True)
     table.add_column("where it comes from")
     for item in ex.cdr:
-        table.add_row(item.name, str(item.value), item.provenance)
+        table.add_row(item.name, Text(str(item.value)), Text(item.provenance))
     return table
 
 
 def what_if_table(change: dict) -> Table:
-    table = Table(title=f"what if {', '.join(change['changes'])}", title_justify="left",
+    table = Table(title=escape(f"what if {', '.join(change['changes'])}"), title_justify="left",
                   title_style="bold")
-    table.add_column("field", style="bold")
+    table.add_column("field", style="bold", no_wrap=True)
     table.add_column("as run")
     table.add_column("what if")
+    table.add_column("why, what if")
     for diff in change["differences"]:
-        table.add_row(diff["field"], str(diff["before"]), str(diff["after"]))
-    table.add_row("decided by", change["before_ending"], change["after_ending"], style="italic")
+        table.add_row(diff["field"], Text(str(diff["before"])), Text(str(diff["after"])),
+                      Text(diff["why_after"]))
     if not change["differences"]:
-        table.add_row("(no CDR field differs)", "", "")
+        table.add_row("(no CDR field differs)", "", "", "")
+    table.add_row("decided by", Text(change["before_ending"]), Text(change["after_ending"]), "",
+                  style="italic")
     return table

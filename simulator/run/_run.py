@@ -10,21 +10,16 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-import yaml
-from pydantic import ValidationError
-
 from cdr_writer import DEFAULT_FORMATS, JSONL_NAME, SQLITE_NAME, Cdr, Output, pipe_line
 from simulator.run._parallel import ShardingError, run_sharded
 from simulator.run._progress import RunProgress
 from simulator.scenario._endings import ending_errors
 from simulator.scenario._loader import (
     Problem,
-    ScenarioError,
-    _Positions,
-    _problem_from_pydantic,
     source_of,
 )
-from simulator.scenario._schema import Scenario, Switch
+from simulator.scenario._paths import apply_paths
+from simulator.scenario._schema import Scenario
 from simulator.transports._simulated import RunStats, Simulation, SimulationError
 
 
@@ -81,32 +76,10 @@ def _same(expected: Any, found: Any) -> bool:
     return str(expected) == str(found)
 
 
-def apply_overrides(scenario: Scenario, overrides: list[str]) -> Scenario:
-    """``--set KEY=VALUE`` on ``switch:`` keys; the value is read as YAML."""
-    if not overrides:
-        return scenario
-    data = scenario.switch.model_dump()
-    problems = []
-    for item in overrides:
-        key, sep, text = item.partition("=")
-        if not sep or not key:
-            problems.append(Problem("--set", 1, 1, item, "expected KEY=VALUE"))
-            continue
-        try:
-            data[key.strip()] = yaml.safe_load(text) if text.strip() else ""
-        except yaml.YAMLError as exc:
-            problems.append(Problem("--set", 1, 1, f"switch.{key}", f"bad value: {exc}"))
-    if not problems:
-        try:
-            switch = Switch.model_validate(data)
-        except ValidationError as exc:
-            positions = _Positions(yaml.SafeLoader(""), "--set")
-            positions.data = {"switch": data}
-            problems = [_problem_from_pydantic({**e, "loc": ("switch", *e["loc"])}, positions)
-                        for e in exc.errors()]
-        else:
-            return scenario.model_copy(update={"switch": switch})
-    raise ScenarioError(problems)
+def apply_overrides(scenario: Scenario, overrides: list[str], source: str = "--set") -> Scenario:
+    """``--set PATH=VALUE``: any scenario path (``accounts.ACME.money=5``, ``calls[ID].at=3``,
+    ``switch.SS_SIP_SESSION_TTL=0``) or a bare ``switch:`` key; the value is read as YAML."""
+    return apply_paths(scenario, overrides, source)
 
 
 def run_scenario(scenario: Scenario, out_dir: str | Path | None = "out",
