@@ -169,3 +169,47 @@ def test_run_set_takes_the_same_paths(tmp_path: Path) -> None:
     assert bad.returncode == 2
     assert "accounts.GLOBEX.status: expected 'active' or 'disabled', found 'closed'" in bad.stderr
     assert not (tmp_path / "bad").exists()
+
+
+PIPE = ("8801711000001|8801911000002|1795168804000|1795169044000|240|24|2|ACME-GW|VENDOR-A|"
+        "203.0.113.10|198.51.100.20|ACME|880|240|1.00|0|1|1")
+
+
+def test_decode_a_pipe_line() -> None:
+    doc = json.loads(cli("explain", "--cdr", PIPE, "--json").stdout)
+    fields = {f["name"]: f for f in doc["fields"]}
+    assert len(doc["fields"]) == 18 and fields["flowNo"]["number"] == 18
+    assert fields["startTime"]["meaning"] == "2026-11-20 10:00:04.000 UTC: the answer"
+    assert fields["endReason"]["meaning"].startswith("24 = Prepaid Duration Exceeded (Billing)")
+    assert fields["endDirection"]["meaning"] == "the server (the switch) ended it"
+    assert doc["end"]["rows"] == [24]
+    produced = {(s["file"], s["call"]) for s in doc["scenarios"]}
+    assert ("scenarios/prepaid-cutoff.yaml", "disputed") in produced
+    assert ("scenarios/decision-table/24-prepaid-exhausted.yaml", "cut") in produced
+    text = cli("explain", "--cdr", PIPE).stdout
+    assert "row 24: prepaid money cannot pay the next pulse" in text
+    assert "scenarios/prepaid-cutoff.yaml --call disputed" in text
+
+
+def test_decode_from_a_file_by_flowno(tmp_path: Path) -> None:
+    done = cli("run", str(ROOT / "scenarios" / "demo.yaml"), "-o", str(tmp_path), "--format",
+               "pipe")
+    assert done.returncode == 0, done.stderr
+    (pipe,) = sorted((tmp_path / "cdr").glob("*.txt"))[:1]
+    lines = pipe.read_text().splitlines()
+    second = json.loads(cli("explain", "--cdr", str(pipe), "--flowno", "2", "--json").stdout)
+    assert second["line"] == lines[1]
+    missing = cli("explain", "--cdr", str(pipe), "--flowno", "999")
+    assert missing.returncode == 2 and "no line with flowNo 999" in missing.stderr
+    many = cli("explain", "--cdr", str(pipe))
+    assert many.returncode == 2 and "say which with --flowno N" in many.stderr
+
+
+def test_decode_refuses_what_is_not_a_pipe_line() -> None:
+    short = cli("explain", "--cdr", "1|2|3")
+    assert short.returncode == 2 and "found 3" in short.stderr
+    bad = cli("explain", "--cdr", PIPE.replace("|240|24|", "|4 min|24|"))
+    assert bad.returncode == 2 and "field holdTime (#5): expected a whole number" in bad.stderr
+    protocol = json.loads(cli("explain", "--cdr", PIPE.replace("|240|24|2|", "|0|486|1|"),
+                              "--json").stdout)
+    assert "SIP code 486 Busy Here" in protocol["fields"][5]["meaning"]
