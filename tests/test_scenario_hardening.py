@@ -82,7 +82,7 @@ CASES = [
      ["rate_tables.retail[0].fee", "amount from 0 to 1,000,000"]),
     ("refreshes every few ms", "switch: {no_answer_timeout: 60}",
      "switch: {no_answer_timeout: 60, SS_SIP_SESSION_TTL: 1}", 5, 53,
-     ["SS_SIP_SESSION_TTL", "0 (no session timer) or seconds from 90"]),
+     ["SS_SIP_SESSION_TTL", "0 (no session timer) or seconds from 10"]),
     ("refresh segments", "switch: {no_answer_timeout: 60}",
      "switch: {no_answer_timeout: 60, SS_SIP_SESSION_UPDATE_SEGMENT: 1000000000}", 5, 64,
      ["refreshes per session TTL from 1 to 10"]),
