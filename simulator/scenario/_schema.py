@@ -257,7 +257,9 @@ class RoutingGateway(_Model):
 
 class Call(_Model):
     id: CdrName
-    at: SpanSeconds = 0
+    # s after the scenario's start, or a wall-clock time ("2026-11-20T10:15:00Z", disputes
+    # arrive that way) that the scenario turns into seconds after its start
+    at: SpanSeconds | datetime = 0
     from_: str = Field(alias="from")
     source_ip: Address | None = None
     caller: Digits
@@ -306,6 +308,21 @@ class Scenario(_Model):
     def _utc(cls, value: datetime) -> datetime:
         return start_in_range(value if value.tzinfo else value.replace(tzinfo=UTC))
 
+    @model_validator(mode="after")
+    def _wall_clock_arrivals(self) -> Scenario:
+        """``at: "2026-11-20T10:15:00Z"`` -> seconds after ``start``. A time before the start
+        stays as it is and ``cross_reference_errors`` reports it where it was written."""
+        calls = []
+        for call in self.calls:
+            if isinstance(call.at, datetime):
+                at = call.at if call.at.tzinfo else call.at.replace(tzinfo=UTC)
+                offset = (at - self.start).total_seconds()
+                if offset >= 0:
+                    call = call.model_copy(update={"at": offset})
+            calls.append(call)
+        object.__setattr__(self, "calls", calls)
+        return self
+
     def core_rate_tables(self) -> dict[str, list[Rate]]:
         return {name: [rate.core() for rate in rates] for name, rates in self.rate_tables.items()}
 
@@ -343,6 +360,10 @@ def cross_reference_errors(scenario: Scenario) -> list[tuple[tuple[Any, ...], st
             seen.add(rate.prefix)
     ids: set[str] = set()
     for i, call in enumerate(scenario.calls):
+        if isinstance(call.at, datetime):
+            errors.append((("calls", i, "at"),
+                           f"expected a time at or after the scenario's start "
+                           f"({scenario.start.isoformat()}), found {call.at.isoformat()}"))
         unknown(("calls", i, "from"), "a mapping gateway", call.from_, scenario.mapping_gateways)
         if call.id in ids:
             errors.append((("calls", i, "id"), f"expected a unique call id, found {call.id!r} "
