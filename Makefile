@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 APT := DEBIAN_FRONTEND=noninteractive apt-get
 
-.PHONY: demo test lint bench bench-live system-deps clean
+.PHONY: demo test lint bench bench-live system-deps clean training
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { $(APT) update -qq && $(APT) install -y -qq python3-venv && $(PYTHON) -m venv $(VENV); }
@@ -30,6 +30,11 @@ system-deps:
 demo: $(STAMP)
 	$(BIN)/vossim run scenarios/demo.yaml -o out --format pipe,e_cdr,sqlite,jsonl --trace out/trace.jsonl
 	@echo; echo "First CDR lines (cdr/*.txt):"; head -n 5 out/cdr/*.txt
+
+# Every explain page of scenarios/training/ (one per kind of server hangup) and an index.
+training: $(STAMP)
+	$(BIN)/python -m simulator.explain.training scenarios/training out/training
+	@echo "open out/training/index.html"
 
 lint: $(STAMP)
 	$(BIN)/ruff check simulator cdr_writer tests bench

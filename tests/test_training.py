@@ -1,0 +1,47 @@
+"""scenarios/training/: one scenario per kind of server hangup, and the pages `make training`
+writes for them."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from scenario_support import ROOT
+from simulator import load_scenario, run_scenario
+
+TRAINING = ROOT / "scenarios" / "training"
+
+
+def test_one_scenario_per_kind_of_server_hangup() -> None:
+    rows = set()
+    for path in sorted(TRAINING.glob("*.yaml")):
+        scenario = load_scenario(path)
+        assert len(scenario.description) > 200, path  # written for a class
+        result = run_scenario(scenario, None)
+        assert result.mismatches() == [], path
+        (cdr,) = result.cdrs.values()
+        assert cdr.enddirection == 2, path
+        rows.add((cdr.endreason, cdr.holdtime > 0))
+    # operator, prepaid, max duration, no-timer cap, failed refresh, media, ring, unreachable
+    assert len(list(TRAINING.glob("*.yaml"))) == 8
+    assert {reason for reason, _ in rows} == {13, 24, 1, 14, 15, 3, 21}
+    assert (14, True) in rows and len(rows) == 7  # 14 twice: the cap and the failed refresh
+
+
+def test_make_training_writes_every_page_and_an_index(tmp_path: Path) -> None:
+    target = tmp_path / "training"
+    done = subprocess.run([sys.executable, "-m", "simulator.explain.training", str(TRAINING),
+                           str(target)], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    index = (target / "index.html").read_text()
+    links = re.findall(r'href="([^"]+\.html)"', index)
+    assert len(links) == 8
+    for link in links:
+        page = (target / link).read_text()
+        assert '<script type="application/json" id="explanation">' in page
+        assert "endDirection 2 (server)" in page
+    assert "Prepaid Duration Exceeded" in (target / "2-prepaid-balance-runs-out--lesson.html"
+                                           ).read_text()
+    assert not (tmp_path / "training.partial").exists()
