@@ -107,6 +107,10 @@ _TIMER_NAMES = {Kind.MAX_DURATION: "max-duration", Kind.NO_TIMER_CAP: "no-timer 
 _BEFORE_ANSWER = frozenset((Kind.GATEWAY_RINGING, Kind.GATEWAY_ANSWER, Kind.GATEWAY_REJECT,
                             Kind.GATEWAY_TIMEOUT, Kind.RING_TIMEOUT, Kind.CALLER_CANCEL))
 
+# Entries whose handlers only move the call's own state (see ``Call.advance_private``).
+_PRIVATE_KINDS = frozenset((Kind.MEDIA_STOPPED, Kind.GATEWAY_RINGING, Kind.GATEWAY_ANSWER,
+                            Kind.REFRESH_DUE, Kind.REFRESH_ANSWERED))
+
 # Endings that may share an instant with a pulse boundary and then win over the pulse.
 _LATER_ENDINGS = frozenset((*_TALK_ENDINGS, Kind.REFRESH_TIMEOUT))
 
@@ -377,6 +381,7 @@ class Call:
         self.attempts = 0
         self.last_failure = 0                      # 503, or 0 for "no reply" (timer B)
         self.invite_at = attempt.at
+        self.now = attempt.at                      # the time of the entry being handled
         self.caller_pdd_at: float | None = None
         self.gateway_invite_at: float | None = None
         self.callee_pdd_at: float | None = None
@@ -422,14 +427,57 @@ class Call:
         agenda = self._agenda
         while agenda and agenda[0][0] <= now and self.phase is not Phase.ENDED:
             at, _, _, kind, arg = heapq.heappop(agenda)
+            self.now = at
             self._HANDLERS[kind](self, at, arg)
         if self.phase is Phase.ENDED:
             agenda.clear()
 
+    def advance_private(self) -> float | None:
+        """Process, ahead of the clock, the agenda entries that touch nothing shared; returns
+        the time of the first one that does (None: the agenda is empty).
+
+        Entries go in exactly the order ``advance`` takes them, each handled at its own time;
+        only the wall-clock moment differs. What another call can see or change (gateway load,
+        the account's calls and money, the CDR order) happens only in an ending, a failover or
+        a prepaid pulse, and those wait for the clock. A simulation can therefore wake a call
+        only for those: about two clock events a call instead of four.
+        """
+        agenda = self._agenda
+        while agenda:
+            at, _, _, kind, arg = agenda[0]
+            if self._touches_shared(kind, arg):
+                return at
+            heapq.heappop(agenda)
+            self.now = at
+            self._HANDLERS[kind](self, at, arg)
+        return None
+
+    def _touches_shared(self, kind: Kind, arg: Any) -> bool:
+        """Whether handling this entry now would end the call, try another gateway or reserve
+        money (the handlers that read or change the switch's shared state); the others only
+        move the call's own state and agenda."""
+        phase = self.phase
+        if kind in _PRIVATE_KINDS:
+            return False
+        if kind is Kind.PULSE or kind in _TALK_ENDINGS:
+            return phase is Phase.TALKING
+        if kind is Kind.REFRESH_TIMEOUT:
+            leg, number = arg
+            return phase is Phase.TALKING and self.refresh_pending.get(leg) == number
+        if kind is Kind.GATEWAY_REJECT:
+            return self._current(arg[0])
+        if kind is Kind.GATEWAY_TIMEOUT:
+            return phase is Phase.TRYING and arg == self.attempts
+        if kind is Kind.RING_TIMEOUT:
+            return self._current(arg)
+        if kind is Kind.CALLER_CANCEL:
+            return phase is Phase.TRYING or phase is Phase.RINGING
+        return True  # a kind this list does not know: wait for the clock
+
     # -- setup ----------------------------------------------------------------------------------
     def start(self) -> None:
         """The INVITE arrives: run the setup checks, then send it to the first gateway."""
-        now = self.invite_at
+        now = self.now = self.invite_at
         facts = Setup(self.switch, self.attempt)
         gateway = facts.gateway
         self.gateway_name = facts.gateway_name

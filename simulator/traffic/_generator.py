@@ -21,7 +21,7 @@ import itertools
 import math
 import random
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -249,6 +249,8 @@ ANSWER_AT_ONCE = Behaviour(ANSWER)
 class Script:
     """One call attempt and what its parties do; ``callee`` None = the gateway's default."""
 
+    generated: ClassVar[bool] = False  # made by a traffic profile (``GeneratedScript``)
+
     __slots__ = ("account", "admin_disconnect_at", "at", "call_id", "callee", "callee_number",
                  "caller_hangup", "caller_number", "cancel_after", "credentials",
                  "media_stops_after", "refresh_failing_leg", "source_ip")
@@ -285,6 +287,13 @@ class Script:
             cancel_after=spec.caller_does.cancel_after, media_stops_after=spec.media_stops_after,
             refresh_failing_leg=spec.refresh_failing_leg,
             admin_disconnect_at=spec.admin_disconnect_at, account=gateway.account)
+
+
+class GeneratedScript(Script):
+    """A call attempt made by a traffic profile: random instants, never a whole-second tie."""
+
+    __slots__ = ()
+    generated = True
 
 
 # -- generating calls ---------------------------------------------------------------------------
@@ -404,7 +413,7 @@ def profile_calls(scenario: Scenario, index: int) -> Iterator[Script]:
         else:
             callee = Behaviour(kind, reply_after=ring)
             ringing_for = 0.0
-        script = Script(
+        script = GeneratedScript(
             f"{label}-{count}", t, single_source or sources[int(random_() * len(sources))],
             caller_number(), callee_number(), callee, credentials=credentials,
             caller_hangup=caller_hangup, account=account)
