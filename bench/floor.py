@@ -28,11 +28,11 @@ FEE = Decimal("0.1200")
 def run_floor(scenario_path: Path, calls: int) -> dict[str, float]:
     """Run the floor model over ``calls`` call attempts; returns counts and CDR/s."""
     scenario = load_scenario(scenario_path)
-    scenario = scale_traffic(scenario, calls / expected_arrivals(scenario))
+    scenario = scale_traffic(scenario, calls / expected_arrivals(scenario) * 1.02)
     start_ms = scenario.start.timestamp() * 1000
     clock = _SimpyClock()  # the engine's own clock: one bare simpy event per callback
     at = clock.call_at
-    arrivals = all_calls(scenario)
+    arrivals = all_calls(scenario, limit=calls)  # exactly the engine's call attempts
     written = 0
 
     with tempfile.TemporaryDirectory(prefix="vossim-floor-") as out:

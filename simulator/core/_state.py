@@ -158,7 +158,8 @@ class _GatewayLoad:
 
 
 class _AccountState:
-    __slots__ = ("active", "config", "holders", "invites", "name", "rates", "wallet")
+    __slots__ = ("active", "config", "expires_epoch", "holders", "invites", "name", "rates",
+                 "wallet")
 
     def __init__(self, name: str, config: Account, rates: RateTable, tracing: bool) -> None:
         self.name = name
@@ -167,6 +168,7 @@ class _AccountState:
         self.wallet = Wallet(config.money, config.limit_money, config.type == "prepaid")
         self.active = 0
         self.invites: deque[float] = deque()
+        self.expires_epoch = config.expires_epoch  # worked out once, not per call
         # Traced runs only: the calls holding prepaid reservations now, call id -> amount.
         self.holders: dict[str, Any] | None = {} if tracing else None
 
@@ -296,7 +298,7 @@ class Setup:
 
     @property
     def account_expired(self) -> bool:
-        expires = self.account.config.expires_epoch
+        expires = self.account.expires_epoch
         return expires is not None and self.switch.start_epoch + self.attempt.at >= expires
 
     @property
@@ -445,7 +447,7 @@ class Call:
         agenda = self._agenda
         while agenda:
             at, _, _, kind, arg = agenda[0]
-            if self._touches_shared(kind, arg):
+            if kind not in _PRIVATE_KINDS and self._touches_shared(kind, arg):
                 return at
             heapq.heappop(agenda)
             self.now = at
