@@ -185,13 +185,12 @@ def _describe_event(event: str, d: dict[str, Any], t: float, at_ms: int, invite_
         return "timer", f"{timer} fired{suffix}"
     if event in ("pulse", "pulse_unpaid"):
         others = ", ".join(f"{o['call']} {money(o['reserved'])}" for o in d["others"])
-        held = f"; other calls of {d['account']} hold {others}" if others else \
-            f"; no other call of {d['account']} holds money"
+        held = f"; other calls of {d['account']} hold {others}" if others else ""
         span = f"{d['start']}-{d['start'] + d['length']} s"
         if event == "pulse":
             return "billing", (f"pulse {d['index']} ({span}) reserves {money(d['cost'])}: "
                                f"{d['account']} available {money(d['available_before'])} -> "
-                               f"{money(d['available_after'])}; this call holds "
+                               f"{money(d['available_after'])}; the call holds "
                                f"{money(d['call_reserved'])}{held}")
         return "billing", (f"pulse {d['index']} ({span}) costs {money(d['cost'])} but "
                            f"{d['account']} has only {money(d['available_before'])} available"

@@ -115,8 +115,8 @@ p.desc{max-width:900px;font-style:italic;color:#444}
 table.header{display:block}table.header tbody{display:grid;grid-template-columns:1fr 1fr;
 column-gap:28px;max-width:1100px}table.header tr{display:flex}
 table.header th{min-width:130px}
-#detail{position:sticky;top:10px;min-width:360px;max-width:520px;background:#fff;
-border:1px solid #ddd;border-radius:6px;padding:10px;white-space:pre-wrap;
+#detail{position:sticky;top:10px;flex:1 1 280px;min-width:260px;max-width:560px;background:#fff;
+border:1px solid #ddd;border-radius:6px;padding:10px;white-space:pre-wrap;overflow-wrap:anywhere;
 font:12px/1.35 ui-monospace,Menlo,Consolas,monospace;max-height:80vh;overflow:auto}
 svg text{font:12px ui-monospace,Menlo,Consolas,monospace}
 g.arrow,g.event{cursor:pointer}g.arrow:hover line,g.arrow.sel line{stroke-width:3}
@@ -158,7 +158,7 @@ lanes.forEach((l,i)=>{const c=laneColours[i%laneColours.length];
  a.textContent=(l==='switch'?'vossim':(data.lane_addresses[l]||''));
  el('line',{x1:laneX[l],y1:top-8,x2:laneX[l],y2:height-10,stroke:c,'stroke-dasharray':'4 3',
   opacity:.6});});
-const timeLabels=[];
+const timeLabels=[], groups=[];
 const detail=document.getElementById('detail');
 function show(i,g){document.querySelectorAll('g.sel').forEach(x=>x.classList.remove('sel'));
  g.classList.add('sel');const e=entries[i];
@@ -187,6 +187,7 @@ entries.forEach((e,i)=>{
   const t=el('text',{x:tx,y:y+4,fill:colour},g);
   t.textContent=e.label.length>76?e.label.slice(0,75)+'…':e.label;
  }
+ groups.push(g);
  const title=el('title',{},g);title.textContent=e.full;
  g.addEventListener('click',()=>show(i,g));
  g.addEventListener('mouseenter',()=>show(i,g));
@@ -206,6 +207,8 @@ document.getElementById('ladder').appendChild(svg);
 const wanted=(location.hash.match(/time=(absolute|relative|delta)/)||[])[1]||'absolute';
 document.querySelectorAll('input[name=time]').forEach(r=>r.checked=(r.value===wanted));
 setTimes(wanted);
+const selected=(location.hash.match(/select=(\d+)/)||[])[1];
+if(selected!==undefined&&groups[+selected])show(+selected,groups[+selected]);
 document.body.setAttribute('data-rendered',String(entries.length));
 })();
 """
