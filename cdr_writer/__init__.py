@@ -8,7 +8,16 @@ from cdr_writer._record import (
     Cdr,
     column_for,
 )
-from cdr_writer._sinks import DEFAULT_FORMATS, FORMATS, JSONL_NAME, SQLITE_NAME, Output, pipe_line
+from cdr_writer._sinks import (
+    DEFAULT_FORMATS,
+    FORMATS,
+    JSONL_NAME,
+    SQLITE_NAME,
+    Output,
+    pipe_line,
+    remove_stale_staging,
+    staged_name,
+)
 
 __all__ = [
     "DEFAULT_FORMATS",
@@ -23,4 +32,6 @@ __all__ = [
     "Output",
     "column_for",
     "pipe_line",
+    "remove_stale_staging",
+    "staged_name",
 ]

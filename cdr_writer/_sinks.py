@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import errno
 import io
 import json
 import os
+import re
 import shutil
 import sqlite3
 import tempfile
@@ -99,6 +101,41 @@ def day_of(stoptime_ms: int) -> str:
     return _utc(stoptime_ms).strftime("%Y%m%d")
 
 
+class WholeLines:
+    """A file of records written whole (the realtime feed): each record reaches the file entirely
+    or, when the disk fills up or the run is stopped in the middle of a write, not at all, so a
+    reader never meets a torn last line."""
+
+    def __init__(self, path: Path, *, append: bool) -> None:
+        flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if append else os.O_TRUNC)
+        self.path = path
+        self.fd = os.open(path, flags, 0o666)
+        self.size = os.lseek(self.fd, 0, os.SEEK_END)
+
+    def write(self, text: str) -> None:
+        data = text.encode("utf-8")
+        done = 0
+        try:
+            while done < len(data):
+                done += os.write(self.fd, data[done:])
+        except BaseException as exc:
+            if done:  # take the part back: the file ends with the last whole record
+                with contextlib.suppress(OSError):
+                    os.ftruncate(self.fd, self.size)
+            if isinstance(exc, OSError) and exc.filename is None:
+                raise OSError(exc.errno, exc.strerror, str(self.path)) from None
+            raise
+        self.size += len(data)
+
+    def flush(self) -> None:
+        """Every write already went to the file."""
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
 class _Rotating:
     """One open file at a time, switched when a record's stoptime enters a new period (UTC hour
     or day), as VOS3000 rotates its CDR files; records arrive in stoptime order."""
@@ -112,7 +149,7 @@ class _Rotating:
         self.name = name  # with {key}, e.g. "cdr/{key}.txt"
         self.header = header
         self.key: str | None = None
-        self.handle: IO[str] | None = None
+        self.handle: IO[str] | WholeLines | None = None
         self._period_end = -1
 
     def write(self, stoptime: int, text: str) -> None:
@@ -130,7 +167,8 @@ class _Rotating:
         path = self.directory / self.name.format(key=key)
         path.parent.mkdir(parents=True, exist_ok=True)
         fresh = not path.exists()
-        self.handle = path.open("a", encoding="utf-8", newline="")
+        self.handle = WholeLines(path, append=True) if self.flush else \
+            path.open("a", encoding="utf-8", newline="")
         if self.header is not None and fresh:
             self.handle.write(self.header)
         self.key = key
@@ -202,8 +240,12 @@ class SqliteSink:
 
     def __init__(self, directory: Path, fee_places: int, flush: bool = False) -> None:
         directory.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(directory / SQLITE_NAME)
-        self.db.execute("PRAGMA journal_mode=OFF" if not flush else "PRAGMA journal_mode=WAL")
+        self.path = directory / SQLITE_NAME
+        try:
+            self.db = sqlite3.connect(self.path)
+            self.db.execute("PRAGMA journal_mode=OFF" if not flush else "PRAGMA journal_mode=WAL")
+        except sqlite3.Error as exc:
+            raise sqlite_failure(exc, self.path) from None
         self.flush = flush
         self.places = fee_places
         self.tables: set[str] = set()
@@ -226,15 +268,29 @@ class SqliteSink:
         self.write_row(cdr.stoptime, sqlite_row(cdr))
 
     def write_row(self, stoptime: int, row: list[object]) -> None:
-        table = self._table(day_of(stoptime))
-        marks = ", ".join("?" * len(row))
-        self.db.execute(f"INSERT INTO {table} VALUES ({marks})", row)
-        if self.flush:
-            self.db.commit()
+        try:
+            table = self._table(day_of(stoptime))
+            marks = ", ".join("?" * len(row))
+            self.db.execute(f"INSERT INTO {table} VALUES ({marks})", row)
+            if self.flush:
+                self.db.commit()  # one transaction per record: whole or absent
+        except sqlite3.Error as exc:
+            raise sqlite_failure(exc, self.path) from None
 
     def close(self) -> None:
-        self.db.commit()
-        self.db.close()
+        try:
+            self.db.commit()
+        except sqlite3.Error as exc:
+            raise sqlite_failure(exc, self.path) from None
+        finally:
+            self.db.close()
+
+
+def sqlite_failure(exc: sqlite3.Error, path: Path) -> OSError:
+    """An SQLite error as the OSError it is at heart (a full disk, a read-only directory …)."""
+    text = str(exc)
+    code = errno.ENOSPC if "full" in text else errno.EROFS if "readonly" in text else errno.EIO
+    return OSError(code, text, str(path))
 
 
 class JsonlSink:
@@ -244,7 +300,9 @@ class JsonlSink:
 
     def __init__(self, directory: Path, fee_places: int, flush: bool = False) -> None:
         directory.mkdir(parents=True, exist_ok=True)
-        self.handle = (directory / JSONL_NAME).open("w", encoding="utf-8")
+        path = directory / JSONL_NAME
+        self.handle: IO[str] | WholeLines = WholeLines(path, append=False) if flush else \
+            path.open("w", encoding="utf-8")
         self.flush = flush
 
     def write(self, cdr: Cdr) -> None:
@@ -262,6 +320,49 @@ class JsonlSink:
 _SINKS = {"pipe": PipeSink, "e_cdr": ECdrCsvSink, "sqlite": SqliteSink, "jsonl": JsonlSink,
           "parquet": ParquetSink}
 DATABASE_FORMATS = ("mariadb",)  # written to a server (``db``), not into the output directory
+
+
+STAGING_PREFIX = ".vossim-staging-"
+_STAGED = re.compile(rf"^{re.escape(STAGING_PREFIX)}(\d+)-|^\..+\.vossim-(\d+)\.partial$")
+
+
+def staged_name(name: str) -> str:
+    """A hidden name, in the same directory, to stage a file called ``name`` under."""
+    return f".{name}.vossim-{os.getpid()}.partial"
+
+
+def remove_stale_staging(directory: Path) -> list[Path]:
+    """Remove what runs that died (kill -9, a power cut) left staged in ``directory``.
+
+    Staging names carry the pid of their run; a run whose process is gone will never commit or
+    abort, so its staging is garbage. Staging of a live process, whoever it is, is left alone.
+    """
+    removed = []
+    try:
+        entries = list(directory.iterdir())
+    except OSError:
+        return removed
+    for entry in entries:
+        match = _STAGED.match(entry.name)
+        if match is None or _alive(int(match.group(1) or match.group(2))):
+            continue
+        with contextlib.suppress(OSError):
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+            removed.append(entry)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return True
+    return True
 
 
 class Output:
@@ -283,7 +384,9 @@ class Output:
         if direct:
             self.staging = self.directory
         else:
-            self.staging = Path(tempfile.mkdtemp(prefix=".vossim-staging-", dir=self.directory))
+            remove_stale_staging(self.directory)
+            self.staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{os.getpid()}-",
+                                                 dir=self.directory))
         self.sinks: list[Sink] = []
         try:
             for name in dict.fromkeys(formats):
@@ -292,20 +395,40 @@ class Output:
         except BaseException:
             self.abort()
             raise
+        self.records = 0  # CDRs every sink has taken (recorded or, for jsonl, suppressed)
         self.recorded_sinks = [s for s in self.sinks if not s.wants_suppressed]
         self.all_sinks = [s for s in self.sinks if s.wants_suppressed]
 
     def write(self, cdr: Cdr) -> None:
-        if cdr.recorded:
-            for sink in self.recorded_sinks:
+        try:
+            if cdr.recorded:
+                for sink in self.recorded_sinks:
+                    sink.write(cdr)
+            for sink in self.all_sinks:
                 sink.write(cdr)
-        for sink in self.all_sinks:
-            sink.write(cdr)
+        except OSError as exc:
+            raise self._named(exc) from None
+        self.records += 1
+
+    def _named(self, exc: OSError) -> OSError:
+        """``exc`` naming the file's place in the output directory, not its staging name."""
+        name = str(exc.filename or "")
+        staging = str(self.staging)
+        if self.direct or not name.startswith(staging):
+            return exc
+        final = str(self.directory) + name[len(staging):]
+        return OSError(exc.errno, exc.strerror, final)
 
     def commit(self) -> list[Path]:
         """Close every sink and move its files into the output directory."""
-        for sink in self.sinks:
-            sink.close()
+        try:
+            for sink in self.sinks:
+                sink.close()  # the last buffers go out now: a full disk may fail here
+        except BaseException as exc:
+            self.abort()
+            if isinstance(exc, OSError):
+                raise self._named(exc) from None
+            raise
         if self.direct:
             return sorted(p for p in self.directory.rglob("*") if p.is_file())
         written = []

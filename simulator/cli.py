@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from types import FrameType
 
 from rich.console import Console
 from rich.table import Table
@@ -19,6 +22,7 @@ from simulator.transports._simulated import RunStats, SimulationError
 
 EXIT_INVALID = 2
 EXIT_MISMATCH = 1
+EXIT_INTERRUPTED = 130  # Ctrl-C, as shells report it; SIGTERM exits the same way
 
 
 def _formats(values: list[str] | None) -> tuple[str, ...]:
@@ -114,9 +118,12 @@ def cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
     from simulator.run._progress import RunProgress
     from simulator.run._run import RunOptionError, scale_rate, scale_traffic
     from simulator.run._summary import gateway_table
+    from simulator.run._trace_file import is_stdout
     from simulator.transports._simulated import expected_arrivals
 
     scenario = apply_overrides(load_scenario(args.file), args.set or [])
+    if args.trace and is_stdout(args.trace):
+        out = err  # standard output carries the trace's JSON lines, and nothing else
     try:
         if args.scale != 1.0:
             scenario = scale_traffic(scenario, args.scale)
@@ -142,7 +149,9 @@ def cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
         err.print(f"vossim run: {exc}", markup=False, highlight=False)
         return EXIT_INVALID
     except OSError as exc:
-        err.print(f"vossim run: cannot write {exc.filename or args.output}: "
+        where = exc.filename or ("standard output" if isinstance(exc, BrokenPipeError)
+                                 else args.output)
+        err.print(f"vossim run: cannot write {where}: "
                   f"{exc.strerror or exc}", markup=False, highlight=False)
         return EXIT_INVALID
     places = scenario.switch.SERVER_BILLING_FEE_PRECISTION
@@ -385,6 +394,7 @@ def main(argv: list[str] | None = None) -> int:
             _formats(args.format)
     except argparse.ArgumentTypeError as exc:
         parser.error(str(exc))
+    signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         return args.handler(args, out, err)
     except ScenarioError as exc:
@@ -395,9 +405,38 @@ def main(argv: list[str] | None = None) -> int:
         err.print(str(exc) if exc.where else f"{getattr(args, 'file', '')}: {exc}",
                   markup=False, highlight=False)
         return EXIT_INVALID
-    except KeyboardInterrupt:
-        err.print("interrupted; nothing was written", markup=False)
-        return 130
+    except KeyboardInterrupt as exc:
+        err.print(_interrupted_message(exc), markup=False, highlight=False)
+        return EXIT_INTERRUPTED
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, taken like Ctrl-C: the run cleans up its staging and says what it wrote."""
+
+    def __str__(self) -> str:
+        return "terminated (SIGTERM)"
+
+
+_MAIN_PID = os.getpid()
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    if os.getpid() != _MAIN_PID:  # a forked worker: die as SIGTERM means, the parent cleans up
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+        return
+    raise Terminated
+
+
+def _interrupted_message(exc: KeyboardInterrupt) -> str:
+    from simulator.run._run import FeedInterrupted
+
+    what = str(exc) or "interrupted"
+    if isinstance(exc, FeedInterrupted) and exc.files:
+        names = ", ".join(str(p) for p in exc.files)
+        return (f"{what}; {exc.records:,} CDRs were written as the calls ended, and every line "
+                f"on disk is complete: {names}")
+    return f"{what}; nothing was written"
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from typing import Any
 from cdr_writer import DEFAULT_FORMATS, JSONL_NAME, SQLITE_NAME, Cdr, Output, pipe_line
 from simulator.run._parallel import ShardingError, run_sharded
 from simulator.run._progress import RunProgress
+from simulator.run._trace_file import TraceFile
 from simulator.scenario._endings import ending_errors
 from simulator.scenario._loader import (
     Problem,
@@ -123,23 +124,27 @@ def run_scenario(scenario: Scenario, out_dir: str | Path | None = "out",
     if realtime_speed is not None and out_dir is not None and _holds_cdrs(Path(out_dir)):
         raise RunOptionError(f"{out_dir} already holds CDR files; --realtime writes in place, "
                              "so give it a new or empty directory")
+    trace = TraceFile(trace_path) if trace_path else None  # a bad path fails before staging
     output = None
     if out_dir is not None:
-        output = Output(out_dir, formats, scenario.switch.SERVER_BILLING_FEE_PRECISTION,
-                        direct=realtime_speed is not None, db=db)
+        try:
+            output = Output(out_dir, formats, scenario.switch.SERVER_BILLING_FEE_PRECISTION,
+                            direct=realtime_speed is not None, db=db)
+        except BaseException:
+            if trace is not None:
+                trace.abort()
+            raise
     if sharded:
         try:
             return _run_sharded(scenario, output, formats, workers, dask, progress, calls)
         except ShardingError as exc:
             raise RunOptionError(str(exc)) from None
-    trace_tmp = Path(f"{trace_path}.partial") if trace_path else None
-    trace = trace_tmp.open("w", encoding="utf-8") if trace_tmp else None
     keep = {c.id for c in scenario.calls if c.expect}
     feed = _UdpFeed(udp, scenario.switch.SERVER_BILLING_FEE_PRECISTION) if udp else None
     on_cdr = output.write if output else _discard
     if feed is not None:
         on_cdr = _tee(on_cdr, feed.send)
-    simulation = Simulation(scenario, on_cdr, trace=trace, keep=keep,
+    simulation = Simulation(scenario, on_cdr, trace=trace.handle if trace else None, keep=keep,
                             realtime_speed=realtime_speed, calls=calls, feed_from=warmup)
     if progress is not None:
         # Batch runs refresh the bar every 1024 calls; realtime ones on every call (it throttles).
@@ -147,27 +152,51 @@ def run_scenario(scenario: Scenario, out_dir: str | Path | None = "out",
                                       0 if realtime_speed is not None else 1023)
     try:
         stats = simulation.run()
+        if progress is not None:
+            progress.finish(stats.calls, stats.sim_seconds)
+        files = output.commit() if output else []
+        written = trace.commit() if trace else None
     except BaseException as exc:
+        if trace:
+            trace.abort()
+        if output and output.direct and isinstance(exc, KeyboardInterrupt | OSError):
+            raise _stopped_feed(output, exc) from None
         if output:
             output.abort()
-        if trace:
-            trace.close()
-            trace_tmp.unlink(missing_ok=True)
         if isinstance(exc, SimulationError):
             raise placed(scenario, exc) from None
         raise
     finally:
         if feed is not None:
             feed.close()
-    if progress is not None:
-        progress.finish(stats.calls, stats.sim_seconds)
-    files = output.commit() if output else []
-    if trace:
-        trace.close()
-        trace_tmp.replace(trace_path)
-        files.append(Path(trace_path))
+    if written is not None:
+        files.append(written)
     return RunResult(scenario, stats, files, simulation.kept, output.notes() if output else [],
                      simulation.warmup_calls)
+
+
+class FeedInterrupted(KeyboardInterrupt):
+    """A realtime run stopped by Ctrl-C or SIGTERM: ``records`` CDRs are in ``files``, whole."""
+
+    def __init__(self, records: int, files: list[Path], signal_name: str) -> None:
+        super().__init__(signal_name)
+        self.records = records
+        self.files = files
+        self.signal_name = signal_name
+
+
+def _stopped_feed(output: Output, exc: KeyboardInterrupt | OSError) -> BaseException:
+    """A realtime run stopped (Ctrl-C, SIGTERM, a full disk): close its files, whose records
+    are each whole, and say what they hold."""
+    try:
+        files = output.commit()
+    except OSError:
+        files = sorted(p for p in output.directory.rglob("*") if p.is_file())
+    if isinstance(exc, KeyboardInterrupt):
+        return FeedInterrupted(output.records, files, str(exc) or "interrupted")
+    kept = (f"; the {output.records:,} CDRs written before it are on disk, every line complete"
+            if files else "")
+    return OSError(exc.errno, f"{exc.strerror or exc}{kept}", exc.filename)
 
 
 def placed(scenario: Scenario, error: SimulationError) -> SimulationError:

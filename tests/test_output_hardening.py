@@ -1,0 +1,187 @@
+"""Output files (issue 9): --trace never replaces what is not a regular file and ``-`` is standard
+output; no staging survives a signal or a bad path, and stale staging of a dead run is cleaned;
+SIGTERM is taken like Ctrl-C; a full disk is a clear error, and a realtime feed keeps whole lines.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from scenario_support import ROOT, VOSSIM, cli
+
+LONG = ["scenarios/load/standard.yaml", "--scale", "40", "--no-progress"]
+
+
+def staging_in(directory: Path) -> list[Path]:
+    return [p for p in directory.iterdir() if ".vossim" in p.name] if directory.exists() else []
+
+
+def start(*args: str, **kwargs: object) -> subprocess.Popen[str]:
+    return subprocess.Popen([*VOSSIM, *args], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, **kwargs)
+
+
+def wait_for(condition: object, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():  # type: ignore[operator]
+        assert time.monotonic() < deadline, "the run never got there"
+        time.sleep(0.05)
+
+
+def test_trace_dash_and_dev_stdout_go_to_standard_output(tmp_path: Path) -> None:
+    for target in ("-", "/dev/stdout"):
+        done = subprocess.run([*VOSSIM, "run", str(ROOT / "scenarios" / "demo.yaml"), "-o",
+                               str(tmp_path / "o"), "--trace", target], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=120,
+                              env={**os.environ, "PYTHONPATH": str(ROOT)})
+        assert done.returncode == 0, done.stderr
+        lines = done.stdout.splitlines()
+        assert len(lines) > 50
+        assert all(json.loads(line)["call"] for line in lines)  # nothing else on stdout
+        assert "records written" in done.stderr  # the summary moved to stderr
+    assert os.path.islink("/dev/stdout")
+    assert not (tmp_path / "-").exists()
+
+
+def test_dev_stdout_redirected_to_a_file_is_not_replaced(tmp_path: Path) -> None:
+    captured = tmp_path / "captured.txt"
+    with captured.open("w") as stdout:
+        done = subprocess.run([*VOSSIM, "run", "scenarios/demo.yaml", "-o", str(tmp_path / "o"),
+                               "--trace", "/dev/stdout"], cwd=ROOT, stdout=stdout,
+                              stderr=subprocess.PIPE, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert os.path.islink("/dev/stdout")
+    lines = captured.read_text().splitlines()
+    assert len(lines) > 50 and all(json.loads(line)["call"] for line in lines)
+
+
+def test_trace_into_a_device_or_through_a_symlink_keeps_them(tmp_path: Path) -> None:
+    done = cli("run", "scenarios/demo.yaml", "-o", str(tmp_path / "o"), "--trace", "/dev/null")
+    assert done.returncode == 0, done.stderr
+    assert Path("/dev/null").is_char_device()
+    real = tmp_path / "real.jsonl"
+    link = tmp_path / "link.jsonl"
+    link.symlink_to(real)
+    done = cli("run", "scenarios/demo.yaml", "-o", str(tmp_path / "o"), "--trace", str(link))
+    assert done.returncode == 0, done.stderr
+    assert link.is_symlink() and os.readlink(link) == str(real)
+    assert len(real.read_text().splitlines()) > 50
+    assert not staging_in(tmp_path)
+
+
+def test_unwritable_trace_path_leaves_no_staging(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    done = cli("run", "scenarios/demo.yaml", "-o", str(out), "--trace",
+               str(tmp_path / "no" / "such" / "t.jsonl"))
+    assert done.returncode == 2
+    assert f"cannot write {tmp_path}/no/such/t.jsonl: No such file or directory" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not staging_in(out) and not (out.exists() and any(out.iterdir()))
+
+
+def test_sigterm_is_taken_like_ctrl_c_and_leaves_nothing(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    run = start("run", *LONG, "-o", str(out), "--format", "pipe,sqlite,jsonl", "--trace",
+                str(tmp_path / "t.jsonl"))
+    wait_for(lambda: staging_in(out) and staging_in(tmp_path))
+    run.send_signal(signal.SIGTERM)
+    _, stderr = run.communicate(timeout=60)
+    assert run.returncode == 130, stderr
+    assert "terminated (SIGTERM); nothing was written" in stderr and "Traceback" not in stderr
+    assert list(out.iterdir()) == [] and not staging_in(tmp_path)
+
+
+def test_staging_of_a_killed_run_is_cleaned_by_the_next(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    run = start("run", *LONG, "-o", str(out), "--trace", str(tmp_path / "t.jsonl"))
+    wait_for(lambda: staging_in(out) and staging_in(tmp_path))
+    run.kill()
+    run.communicate(timeout=60)
+    left = staging_in(out) + staging_in(tmp_path)
+    assert len(left) == 2 and all(str(run.pid) in p.name for p in left)
+    alive = out / f".vossim-staging-{os.getpid()}-mine"  # a live run's staging stays
+    alive.mkdir()
+    done = cli("run", "scenarios/demo.yaml", "-o", str(out), "--trace", str(tmp_path / "t.jsonl"))
+    assert done.returncode == 0, done.stderr
+    assert staging_in(out) == [alive] and not staging_in(tmp_path)
+    assert (tmp_path / "t.jsonl").stat().st_size > 0
+
+
+@contextlib.contextmanager
+def small_disk(path: Path, size_kb: int) -> Iterator[dict[str, object]]:
+    """A real full disk: a tmpfs of ``size_kb`` (as root); else a file-size limit of the same."""
+    path.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_kb}k", "tmpfs",
+                              str(path)], capture_output=True).returncode == 0
+    try:
+        if mounted:
+            yield {}
+        else:
+            limit = size_kb * 1024
+            yield {"preexec_fn": lambda: resource.setrlimit(resource.RLIMIT_FSIZE,
+                                                            (limit, limit))}
+    finally:
+        if mounted:
+            subprocess.run(["umount", str(path)], check=True)
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def test_full_disk_with_sqlite_is_a_clear_error_with_nothing_left(tmp_path: Path) -> None:
+    disk = tmp_path / "disk"
+    with small_disk(disk, 200) as limits:
+        out = disk / "out"
+        done = subprocess.run([*VOSSIM, "run", "scenarios/load/standard.yaml", "-o", str(out),
+                               "--format", "sqlite", "--no-progress"], cwd=ROOT,
+                              capture_output=True, text=True, timeout=300, **limits)
+        assert done.returncode == 2, done.stderr
+        assert done.stderr.startswith(f"vossim run: cannot write {out}/vos3000.db: "), done.stderr
+        assert "Traceback" not in done.stderr
+        assert list(out.iterdir()) == []
+
+
+def test_realtime_on_a_full_disk_keeps_whole_lines(tmp_path: Path) -> None:
+    disk = tmp_path / "disk"
+    with small_disk(disk, 200) as limits:
+        out = disk / "out"
+        done = subprocess.run([*VOSSIM, "run", "scenarios/load/standard.yaml", "-o", str(out),
+                               "--format", "jsonl,pipe", "--realtime", "--speed", "100000",
+                               "--no-progress"], cwd=ROOT, capture_output=True, text=True,
+                              timeout=300, **limits)
+        assert done.returncode == 2, done.stderr
+        assert "CDRs written before it are on disk, every line complete" in done.stderr
+        assert "Traceback" not in done.stderr
+        text = (out / "cdr.jsonl").read_text()
+        assert text.endswith("\n") and len(text.splitlines()) > 10
+        assert all(json.loads(line)["callId"] for line in text.splitlines())
+        for pipe in (out / "cdr").glob("*.txt"):
+            body = pipe.read_text()
+            assert not body or body.endswith("\n")
+            assert all(line.count("|") == 17 for line in body.splitlines())
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_realtime_stop_says_what_was_written(tmp_path: Path, stop: signal.Signals) -> None:
+    out = tmp_path / "out"
+    run = start("run", "scenarios/load/standard.yaml", "-o", str(out), "--format",
+                "jsonl,pipe", "--realtime", "--speed", "200", "--no-progress")
+    jsonl = out / "cdr.jsonl"
+    wait_for(lambda: jsonl.exists() and jsonl.stat().st_size > 5000)
+    run.send_signal(stop)
+    _, stderr = run.communicate(timeout=60)
+    assert run.returncode == 130, stderr
+    lines = jsonl.read_text().splitlines()
+    assert all(json.loads(line)["callId"] for line in lines)
+    assert f"{len(lines):,} CDRs were written as the calls ended, and every line on disk is " \
+           "complete" in stderr, stderr
+    assert str(jsonl) in stderr and "nothing was written" not in stderr
