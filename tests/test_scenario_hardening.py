@@ -147,6 +147,10 @@ def test_validate_finds_a_call_nothing_ends_once_answered(tmp_path: Path) -> Non
     assert run.stderr.startswith(f"{bad}:16:5: calls[0]: call 'one': nothing can end it"), \
         run.stderr
     assert not any((tmp_path / "out").rglob("*"))
+    sharded = cli("run", str(bad), "-o", str(tmp_path / "out"), "--workers", "2")
+    assert sharded.returncode == 2 and "Traceback" not in sharded.stderr
+    assert sharded.stderr.startswith(f"{bad}:16:5: calls[0]: call 'one'"), sharded.stderr
+    assert not any((tmp_path / "out").rglob("*"))
 
 
 def test_validate_accepts_a_call_without_hangup_that_the_switch_refuses(tmp_path: Path) -> None:

@@ -124,16 +124,16 @@ def run_scenario(scenario: Scenario, out_dir: str | Path | None = "out",
     if realtime_speed is not None and out_dir is not None and _holds_cdrs(Path(out_dir)):
         raise RunOptionError(f"{out_dir} already holds CDR files; --realtime writes in place, "
                              "so give it a new or empty directory")
-    trace = TraceFile(trace_path) if trace_path else None  # a bad path fails before staging
     output = None
     if out_dir is not None:
-        try:
-            output = Output(out_dir, formats, scenario.switch.SERVER_BILLING_FEE_PRECISTION,
-                            direct=realtime_speed is not None, db=db)
-        except BaseException:
-            if trace is not None:
-                trace.abort()
-            raise
+        output = Output(out_dir, formats, scenario.switch.SERVER_BILLING_FEE_PRECISTION,
+                        direct=realtime_speed is not None, db=db)
+    try:  # after the output directory, which may hold the trace
+        trace = TraceFile(trace_path) if trace_path else None
+    except BaseException:
+        if output is not None:
+            output.abort()
+        raise
     if sharded:
         try:
             return _run_sharded(scenario, output, formats, workers, dask, progress, calls)
@@ -288,13 +288,15 @@ def _run_sharded(scenario: Scenario, output: Output | None, formats: tuple[str, 
     try:
         stats, kept = run_sharded(scenario, output, formats, workers=max(workers, 1),
                                   dask_address=dask, on_shard_done=shard_done, calls=calls)
-    except BaseException:
+        if progress is not None:
+            progress.finish(stats.calls, stats.sim_seconds)
+        files = output.commit() if output else []
+    except BaseException as exc:
         if output:
             output.abort()
+        if isinstance(exc, SimulationError):
+            raise placed(scenario, exc) from None
         raise
-    if progress is not None:
-        progress.finish(stats.calls, stats.sim_seconds)
-    files = output.commit() if output else []
     return RunResult(scenario, stats, files, kept, output.notes() if output else [])
 
 

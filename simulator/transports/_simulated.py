@@ -67,6 +67,9 @@ class SimulationError(Exception):
         self.call_id = call_id
         self.where = where  # ``file:line:column: key.path`` once the run has placed it
 
+    def __reduce__(self) -> tuple[Any, ...]:  # whole across a process pool (--workers)
+        return (SimulationError, (self.message, self.call_id, self.where))
+
 
 @dataclass
 class _Traffic:
