@@ -92,3 +92,36 @@ def test_refusal_carries_the_cdr_reason(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert b'SIP/2.0 404 Not Found\r\n' in pcap.read_bytes()
     assert b'Reason: SIP;cause=404;text="Not Found"\r\n' in pcap.read_bytes()
+
+
+def test_rtp_shows_the_stream_stopping_before_a_media_timeout(tmp_path: Path) -> None:
+    pcap = tmp_path / "media.pcap"
+    done = cli("explain", str(ROOT / "scenarios" / "decision-table" / "28-media-timeout.yaml"),
+               "--call", "silent", "--pcap", str(pcap), "--rtp", "--json")
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    answer = next(e["t"] for e in doc["entries"] if e["src"] == "switch"
+                  and e["dst"] == "caller" and e["message"] == "200")
+    stopped = next(e["t"] for e in doc["entries"] if e["message"] == "rtp_stopped")
+    ended = doc["ending"]["t"]
+    flagged = subprocess.run(["tshark", "-r", str(pcap), "-Y", "not (sip or rtp) or _ws.malformed"
+                              " or _ws.expert.severity >= warning"],
+                             capture_output=True, text=True, timeout=60)
+    assert flagged.stdout.strip() == "", flagged.stdout[:2000]
+    streams = subprocess.run(["tshark", "-r", str(pcap), "-Y", "rtp", "-T", "fields", "-e",
+                              "rtp.ssrc", "-e", "ip.src", "-e", "frame.time_epoch", "-e",
+                              "rtp.p_type"], capture_output=True, text=True, timeout=60)
+    spans: dict[tuple[str, str], list[float]] = {}
+    for line in streams.stdout.splitlines():
+        ssrc, src, at, payload = line.split("\t")
+        assert payload == "0"  # PCMU
+        spans.setdefault((ssrc, src), []).append(float(at))
+    start = 1795168800.0  # the scenario's start, 2026-11-20T10:00:00Z
+    assert len(spans) == 4
+    ends = sorted(round(max(times) - start) for times in spans.values())
+    # the caller's stream and its relay stop at media_stops_after; the callee's run to the BYE
+    assert ends == [round(stopped), round(stopped), round(ended), round(ended)]
+    assert all(abs(min(times) - start - answer) < 0.02 for times in spans.values())
+    # 50 packets a second on every stream
+    for times in spans.values():
+        assert abs(len(times) / (max(times) - min(times)) - 50) < 0.5

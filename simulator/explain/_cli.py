@@ -27,6 +27,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     explain.add_argument("--html", metavar="OUT.html", help="write a self-contained HTML page")
     explain.add_argument("--pcap", metavar="OUT.pcap",
                          help="write the call's signalling as SIP over UDP")
+    explain.add_argument("--rtp", action="store_true",
+                         help="with --pcap: also write the call's RTP (PCMU, 20 ms), so a media "
+                              "timeout shows the stream stopping")
     explain.add_argument("--what-if", action="append", metavar="KEY=VALUE", dest="what_if",
                          help="run again with a scenario path changed, e.g. "
                               "accounts.ACME.money=5 (repeatable)")
@@ -62,7 +65,7 @@ def cmd_explain(args: argparse.Namespace, out: Console, err: Console) -> int:
         if args.pcap:
             from simulator.explain._pcap import write_pcap
 
-            write_pcap(explanation, scenario, Path(args.pcap))
+            write_pcap(explanation, scenario, Path(args.pcap), rtp=args.rtp)
             written.append(args.pcap)
     except ExplainError as exc:
         err.print(f"vossim explain: {exc}", markup=False, highlight=False)

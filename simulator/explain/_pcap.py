@@ -24,6 +24,7 @@ from simulator.scenario._schema import Scenario
 
 SWITCH_ADDRESS = "192.0.2.1:5060"
 DEFAULT_PORT = 5060
+LINKTYPE_IPV4 = 228  # each record is an IPv4 datagram
 SAME_INSTANT_STEP = 0.0001  # s between datagrams of one instant: timestamps strictly increase
 
 REASON_PHRASES = {
@@ -148,7 +149,7 @@ def _render(leg: _Leg, entry: Entry, address: dict[str, str], extra: list[str], 
                    f"CSeq: {transaction.cseq} {method}"]
         if code == 200 and method == "INVITE":
             headers.append(f"Contact: <sip:{sender_host}:{sender_port}>")
-            body = _sdp(sender_host, seed, sender)
+            body = _sdp(sender_host, seed, _media_owner(leg, sender))
         if code == 401:
             headers.append('WWW-Authenticate: Digest realm="vossim", '
                            f'nonce="{_token(seed, "nonce")}", algorithm=MD5')
@@ -192,7 +193,7 @@ def _render(leg: _Leg, entry: Entry, address: dict[str, str], extra: list[str], 
                    f"To: {to_header}", f"Call-ID: {leg.call_id}", f"CSeq: {cseq} {method}"]
         if method == "INVITE":
             headers.append(f"Contact: <sip:{sender_host}:{sender_port}>")
-            body = _sdp(sender_host, seed, sender)
+            body = _sdp(sender_host, seed, _media_owner(leg, sender))
             if qualifier == "credentials":
                 headers.append(f'Authorization: Digest username="{_token(seed, "user")}", '
                                f'realm="vossim", nonce="{_token(seed, "nonce")}", '
@@ -209,32 +210,112 @@ def _render(leg: _Leg, entry: Entry, address: dict[str, str], extra: list[str], 
     return ("\r\n".join([start, *headers]) + "\r\n\r\n").encode() + payload
 
 
+def _media_owner(leg: _Leg, sender: str) -> str:
+    """Whose RTP port an SDP offers: the party's own, or the switch's for that one leg."""
+    if sender != "switch":
+        return sender
+    far = leg.uas if leg.uac == "switch" else leg.uac
+    return f"{far}/switch"
+
+
+def _rtp_port(seed: str, who: str) -> int:
+    return 10000 + 2 * (int(_token(seed, who, "rtp"), 16) % 5000)
+
+
 def _sdp(host: str, seed: str, who: str) -> str:
     session = int(_token(seed, who, "sdp"), 16) % 10**9
-    port = 10000 + 2 * (int(_token(seed, who, "rtp"), 16) % 5000)
+    port = _rtp_port(seed, who)
     return "\r\n".join([
         "v=0", f"o=vossim {session} {session} IN IP4 {host}", "s=vossim", f"c=IN IP4 {host}",
         "t=0 0", f"m=audio {port} RTP/AVP 0 8 101", "a=rtpmap:0 PCMU/8000",
         "a=rtpmap:8 PCMA/8000", "a=rtpmap:101 telephone-event/8000", "a=sendrecv", ""])
 
 
-def write_pcap(ex: Explanation, scenario: Scenario, path: Path) -> int:
-    """Write the call's SIP datagrams to ``path`` (all or nothing); returns how many."""
+RTP_INTERVAL = 0.020   # s: one G.711 packet of 20 ms
+RTP_PAYLOAD = 160      # bytes of PCMU per packet (8000 Hz x 20 ms)
+
+
+def rtp_streams(ex: Explanation) -> list[tuple[str, str, float, float]]:
+    """(sender lane, receiver lane, first, last packet time) of each RTP stream of the call.
+
+    Media flows from the answer to the release on both legs, relayed by the switch; when the
+    caller's RTP stops (``media_stops_after``) the caller's stream, and the switch's relay of it
+    towards the gateway, stop there: that is what the media timeout then observes.
+    """
+    answer = next((e for e in ex.messages if e.src == "switch" and e.dst == "caller"
+                   and e.message == "200"), None)
+    gateway = ex.header["final_gateway"]
+    if answer is None or not gateway or ex.protocols.get(gateway, "sip") != "sip":
+        return []
+    end = ex.ending.get("t", answer.t)
+    stopped = next((e.t for e in ex.entries if e.message == "rtp_stopped"), end)
+    return [("caller", "switch", answer.t, stopped), ("switch", gateway, answer.t, stopped),
+            (gateway, "switch", answer.t, end), ("switch", "caller", answer.t, end)]
+
+
+def _rtp_packets(ex: Explanation, start: float) -> list[tuple[float, bytes]]:
+    """(time, IPv4 datagram) of every RTP packet; one packet is built per stream with scapy
+    and the rest are that template with their sequence number and timestamp (no UDP checksum,
+    which IPv4 allows), so a long call stays quick to write."""
+    from scapy.layers.inet import IP, UDP
+    from scapy.layers.rtp import RTP
+    from scapy.packet import Raw
+
+    seed = f"{ex.scenario}/{ex.call_id}"
+    address = {lane: ex.lane_addresses.get(lane, "") for lane in ex.lanes}
+    address["switch"] = SWITCH_ADDRESS
+    packets = []
+    silence = b"\xff" * RTP_PAYLOAD  # PCMU silence
+    for number, (src, dst, first, last) in enumerate(rtp_streams(ex)):
+        # The switch sends with the port it offered on the leg it sends on.
+        src_port = _rtp_port(seed, src if src != "switch" else dst + "/switch")
+        dst_port = _rtp_port(seed, dst if dst != "switch" else src + "/switch")
+        ssrc = int(_token(seed, src, dst, "ssrc"), 16) & 0xFFFFFFFF
+        template = bytearray(bytes(
+            IP(src=_split(address[src])[0], dst=_split(address[dst])[0])
+            / UDP(sport=src_port, dport=dst_port, chksum=0)
+            / RTP(version=2, payload_type=0, sequence=0, timestamp=0, sourcesync=ssrc)
+            / Raw(silence)))
+        rtp_at = len(template) - RTP_PAYLOAD - 12
+        offset = 0.0025 * (number + 1)  # streams never share an instant with SIP or each other
+        for index in range(int((last - first) / RTP_INTERVAL)):
+            packet = bytearray(template)
+            packet[rtp_at + 1] = 0x80 if index == 0 else 0x00  # marker on the first, PCMU (0)
+            packet[rtp_at + 2:rtp_at + 4] = (index & 0xFFFF).to_bytes(2, "big")
+            packet[rtp_at + 4:rtp_at + 8] = ((index * RTP_PAYLOAD) & 0xFFFFFFFF).to_bytes(4, "big")
+            packets.append((start + first + offset + index * RTP_INTERVAL, bytes(packet)))
+    return packets
+
+
+def write_pcap(ex: Explanation, scenario: Scenario, path: Path, *, rtp: bool = False) -> int:
+    """Write the call's SIP datagrams (and, with ``rtp``, its media) to ``path``, all or
+    nothing; returns how many packets."""
     from scapy.layers.inet import IP, UDP
     from scapy.packet import Raw
-    from scapy.utils import wrpcap
+    from scapy.utils import PcapWriter
 
     start = scenario.start.timestamp()
-    packets = []
+    packets: list[tuple[float, bytes]] = []
     for t, src, dst, data, _ in sip_messages(ex):
         src_host, src_port = _split(src)
         dst_host, dst_port = _split(dst)
         packet = IP(src=src_host, dst=dst_host) / UDP(sport=src_port, dport=dst_port) / Raw(data)
-        packet.time = start + t
-        packets.append(packet)
+        packets.append((start + t, bytes(packet)))
+    if rtp and packets:
+        packets.extend(_rtp_packets(ex, start))
+        packets.sort(key=lambda item: item[0])
     if not packets:
         raise ExplainError(f"call {ex.call_id!r} has no SIP message to write (H.323 legs only)")
     partial = path.with_name(path.name + ".partial")
-    wrpcap(str(partial), packets)
+    writer = PcapWriter(str(partial), linktype=LINKTYPE_IPV4, sync=False)
+    writer.write_header(None)
+    try:
+        last = 0
+        for at, data in packets:
+            micros = max(round(at * 1_000_000), last + 1)  # strictly increasing, to the µs
+            last = micros
+            writer.write_packet(data, sec=micros // 1_000_000, usec=micros % 1_000_000)
+    finally:
+        writer.close()
     os.replace(partial, path)
     return len(packets)
