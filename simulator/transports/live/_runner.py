@@ -57,8 +57,15 @@ def run_live(scenario: Scenario, *, port: int = 5060, speed: float = 1.0,
     stats = RunStats()
     result = LiveResult(scenario, stats)
 
+    wanted = {call.id for call in scenario.calls}
+    done: set[str] = set()
+
     def record(cdr: Cdr) -> None:
-        result.cdrs.append(cdr)
+        # only the scenario's own calls are kept in memory: a switch serving external peers
+        # for hours would otherwise hold every CDR it ever wrote
+        if cdr.call_id in wanted:
+            result.cdrs.append(cdr)
+            done.add(cdr.call_id)
         stats.add(cdr, cdr.fee)
         if output is not None:
             output.write(cdr)
@@ -94,7 +101,6 @@ def run_live(scenario: Scenario, *, port: int = 5060, speed: float = 1.0,
             f"{ip} -> {plan.local(ip)[0]}{ip[len(ip.split(':')[0]):]}" for ip in gateway.ips))
 
     pool = None
-    wanted = {call.id for call in scenario.calls}
     if agents and scenario.calls:
         from simulator.transports.live._agents import AgentPool
 
@@ -120,7 +126,6 @@ def run_live(scenario: Scenario, *, port: int = 5060, speed: float = 1.0,
         nonlocal settled_since
         if pool is not None:
             result.agent_errors.extend(pool.poll_errors())
-        done = {cdr.call_id for cdr in result.cdrs}
         if duration is None and wanted and wanted <= done and (pool is None or pool.settled()):
             live.stop()
             return
@@ -157,7 +162,7 @@ def run_live(scenario: Scenario, *, port: int = 5060, speed: float = 1.0,
         if pool is not None:
             result.agent_errors.extend(pool.stop())
         live.shutdown()
-        for summary in (live.media_summary(), live.trust_summary()):
+        for summary in (live.media_summary(), live.trust_summary(), live.memory_summary()):
             if summary is not None:
                 echo(f"vossim live: {summary}")
         if capture is not None:
