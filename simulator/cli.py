@@ -219,6 +219,7 @@ def cmd_live(args: argparse.Namespace, out: Console, err: Console) -> int:
                           gateway_port=args.gateway_port,
                           out_dir=args.output, formats=_formats(args.format), pcap=args.pcap,
                           agents=not args.no_agents, media=True if args.media else None,
+                      trace=args.trace,
                           echo=lambda line: out.print(line, markup=False, highlight=False))
     except LiveError as exc:
         err.print(f"{args.file}: {exc}", markup=False, highlight=False)
@@ -370,6 +371,9 @@ def build_parser() -> argparse.ArgumentParser:
     live.add_argument("--gateway-port", type=_udp_port(1), default=5060, metavar="P",
                       help="port for scenario addresses that name none (default 5060)")
     live.add_argument("--pcap", metavar="FILE", help="record the packets on loopback")
+    live.add_argument("--trace", metavar="FILE",
+                      help="write every call's ladder and the core's events as JSON lines "
+                           "(the same lines as vossim run --trace)")
     live.add_argument("-o", "--output", default="out", help="output directory (default: out/)")
     live.add_argument("--format", action="append", metavar="F",
                       help=f"CDR format, repeatable or comma-separated: {', '.join(FORMATS)}")

@@ -23,7 +23,6 @@ Both pop entries in (time, insertion order), so the same scenario gives the same
 from __future__ import annotations
 
 import gc
-import json
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,7 +34,7 @@ import simpy
 from cdr_writer import Cdr
 from simulator.core._cdr import cdr_from_call
 from simulator.core._decisions import Party
-from simulator.core._state import EVENT, Call, CallAttempt, Kind, Leg, Phase, Switch
+from simulator.core._state import Call, CallAttempt, Kind, Leg, Phase, Switch
 from simulator.scenario._schema import RoutingGateway, Scenario
 from simulator.traffic._generator import (
     ANSWER,
@@ -46,6 +45,7 @@ from simulator.traffic._generator import (
     Script,
     all_calls,
 )
+from simulator.transports._trace import write_trace
 
 _ENDED = Phase.ENDED
 _NORMAL = simpy.events.NORMAL
@@ -489,28 +489,7 @@ class Simulation:
         return cdr_from_call(call, self.flowno, self._seed)
 
     def _write_trace(self, call: Call) -> None:
-        names = {"caller": f"caller {call.attempt.source_ip}", "switch": "switch"}
-        protocols = {"caller": call.caller_protocol}
-        for name, load in self.switch.gateways.items():
-            names[name] = f"{name} {load.config.ip}"
-            protocols[name] = load.config.protocol
-        call_id = call.attempt.call_id
-        for t, src, dst, message in call.trace:
-            if src is EVENT:  # a core event: dst is its kind, message its details
-                self.trace.write(json.dumps({
-                    "call": call_id, "t": round(float(t), 6), "time": self.switch.wall_ms(t),
-                    "event": dst, **message}, separators=(",", ":")) + "\n")
-                continue
-            leg = dst if src == "switch" else src
-            if protocols.get(leg) == "h323":
-                message = _h225(message, call)
-                if message is None:
-                    continue
-            self.trace.write(json.dumps({
-                "call": call_id, "t": round(float(t), 6),
-                "time": self.switch.wall_ms(t), "from": names.get(src, src),
-                "to": names.get(dst, dst), "message": message,
-            }, separators=(",", ":")) + "\n")
+        write_trace(self.trace, call)
 
 
 def expected_arrivals(scenario: Scenario, limit: int | None = None) -> float:
@@ -519,20 +498,3 @@ def expected_arrivals(scenario: Scenario, limit: int | None = None) -> float:
     start = scenario.start.timestamp()
     mean = len(scenario.calls) + sum(p.expected_calls(start) for p in scenario.traffic)
     return mean if limit is None else min(mean, limit)
-
-
-_H225 = {"INVITE": "Setup", "INVITE (credentials)": None, "100": "Call Proceeding",
-         "180": "Alerting", "200": "Connect", "ACK": None, "401": None, "200 (CANCEL)": None,
-         "200 (BYE)": None, "487": None}
-
-
-def _h225(message: str, call: Call) -> str | None:
-    if message in _H225:
-        return _H225[message]
-    if message in ("BYE", "CANCEL") or message[:3].isdigit():
-        # The trace is written when the call has ended, so its verdict is known.
-        verdict = call.verdict
-        cause = 16 if message == "BYE" and verdict.end_direction != Party.SERVER else verdict.q850
-        return f"Release Complete (cause {cause})"
-    return message
-

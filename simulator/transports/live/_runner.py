@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import signal
 import time
 from collections.abc import Callable
@@ -36,13 +37,15 @@ def run_live(scenario: Scenario, *, port: int = 5060, speed: float = 1.0,
              out_dir: str | Path | None = "out",
              formats: tuple[str, ...] = DEFAULT_FORMATS, pcap: str | Path | None = None,
              agents: bool = True, media: bool | None = None, echo: Callable[[str], None] = print,
-             on_call_end: Callable[[Call, Cdr], None] | None = None) -> LiveResult:
+             on_call_end: Callable[[Call, Cdr], None] | None = None,
+             trace: str | Path | None = None) -> LiveResult:
     """Run ``scenario`` over real SIP on loopback.
 
     With ``calls:`` and no ``duration`` the run ends when every scenario call has its CDR; with
     ``duration`` it serves external peers for that many seconds; with neither, until Ctrl-C.
     ``media``: anchor every call's RTP at the switch (True), none (False), or only when a call
-    of the scenario stops its RTP under a media timeout (None).
+    of the scenario stops its RTP under a media timeout (None). ``trace``: write every call's
+    ladder and the core's events as JSON lines, the same lines as ``vossim run --trace``.
     """
     if not 1 <= gateway_port <= 65535:
         raise LiveError(f"gateway port {gateway_port} is not a UDP port (1-65535)")
@@ -71,7 +74,10 @@ def run_live(scenario: Scenario, *, port: int = 5060, speed: float = 1.0,
             output.write(cdr)
 
     # bind first: a port that cannot be had is refused before anything is written
-    live = LiveSwitch(scenario, plan, LiveOptions(port=port, speed=speed, media=media), record)
+    live = LiveSwitch(scenario, plan, LiveOptions(port=port, speed=speed, media=media), record,
+                      trace=trace is not None)
+    trace_lines = io.StringIO() if trace is not None else None  # written at the end, whole
+    live.trace = trace_lines
     try:
         output = Output(out_dir, formats, places) if out_dir is not None else None
     except BaseException:
@@ -170,6 +176,11 @@ def run_live(scenario: Scenario, *, port: int = 5060, speed: float = 1.0,
             capture.stop()
     if output is not None:
         result.files = output.commit()
+    if trace_lines is not None:
+        partial = Path(f"{trace}.partial")
+        partial.write_text(trace_lines.getvalue(), encoding="utf-8")
+        partial.replace(trace)
+        result.files.append(Path(trace))
     if capture is not None:
         result.files.append(Path(pcap))
     return result

@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import IO, Any
 
 import sippy.SipTransactionManager as _sippy_tm
 from sippy.CCEvents import (
@@ -56,6 +56,7 @@ from simulator.core._decisions import Party, bye_reason_header
 from simulator.core._reasons import sip_phrase
 from simulator.core._state import Call, CallAttempt, Kind, Leg, Phase, Switch
 from simulator.scenario._schema import RoutingGateway, Scenario
+from simulator.transports._trace import write_trace
 from simulator.transports.live._addresses import AddressPlan, SourceIndex, is_loopback
 from simulator.transports.live._media import Anchor, MediaRelay, anchor_sdp
 
@@ -330,7 +331,7 @@ class LiveSwitch:
     """Serves SIP on 127.0.0.1 and runs every call through the core. Implements ``Signalling``."""
 
     def __init__(self, scenario: Scenario, plan: AddressPlan, options: LiveOptions,
-                 on_cdr: Callable[[Cdr], None]) -> None:
+                 on_cdr: Callable[[Cdr], None], *, trace: bool = False) -> None:
         if options.host != "127.0.0.1" and not options.host.startswith("127."):
             raise ValueError("live mode listens on loopback only")
         if not 0 <= options.port <= 65535:
@@ -341,7 +342,8 @@ class LiveSwitch:
         self.options = options
         self.speed = options.speed
         self.on_cdr = on_cdr
-        self.switch = Switch(scenario, self)
+        self.switch = Switch(scenario, self, trace=trace)
+        self.trace: IO[str] | None = None  # where each ended call's trace lines go (--trace)
         self.sources = SourceIndex.build(scenario, plan)
         self.scripts = {spec.id: spec for spec in scenario.calls}  # for the operator's actions
         self.bridges: dict[int, Bridge] = {}
@@ -472,6 +474,8 @@ class LiveSwitch:
         cdr = cdr_from_call(call, self.flowno, self.scenario.seed)  # no flowno if suppressed
         self.calls_ended += 1
         self.on_cdr(cdr)
+        if self.trace is not None:
+            write_trace(self.trace, call)
         if self.on_call_end is not None:
             self.on_call_end(call, cdr)
 
