@@ -213,3 +213,23 @@ def test_decode_refuses_what_is_not_a_pipe_line() -> None:
     protocol = json.loads(cli("explain", "--cdr", PIPE.replace("|240|24|2|", "|0|486|1|"),
                               "--json").stdout)
     assert "SIP code 486 Busy Here" in protocol["fields"][5]["meaning"]
+
+
+def test_options_that_do_not_go_together_are_refused_before_writing(tmp_path: Path) -> None:
+    h323 = str(ROOT / "scenarios" / "billing" / "h323-protocol-codes.yaml")
+    page, pcap = tmp_path / "call.html", tmp_path / "call.pcap"
+    done = cli("explain", h323, "--call", "h323-busy", "--html", str(page), "--pcap", str(pcap))
+    assert done.returncode == 2 and "its legs are H.323" in done.stderr
+    assert not page.exists() and not pcap.exists()
+    for args, message in (((PREPAID, "--call", "disputed", "--rtp"), "--rtp goes with --pcap"),
+                          (("--cdr", PIPE, "--call", "x"), "does not go with --call"),
+                          ((PREPAID, "--call", "disputed", "--flowno", "3"),
+                           "--flowno goes with --cdr FILE"),
+                          ((PREPAID,), "expected a scenario FILE and --call ID")):
+        done = cli("explain", *args)
+        assert done.returncode == 2 and message in done.stderr, (args, done.stderr)
+    # an H.323 call still explains, with its H.225 ladder, in the terminal and as a page
+    done = cli("explain", h323, "--call", "h323-silent", "--html", str(page))
+    assert done.returncode == 0, done.stderr
+    assert "Release Complete (cause 41)" in page.read_text()
+    assert "H.225 on H.323 legs" in done.stdout

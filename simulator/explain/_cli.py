@@ -46,12 +46,17 @@ def cmd_explain(args: argparse.Namespace, out: Console, err: Console) -> int:
     from simulator.scenario._loader import load_scenario
 
     try:
+        _check_options(args)
         if args.cdr is not None:
             return _decode(args, out)
-        if not args.file or not args.call:
-            raise ExplainError("expected a scenario FILE and --call ID (or --cdr 'PIPE LINE')")
         scenario = load_scenario(args.file)
         explanation = explain_call(scenario, args.call)
+        if args.pcap:
+            from simulator.explain._pcap import wire_entries
+
+            if not wire_entries(explanation):  # refuse before anything is written
+                raise ExplainError(f"call {args.call!r} has no SIP message for --pcap (its legs "
+                                   "are H.323; the ladder shows their H.225)")
         if args.what_if:
             from simulator.explain._whatif import what_if
 
@@ -81,6 +86,25 @@ def cmd_explain(args: argparse.Namespace, out: Console, err: Console) -> int:
     for path in written:
         (err if args.json else out).print(f"wrote {path}", markup=False, highlight=False)
     return 0
+
+
+def _check_options(args: argparse.Namespace) -> None:
+    from simulator.explain._build import ExplainError
+
+    if args.cdr is not None:
+        given = [name for name, value in (("FILE", args.file), ("--call", args.call),
+                                          ("--html", args.html), ("--pcap", args.pcap),
+                                          ("--what-if", args.what_if)) if value]
+        if given:
+            raise ExplainError(f"--cdr decodes a CDR line on its own; it does not go with "
+                               f"{', '.join(given)}")
+        return
+    if args.flowno is not None:
+        raise ExplainError("--flowno goes with --cdr FILE")
+    if not args.file or not args.call:
+        raise ExplainError("expected a scenario FILE and --call ID (or --cdr 'PIPE LINE')")
+    if args.rtp and not args.pcap:
+        raise ExplainError("--rtp goes with --pcap OUT.pcap")
 
 
 def _decode(args: argparse.Namespace, out: Console) -> int:
