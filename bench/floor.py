@@ -15,7 +15,7 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
-from cdr_writer import Cdr
+from cdr_writer import Cdr, SinkContext
 from cdr_writer._sinks import PipeSink
 from simulator.run._run import scale_traffic
 from simulator.scenario._loader import load_scenario
@@ -36,7 +36,7 @@ def run_floor(scenario_path: Path, calls: int) -> dict[str, float]:
     written = 0
 
     with tempfile.TemporaryDirectory(prefix="vossim-floor-") as out:
-        sink = PipeSink(Path(out), 4)
+        sink = PipeSink(SinkContext(Path(out), 4))
 
         def arrive(script: Script) -> None:
             following = next(arrivals, None)

@@ -27,7 +27,8 @@ import pymysql
 from pymysql.constants import SERVER_STATUS
 from pymysql.converters import escape_string
 
-from cdr_writer._record import E_CDR_COLUMNS, E_CDR_NAMES, Cdr
+from cdr_writer._sinks import EcdrRows, sqlite_row
+from simulator.core._record import E_CDR_COLUMNS, E_CDR_NAMES, Cdr
 
 BATCH_ROWS = 1000
 INDEXED = ("callere164", "callergatewayid", "starttime", "stoptime", "customeraccount")
@@ -147,12 +148,10 @@ class _Table:
     checked: bool = False
 
 
-class MariaDbSink:
+class MariaDbSink(EcdrRows):
     """Daily ``e_cdr_YYYYMMDD`` tables in a MySQL / MariaDB database, batched transactions."""
 
-    wants_suppressed = False
-
-    def __init__(self, url: str, fee_places: int, flush: bool = False) -> None:
+    def __init__(self, url: str, flush: bool = False) -> None:
         self.url = parse_url(url)
         self.db = connect(self.url)
         self.batch_rows = 1 if flush else self.url.batch
@@ -167,8 +166,6 @@ class MariaDbSink:
             self.db.server_status & SERVER_STATUS.SERVER_STATUS_NO_BACKSLASH_ESCAPES))
 
     def write(self, cdr: Cdr) -> None:
-        from cdr_writer._sinks import sqlite_row
-
         self.write_row(cdr.stoptime, sqlite_row(cdr))
 
     def write_row(self, stoptime: int, row: list[object]) -> None:

@@ -17,7 +17,9 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from cdr_writer._record import E_CDR_COLUMNS, Cdr
+from cdr_writer._formats import SinkContext
+from cdr_writer._sinks import EcdrRows, sqlite_row
+from simulator.core._record import E_CDR_COLUMNS, Cdr
 
 ROW_GROUP_ROWS = 65_536
 PARQUET_NAME = "e_cdr_{day}.parquet"
@@ -44,12 +46,11 @@ E_CDR_SCHEMA = pa.schema(
 )
 
 
-class ParquetSink:
+class ParquetSink(EcdrRows):
     """Daily Parquet files with the 63 e_cdr columns, written row group by row group."""
 
-    wants_suppressed = False
-
-    def __init__(self, directory: Path, fee_places: int, flush: bool = False) -> None:
+    def __init__(self, context: SinkContext) -> None:
+        directory = context.directory
         directory.mkdir(parents=True, exist_ok=True)
         self.directory = directory
         self.day: str | None = None
@@ -59,8 +60,6 @@ class ParquetSink:
         self.rows: list[list[object]] = []
 
     def write(self, cdr: Cdr) -> None:
-        from cdr_writer._sinks import sqlite_row
-
         self.write_row(cdr.stoptime, sqlite_row(cdr))
 
     def write_row(self, stoptime: int, row: list[object]) -> None:

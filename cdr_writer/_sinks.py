@@ -1,4 +1,4 @@
-"""CDR sinks: the output formats, written into a staging area and committed atomically.
+"""CDR sinks: the four output formats, written into a staging area and committed atomically.
 
 Every sink receives records in CDR order (stoptime, then flowno) and only ``recorded`` ones,
 except ``jsonl``, which also shows the suppressed records (``recorded: false``). Files are
@@ -18,27 +18,28 @@ import re
 import shutil
 import sqlite3
 import tempfile
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import IO, Protocol
+from typing import IO, Any
 
-from cdr_writer._mariadb import MariaDbSink
-from cdr_writer._parquet import ParquetSink
-from cdr_writer._record import E_CDR_COLUMNS, E_CDR_NAMES, Cdr
+from cdr_writer._formats import (
+    FLOWNO,
+    FORMATS,
+    CdrFormat,
+    Sink,
+    SinkContext,
+    get_format,
+    register,
+)
+from simulator.core._record import E_CDR_COLUMNS, E_CDR_NAMES, Cdr
 
-FORMATS = ("pipe", "e_cdr", "sqlite", "jsonl", "parquet", "mariadb")
 DEFAULT_FORMATS = ("pipe", "e_cdr")
 SQLITE_NAME = "vos3000.db"
 JSONL_NAME = "cdr.jsonl"
 _INDEXED = ("callere164", "callergatewayid", "starttime", "stoptime", "customeraccount")
-
-
-class Sink(Protocol):
-    wants_suppressed: bool
-
-    def write(self, cdr: Cdr) -> None: ...
-    def close(self) -> None: ...
+_JSON_FLOWNO = '"\\u001f"'  # FLOWNO as json.dumps writes it
 
 
 def _utc(ms: int) -> datetime:
@@ -186,18 +187,20 @@ _HOUR_MS, _DAY_MS = 3_600_000, 86_400_000
 class PipeSink:
     """Hourly text files ``cdr/YYYYMMDDHH.txt`` by stoptime, as SS_CDR_RECORD_TO_FILE writes."""
 
-    wants_suppressed = False
-
-    def __init__(self, directory: Path, fee_places: int, flush: bool = False) -> None:
-        self.files = _Rotating(directory, flush, _HOUR_MS, "%Y%m%d%H", "cdr/{key}.txt")
-        self.places = fee_places
+    def __init__(self, context: SinkContext) -> None:
+        self.files = _Rotating(context.directory, context.flush, _HOUR_MS, "%Y%m%d%H",
+                               "cdr/{key}.txt")
+        self.places = context.fee_places
 
     def write(self, cdr: Cdr) -> None:
         self.files.write(cdr.stoptime, pipe_line(cdr, self.places) + "\n")
 
-    def write_text(self, stoptime: int, line: str) -> None:
-        """A rendered line (``pipe_line`` + newline) of a record that stopped at ``stoptime``."""
-        self.files.write(stoptime, line)
+    @staticmethod
+    def renderer(places: int) -> Callable[[Cdr], str]:
+        return lambda cdr: pipe_line(cdr, places) + "\n"
+
+    def write_rendered(self, stoptime: int, line: str, flowno: int | None) -> None:
+        self.files.write(stoptime, line.replace(FLOWNO, str(flowno)))
 
     def close(self) -> None:
         self.files.close()
@@ -214,31 +217,48 @@ def _csv_value(value: object, places: int, column: str) -> object:
 class ECdrCsvSink:
     """Daily CSV files ``e_cdr_YYYYMMDD.csv`` with the 63 e_cdr columns as header."""
 
-    wants_suppressed = False
-
-    def __init__(self, directory: Path, fee_places: int, flush: bool = False) -> None:
-        self.files = _Rotating(directory, flush, _DAY_MS, "%Y%m%d", "e_cdr_{key}.csv",
-                               header=",".join(E_CDR_NAMES) + "\r\n")
-        self.places = fee_places
-        self.render = _CsvLine()
+    def __init__(self, context: SinkContext) -> None:
+        self.files = _Rotating(context.directory, context.flush, _DAY_MS, "%Y%m%d",
+                               "e_cdr_{key}.csv", header=",".join(E_CDR_NAMES) + "\r\n")
+        self.places = context.fee_places
+        self.line = _CsvLine()
 
     def write(self, cdr: Cdr) -> None:
-        self.files.write(cdr.stoptime, self.render(e_cdr_csv_values(cdr, self.places)))
+        self.files.write(cdr.stoptime, self.line(e_cdr_csv_values(cdr, self.places)))
 
-    def write_text(self, stoptime: int, row: str) -> None:
-        """A rendered CSV row of a record that stopped at ``stoptime``."""
-        self.files.write(stoptime, row)
+    @staticmethod
+    def renderer(places: int) -> Callable[[Cdr], str]:
+        line = _CsvLine()
+        return lambda cdr: line(e_cdr_csv_values(cdr, places))
+
+    def write_rendered(self, stoptime: int, row: str, flowno: int | None) -> None:
+        self.files.write(stoptime, row.replace(FLOWNO, str(flowno)))
 
     def close(self) -> None:
         self.files.close()
 
 
-class SqliteSink:
+class EcdrRows:
+    """For sinks fed e_cdr rows (``write_row``): what a ``--workers`` shard renders for them."""
+
+    @staticmethod
+    def renderer(places: int) -> Callable[[Cdr], list[object]]:
+        return sqlite_row
+
+    def write_rendered(self, stoptime: int, row: list[object], flowno: int | None) -> None:
+        for column in _FLOWNO_COLUMNS:
+            row[column] = flowno
+        self.write_row(stoptime, row)
+
+    def write_row(self, stoptime: int, row: list[object]) -> None:
+        raise NotImplementedError
+
+
+class SqliteSink(EcdrRows):
     """The embedded default database ``vos3000.db``: daily tables ``e_cdr_YYYYMMDD``."""
 
-    wants_suppressed = False
-
-    def __init__(self, directory: Path, fee_places: int, flush: bool = False) -> None:
+    def __init__(self, context: SinkContext) -> None:
+        directory, flush = context.directory, context.flush
         directory.mkdir(parents=True, exist_ok=True)
         self.path = directory / SQLITE_NAME
         try:
@@ -247,9 +267,7 @@ class SqliteSink:
         except sqlite3.Error as exc:
             raise sqlite_failure(exc, self.path) from None
         self.flush = flush
-        self.places = fee_places
         self.tables: set[str] = set()
-        self.insert = ""
 
     def _table(self, day: str) -> str:
         table = f"e_cdr_{day}"
@@ -296,9 +314,8 @@ def sqlite_failure(exc: sqlite3.Error, path: Path) -> OSError:
 class JsonlSink:
     """``cdr.jsonl``: every e_cdr column plus the end reason's name, ``recorded`` and the id."""
 
-    wants_suppressed = True
-
-    def __init__(self, directory: Path, fee_places: int, flush: bool = False) -> None:
+    def __init__(self, context: SinkContext) -> None:
+        directory, flush = context.directory, context.flush
         directory.mkdir(parents=True, exist_ok=True)
         path = directory / JSONL_NAME
         self.handle: IO[str] | WholeLines = WholeLines(path, append=False) if flush else \
@@ -306,9 +323,16 @@ class JsonlSink:
         self.flush = flush
 
     def write(self, cdr: Cdr) -> None:
-        self.write_text(cdr.stoptime, jsonl_line(cdr))
+        self._write(jsonl_line(cdr))
 
-    def write_text(self, stoptime: int, line: str) -> None:
+    @staticmethod
+    def renderer(places: int) -> Callable[[Cdr], str]:
+        return jsonl_line
+
+    def write_rendered(self, stoptime: int, line: str, flowno: int | None) -> None:
+        self._write(line if flowno is None else line.replace(_JSON_FLOWNO, str(flowno)))
+
+    def _write(self, line: str) -> None:
         self.handle.write(line)
         if self.flush:
             self.handle.flush()
@@ -317,9 +341,41 @@ class JsonlSink:
         self.handle.close()
 
 
-_SINKS = {"pipe": PipeSink, "e_cdr": ECdrCsvSink, "sqlite": SqliteSink, "jsonl": JsonlSink,
-          "parquet": ParquetSink}
-DATABASE_FORMATS = ("mariadb",)  # written to a server (``db``), not into the output directory
+_FLOWNO_COLUMNS = tuple(E_CDR_NAMES.index(c) for c in ("id", "flowno", "flownofirst"))
+
+
+# Sinks that need a heavy library (pyarrow, PyMySQL) load it when a run asks for them.
+def _parquet(context: SinkContext) -> Sink:
+    from cdr_writer._parquet import ParquetSink
+
+    return ParquetSink(context)
+
+
+def _mariadb(context: SinkContext) -> Sink:
+    from cdr_writer._mariadb import MariaDbSink
+
+    url = context.options.get("db")
+    if not url:
+        raise ValueError("--format mariadb needs --db mysql://USER:PASS@HOST:PORT/DATABASE")
+    return MariaDbSink(url, context.flush)
+
+
+for _format in (
+    CdrFormat("pipe", PipeSink, "hourly text files cdr/YYYYMMDDHH.txt, 18 |-separated fields",
+              files=("cdr/*.txt",), renderer=PipeSink.renderer),
+    CdrFormat("e_cdr", ECdrCsvSink, "daily CSV files e_cdr_YYYYMMDD.csv, the 63 e_cdr columns",
+              files=("e_cdr_*.csv",), renderer=ECdrCsvSink.renderer),
+    CdrFormat("sqlite", SqliteSink, f"{SQLITE_NAME}: daily tables e_cdr_YYYYMMDD",
+              files=(SQLITE_NAME,), renderer=EcdrRows.renderer),
+    CdrFormat("jsonl", JsonlSink, f"{JSONL_NAME}: every column and the end reason, suppressed "
+              "records included", files=(JSONL_NAME,), all_records=True,
+              renderer=JsonlSink.renderer),
+    CdrFormat("parquet", _parquet, "daily Parquet files e_cdr_YYYYMMDD.parquet, typed e_cdr "
+              "columns", files=("e_cdr_*.parquet",), renderer=EcdrRows.renderer),
+    CdrFormat("mariadb", _mariadb, "daily tables e_cdr_YYYYMMDD in a MySQL/MariaDB database "
+              "(--db URL)", options=("db",), renderer=EcdrRows.renderer),
+):
+    register(_format)
 
 
 STAGING_PREFIX = ".vossim-staging-"
@@ -366,18 +422,21 @@ def _alive(pid: int) -> bool:
 
 
 class Output:
-    """The output directory of one run: sinks that write into staging, then commit or abort."""
+    """The output directory of one run: sinks that write into staging, then commit or abort.
+
+    ``formats`` are names in the registry (``_formats.FORMATS``); ``options`` go to every sink
+    (``SinkContext.options``).
+    """
 
     def __init__(self, directory: str | os.PathLike[str], formats: tuple[str, ...],
-                 fee_places: int, *, direct: bool = False, db: str | None = None) -> None:
-        unknown = [f for f in formats if f not in _SINKS and f not in DATABASE_FORMATS]
-        if unknown:
-            raise ValueError(f"unknown CDR format {unknown[0]!r}; expected one of "
-                             f"{', '.join(FORMATS)}")
-        if "mariadb" in formats and not db:
-            raise ValueError("--format mariadb needs --db mysql://USER:PASS@HOST:PORT/DATABASE")
-        if db and "mariadb" not in formats:
-            raise ValueError("--db goes with --format mariadb")
+                 fee_places: int, *, direct: bool = False,
+                 options: dict[str, Any] | None = None) -> None:
+        self.formats = [get_format(name) for name in dict.fromkeys(formats)]
+        options = {key: value for key, value in (options or {}).items() if value is not None}
+        for key in options:
+            if not any(key in f.options for f in self.formats):
+                takers = [f.name for f in FORMATS.values() if key in f.options]
+                raise ValueError(f"--{key} goes with --format {' or '.join(takers) or '?'}")
         self.directory = Path(directory)
         self.direct = direct
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -387,17 +446,19 @@ class Output:
             remove_stale_staging(self.directory)
             self.staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{os.getpid()}-",
                                                  dir=self.directory))
+        context = SinkContext(self.staging, fee_places, direct, options)
         self.sinks: list[Sink] = []
         try:
-            for name in dict.fromkeys(formats):
-                self.sinks.append(MariaDbSink(db, fee_places, direct) if name == "mariadb"
-                                  else _SINKS[name](self.staging, fee_places, direct))
+            for cdr_format in self.formats:
+                self.sinks.append(cdr_format.open(context))
         except BaseException:
             self.abort()
             raise
         self.records = 0  # CDRs every sink has taken (recorded or, for jsonl, suppressed)
-        self.recorded_sinks = [s for s in self.sinks if not s.wants_suppressed]
-        self.all_sinks = [s for s in self.sinks if s.wants_suppressed]
+        self.recorded_sinks = [s for s, f in zip(self.sinks, self.formats, strict=True)
+                               if not f.all_records]
+        self.all_sinks = [s for s, f in zip(self.sinks, self.formats, strict=True)
+                          if f.all_records]
 
     def write(self, cdr: Cdr) -> None:
         try:
@@ -447,10 +508,6 @@ class Output:
     def abort(self) -> None:
         for sink in self.sinks:
             with contextlib.suppress(Exception):  # already failing: leave nothing behind
-                discard = getattr(sink, "discard", None)
-                if discard is not None:
-                    discard()
-                else:
-                    sink.close()
+                getattr(sink, "discard", sink.close)()
         if not self.direct:
             shutil.rmtree(self.staging, ignore_errors=True)

@@ -3,14 +3,34 @@
     >>> from simulator import load_scenario, run_scenario
     >>> result = run_scenario(load_scenario("scenarios/prepaid-cutoff.yaml"), "out")
     >>> result.stats.calls, result.mismatches()
+
+The names below are imported on first use, so ``import simulator.core`` (the pure core, standard
+library only) does not load the schema, simpy or rich.
 """
 
-from simulator.core._decisions import ALL_ROWS, SETUP_CHECKS, Party, Verdict
-from simulator.core._reasons import EndReason
-from simulator.run._run import Mismatch, RunResult, apply_overrides, run_scenario
-from simulator.scenario._loader import Problem, ScenarioError, load_scenario, parse_scenario
-from simulator.scenario._schema import Scenario
-from simulator.transports._simulated import RunStats, SimulationError
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_WHERE = {
+    "ALL_ROWS": "simulator.core._decisions",
+    "SETUP_CHECKS": "simulator.core._decisions",
+    "Party": "simulator.core._decisions",
+    "Verdict": "simulator.core._decisions",
+    "EndReason": "simulator.core._reasons",
+    "Mismatch": "simulator.run._run",
+    "RunResult": "simulator.run._run",
+    "apply_overrides": "simulator.run._run",
+    "run_scenario": "simulator.run._run",
+    "RunStats": "simulator.run._stats",
+    "Problem": "simulator.scenario._loader",
+    "ScenarioError": "simulator.scenario._loader",
+    "load_scenario": "simulator.scenario._loader",
+    "parse_scenario": "simulator.scenario._loader",
+    "Scenario": "simulator.scenario._schema",
+    "SimulationError": "simulator.transports._simulated",
+}
 
 __all__ = [
     "ALL_ROWS",
@@ -30,3 +50,25 @@ __all__ = [
     "parse_scenario",
     "run_scenario",
 ]
+
+if TYPE_CHECKING:
+    from simulator.core._decisions import ALL_ROWS, SETUP_CHECKS, Party, Verdict
+    from simulator.core._reasons import EndReason
+    from simulator.run._run import Mismatch, RunResult, apply_overrides, run_scenario
+    from simulator.run._stats import RunStats
+    from simulator.scenario._loader import Problem, ScenarioError, load_scenario, parse_scenario
+    from simulator.scenario._schema import Scenario
+    from simulator.transports._simulated import SimulationError
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'simulator' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_WHERE})

@@ -12,13 +12,13 @@ from pathlib import Path
 from types import FrameType
 
 from rich.console import Console
-from rich.table import Table
 
-from cdr_writer import DEFAULT_FORMATS, FORMATS
+from cdr_writer import DEFAULT_FORMATS, FORMATS, UnknownFormat, parse_formats
 from cdr_writer._mariadb import CdrDatabaseError
 from simulator.run._run import RunResult, apply_overrides, find_run_errors, run_scenario
+from simulator.run._summary import print_summary
 from simulator.scenario._loader import ScenarioError, load_scenario
-from simulator.transports._simulated import RunStats, SimulationError
+from simulator.transports._simulated import SimulationError
 
 EXIT_INVALID = 2
 EXIT_MISMATCH = 1
@@ -28,15 +28,10 @@ EXIT_INTERRUPTED = 130  # Ctrl-C, as shells report it; SIGTERM exits the same wa
 def _formats(values: list[str] | None) -> tuple[str, ...]:
     if not values:
         return DEFAULT_FORMATS
-    out: list[str] = []
-    for value in values:
-        for name in value.split(","):
-            name = name.strip()
-            if name not in FORMATS:
-                raise argparse.ArgumentTypeError(
-                    f"unknown format {name!r}; expected one of {', '.join(FORMATS)}")
-            out.append(name)
-    return tuple(dict.fromkeys(out))
+    try:
+        return parse_formats(values)
+    except UnknownFormat as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _host_port(text: str) -> tuple[str, int]:
@@ -63,28 +58,6 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected at least 1, found {value}")
     return value
-
-
-def summary_table(stats: RunStats, title: str, places: int) -> Table:
-    table = Table(title=title, show_header=False, title_justify="left")
-    table.add_column("what", style="bold")
-    table.add_column("value", justify="right")
-    table.add_row("calls", f"{stats.calls:,}")
-    table.add_row("answered", f"{stats.answered:,}")
-    table.add_row("ASR", f"{stats.asr:.1%}")
-    table.add_row("ACD", f"{stats.acd:.1f} s")
-    names = {0: "caller", 1: "callee", 2: "server"}
-    for direction in (0, 1, 2):
-        count = stats.directions.get(direction, 0)
-        share = count / stats.calls if stats.calls else 0.0
-        table.add_row(f"endDirection {direction} ({names[direction]})", f"{count:,} ({share:.1%})")
-    for (code, name), count in sorted(stats.reasons.items()):
-        table.add_row(f"endReason {code} {name}", f"{count:,}")
-    table.add_row("records written", f"{stats.recorded:,}")
-    table.add_row("money charged", f"{stats.charged:.{places}f}")
-    table.add_row("suppressed records", f"{stats.suppressed:,}")
-    table.add_row("revenue gap", f"{stats.revenue_gap:.{places}f}")
-    return table
 
 
 def _scenario_files(paths: list[str]) -> list[Path]:
@@ -117,7 +90,6 @@ def cmd_validate(args: argparse.Namespace, out: Console, err: Console) -> int:
 def cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
     from simulator.run._progress import RunProgress
     from simulator.run._run import RunOptionError, scale_rate, scale_traffic
-    from simulator.run._summary import gateway_table
     from simulator.run._trace_file import is_stdout
     from simulator.transports._simulated import expected_arrivals
 
@@ -155,12 +127,7 @@ def cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
                   f"{exc.strerror or exc}", markup=False, highlight=False)
         return EXIT_INVALID
     places = scenario.switch.SERVER_BILLING_FEE_PRECISTION
-    out.print(summary_table(result.stats, f"{scenario.name or args.file}", places))
-    gateways = gateway_table(result.stats)
-    if gateways is not None:
-        out.print(gateways)
-    for alarm in result.stats.alarms():
-        out.print(f"ALARM {alarm}", markup=False, highlight=False)
+    print_summary(out, result.stats, f"{scenario.name or args.file}", places)
     if result.warmup_calls:
         out.print(f"warm-up: {result.warmup_calls:,} calls ended in the {args.warmup:g} s before "
                   "the start (not written)", markup=False, highlight=False)
@@ -225,7 +192,7 @@ def cmd_live(args: argparse.Namespace, out: Console, err: Console) -> int:
         err.print(f"{args.file}: {exc}", markup=False, highlight=False)
         return EXIT_INVALID
     places = scenario.switch.SERVER_BILLING_FEE_PRECISTION
-    out.print(summary_table(result.stats, f"{scenario.name or args.file} (live)", places))
+    print_summary(out, result.stats, f"{scenario.name or args.file} (live)", places)
     for path in result.files:
         out.print(f"wrote {path}", markup=False, highlight=False)
     for problem in result.agent_errors:

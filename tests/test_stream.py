@@ -34,8 +34,8 @@ def test_memory_does_not_grow_with_finished_calls() -> None:
             gc.collect()
             samples[count] = (sys.getallocatedblocks(), len(gc.get_objects()))
 
-    stats = Simulation(scn, on_cdr).run()
-    assert stats.calls >= 99_000
+    Simulation(scn, on_cdr).run()
+    assert count >= 99_000
     blocks = samples[95_000][0] - samples[20_000][0]
     objects = samples[95_000][1] - samples[20_000][1]
     # 75,000 more finished calls: no call, record or script may stay behind.

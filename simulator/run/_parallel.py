@@ -23,10 +23,11 @@ byte-identical output.
 
 How the output is merged
 ------------------------
-Each shard renders its records (in the formats asked for) with a placeholder for ``flowno`` and
-spools them in stoptime order. The parent merges the spools on (stoptime, shard, order in the
-shard), numbers the recorded ones 1, 2, 3 … and writes them through the same sinks, hourly and
-daily files included, as a single process does.
+Each shard renders its records (in the formats asked for, by each format's ``renderer`` in the
+registry, ``cdr_writer._formats``) with a placeholder for ``flowno`` and spools them in stoptime
+order. The parent merges the spools on (stoptime, shard, order in the shard), numbers the
+recorded ones 1, 2, 3 … and hands them to the same sinks (``write_rendered``), hourly and daily
+files included, as a single process does. A format without ``renderer`` gets the record itself.
 """
 
 from __future__ import annotations
@@ -42,15 +43,12 @@ from dataclasses import dataclass
 from multiprocessing import get_context
 from typing import Any
 
-from cdr_writer import E_CDR_NAMES, Cdr, Output, pipe_line
-from cdr_writer._sinks import _CsvLine, e_cdr_csv_values, jsonl_line, sqlite_row
+from cdr_writer import FLOWNO, Cdr, CdrFormat, Output, get_format
+from simulator.run._stats import RunStats
 from simulator.scenario._schema import Scenario
-from simulator.transports._simulated import RunStats, Simulation
+from simulator.transports._simulated import Simulation
 
-FLOWNO = "\x1f"  # stands for the flowno in a shard's rendered text; never in a CDR value
-_JSON_FLOWNO = '"\\u001f"'
 _BATCH = 2048
-ROW_FORMATS = ("sqlite", "parquet", "mariadb")  # sinks fed an e_cdr row (``write_row``)
 DASK_CONNECT_TIMEOUT = 15.0  # s to reach a scheduler given by address
 
 
@@ -111,8 +109,8 @@ def split(capacity: int | None, weights: list[float]) -> list[int | None]:
 class _Spool:
     """Receives a shard's CDRs and spools them, rendered, in batches of pickled tuples.
 
-    Entry: (stoptime, shard, n, recorded, pipe, e_cdr, jsonl, e_cdr row); absent formats None.
-    The e_cdr row feeds every sink that takes rows (sqlite, parquet, mariadb).
+    Entry: (stoptime, shard, n, recorded, rendered): ``rendered`` holds one item per format
+    asked for, None where the format does not take the record (a suppressed one).
     """
 
     def __init__(self, handle: io.BufferedIOBase, shard: int, formats: tuple[str, ...],
@@ -122,12 +120,10 @@ class _Spool:
         self.kept: dict[str, tuple[tuple[int, int] | None, Cdr]] = {}
         self.shard = shard
         self.places = places
-        self.pipe = "pipe" in formats
-        self.e_cdr = "e_cdr" in formats
-        self.jsonl = "jsonl" in formats
-        self.rows = any(f in formats for f in ROW_FORMATS)
-        self.recorded_only = not self.jsonl
-        self.csv = _CsvLine()
+        chosen = [get_format(name) for name in dict.fromkeys(formats)]
+        self.renderers = [(f.renderer(places) if f.renderer else _the_record, f.all_records)
+                          for f in chosen]
+        self.recorded_only = not any(f.all_records for f in chosen)
         self.batch: list[tuple[Any, ...]] = []
         self.count = 0
 
@@ -143,15 +139,11 @@ class _Spool:
             self.kept[cdr.call_id] = ((self.shard, self.count) if recorded else None, cdr)
         if recorded:
             flowno, cdr.flowno = cdr.flowno, FLOWNO
-        self.batch.append((
-            cdr.stoptime, self.shard, self.count, recorded,
-            pipe_line(cdr, self.places) + "\n" if self.pipe and recorded else None,
-            self.csv(e_cdr_csv_values(cdr, self.places)) if self.e_cdr and recorded else None,
-            jsonl_line(cdr) if self.jsonl else None,
-            sqlite_row(cdr) if self.rows and recorded else None,
-        ))
+        rendered = tuple(render(cdr) if recorded or all_records else None
+                         for render, all_records in self.renderers)
         if recorded:
             cdr.flowno = flowno
+        self.batch.append((cdr.stoptime, self.shard, self.count, recorded, rendered))
         if len(self.batch) >= _BATCH:
             self.flush()
 
@@ -161,6 +153,28 @@ class _Spool:
             self.batch = []
 
 
+def _the_record(cdr: Cdr) -> Cdr:
+    """What a shard spools for a format without ``renderer``: a copy of the record."""
+    copy = Cdr()
+    for name in Cdr.__slots__:
+        setattr(copy, name, getattr(cdr, name))
+    return copy
+
+
+class _Writer:
+    """The parent's side of one format: rendered records (or records) into its sink."""
+
+    def __init__(self, cdr_format: CdrFormat, sink: Any) -> None:
+        self.all_records = cdr_format.all_records
+        if cdr_format.renderer is not None:
+            self.write = sink.write_rendered
+        else:
+            def write(_stoptime: int, cdr: Cdr, flowno: int | None) -> None:
+                cdr.flowno = flowno
+                sink.write(cdr)
+            self.write = write
+
+
 def run_shard(scenario: Scenario, shard: Shard, formats: tuple[str, ...],
               spool_path: str | None, calls: int | None = None,
               ) -> tuple[RunStats, bytes | None, dict[str, Any]]:
@@ -168,11 +182,17 @@ def run_shard(scenario: Scenario, shard: Shard, formats: tuple[str, ...],
     places = scenario.switch.SERVER_BILLING_FEE_PRECISTION
     handle: io.BufferedIOBase = open(spool_path, "wb") if spool_path else io.BytesIO()  # noqa: SIM115
     keep = {c.id for c in scenario.calls if c.expect}
+    stats = RunStats()
     try:
         spool = _Spool(handle, shard.index, formats, places, keep)
-        simulation = Simulation(scenario, spool, accounts=shard.accounts,
+
+        def on_cdr(cdr: Cdr) -> None:
+            stats.add(cdr, cdr.fee)
+            spool(cdr)
+        simulation = Simulation(scenario, on_cdr, accounts=shard.accounts,
                                 capacities=shard.capacities, calls=calls)
-        stats = simulation.run()
+        simulation.run()
+        stats.sim_seconds = simulation.last_end
         spool.flush()
         data = None if spool_path else handle.getvalue()
     finally:
@@ -197,33 +217,19 @@ def merge_into(output: Output | None, sources: list[str | bytes],
     """Merge shard spools into ``output`` in stoptime order, numbering flowno 1, 2, 3 …"""
     if output is None:
         return
-    sinks = {type(s).__name__: s for s in output.sinks}
-    pipe = sinks.get("PipeSink")
-    csv = sinks.get("ECdrCsvSink")
-    jsonl = sinks.get("JsonlSink")
-    row_sinks = [s for s in output.sinks if hasattr(s, "write_row")]
-    flowno_columns = [E_CDR_NAMES.index(c) for c in ("id", "flowno", "flownofirst")]
+    writers = [_Writer(f, sink) for f, sink in zip(output.formats, output.sinks, strict=True)]
     flowno = 0
-    for stoptime, shard, n, recorded, pipe_text, csv_text, json_text, row in heapq.merge(
-            *(_entries(s) for s in sources)):
+    for stoptime, shard, n, recorded, rendered in heapq.merge(*(_entries(s) for s in sources)):
         if recorded:
             flowno += 1
-            number = str(flowno)
-            if pipe is not None:
-                pipe.write_text(stoptime, pipe_text.replace(FLOWNO, number))
-            if csv is not None:
-                csv.write_text(stoptime, csv_text.replace(FLOWNO, number))
-            if row_sinks:
-                for column in flowno_columns:
-                    row[column] = flowno
-                for sink in row_sinks:
-                    sink.write_row(stoptime, row)
-            if jsonl is not None:
-                jsonl.write_text(stoptime, json_text.replace(_JSON_FLOWNO, number))
+            for writer, item in zip(writers, rendered, strict=True):
+                writer.write(stoptime, item, flowno)
             if kept and (shard, n) in kept:
                 kept[(shard, n)].flowno = flowno
-        elif jsonl is not None:
-            jsonl.write_text(stoptime, json_text)
+        else:
+            for writer, item in zip(writers, rendered, strict=True):
+                if writer.all_records:
+                    writer.write(stoptime, item, None)
 
 
 def run_sharded(scenario: Scenario, output: Output | None, formats: tuple[str, ...], *,

@@ -10,9 +10,10 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from cdr_writer import DEFAULT_FORMATS, JSONL_NAME, SQLITE_NAME, Cdr, Output, pipe_line
+from cdr_writer import DEFAULT_FORMATS, FORMATS, Cdr, Output, pipe_line
 from simulator.run._parallel import ShardingError, run_sharded
 from simulator.run._progress import RunProgress
+from simulator.run._stats import RunStats
 from simulator.run._trace_file import TraceFile
 from simulator.scenario._endings import ending_errors
 from simulator.scenario._loader import (
@@ -21,7 +22,7 @@ from simulator.scenario._loader import (
 )
 from simulator.scenario._paths import apply_paths
 from simulator.scenario._schema import Scenario
-from simulator.transports._simulated import RunStats, Simulation, SimulationError
+from simulator.transports._simulated import Simulation, SimulationError
 
 
 @dataclass
@@ -127,7 +128,7 @@ def run_scenario(scenario: Scenario, out_dir: str | Path | None = "out",
     output = None
     if out_dir is not None:
         output = Output(out_dir, formats, scenario.switch.SERVER_BILLING_FEE_PRECISTION,
-                        direct=realtime_speed is not None, db=db)
+                        direct=realtime_speed is not None, options={"db": db})
     try:  # after the output directory, which may hold the trace
         trace = TraceFile(trace_path) if trace_path else None
     except BaseException:
@@ -141,7 +142,8 @@ def run_scenario(scenario: Scenario, out_dir: str | Path | None = "out",
             raise RunOptionError(str(exc)) from None
     keep = {c.id for c in scenario.calls if c.expect}
     feed = _UdpFeed(udp, scenario.switch.SERVER_BILLING_FEE_PRECISTION) if udp else None
-    on_cdr = output.write if output else _discard
+    stats = RunStats()
+    on_cdr = _counted(stats, output.write if output else None)
     if feed is not None:
         on_cdr = _tee(on_cdr, feed.send)
     simulation = Simulation(scenario, on_cdr, trace=trace.handle if trace else None, keep=keep,
@@ -151,7 +153,7 @@ def run_scenario(scenario: Scenario, out_dir: str | Path | None = "out",
         simulation.on_cdr = _counting(on_cdr, simulation, progress,
                                       0 if realtime_speed is not None else 1023)
     try:
-        stats = simulation.run()
+        stats.sim_seconds = simulation.run()
         if progress is not None:
             progress.finish(stats.calls, stats.sim_seconds)
         files = output.commit() if output else []
@@ -233,7 +235,7 @@ def find_run_errors(scenario: Scenario) -> list[Problem]:
 
 
 def _holds_cdrs(directory: Path) -> bool:
-    patterns = ("cdr/*.txt", "e_cdr_*.csv", "e_cdr_*.parquet", SQLITE_NAME, JSONL_NAME)
+    patterns = [pattern for cdr_format in FORMATS.values() for pattern in cdr_format.files]
     return directory.is_dir() and any(any(directory.glob(p)) for p in patterns)
 
 
@@ -318,6 +320,20 @@ class _UdpFeed:
         self.socket.close()
 
 
+def _counted(stats: RunStats, write: Callable[[Cdr], None] | None) -> Callable[[Cdr], None]:
+    """Every CDR into the run's statistics, then to ``write`` (the output), if any."""
+    add = stats.add
+    if write is None:
+        def count(cdr: Cdr) -> None:
+            add(cdr, cdr.fee)
+        return count
+
+    def count_and_write(cdr: Cdr) -> None:
+        add(cdr, cdr.fee)
+        write(cdr)
+    return count_and_write
+
+
 def _tee(first: Callable[[Cdr], None], second: Callable[[Cdr], None]) -> Callable[[Cdr], None]:
     def both(cdr: Cdr) -> None:
         first(cdr)
@@ -336,7 +352,3 @@ def _counting(on_cdr: Callable[[Cdr], None], simulation: Simulation,
         if not count & mask:
             progress.update(count, simulation.now)
     return counted
-
-
-def _discard(_: Cdr) -> None:
-    return None

@@ -39,7 +39,7 @@ from simulator.scenario._bounds import (
     session_ttl,
     start_in_range,
 )
-from simulator.traffic._generator import Outage, TrafficProfile, traffic_errors
+from simulator.scenario._traffic import Outage, TrafficProfile
 
 _DIGITS = re.compile(r"^[0-9]+$")
 
@@ -376,6 +376,24 @@ def cross_reference_errors(scenario: Scenario) -> list[tuple[tuple[Any, ...], st
                                f"such as calleegatewayid, or recorded), found {key!r}"
                                + _did_you_mean(key, EXPECTABLE)))
     errors.extend(traffic_errors(scenario))
+    return errors
+
+
+def traffic_errors(scenario: Scenario) -> list[tuple[tuple[Any, ...], str]]:
+    """Checks between ``traffic:`` and the rest of the scenario: (key path, message) pairs."""
+    errors: list[tuple[tuple[Any, ...], str]] = []
+    for i, profile in enumerate(scenario.traffic):
+        gateways = scenario.mapping_gateways
+        if profile.from_ not in gateways:
+            choices = ", ".join(sorted(gateways)) or "none defined"
+            errors.append((("traffic", i, "from"), f"expected the name of a mapping gateway "
+                           f"({choices}), found {profile.from_!r}"
+                           + _did_you_mean(profile.from_, gateways)))
+        if profile.callee_mix.no_answer > 0 and scenario.switch.no_answer_timeout == 0 and (
+                profile.cancel is None or profile.cancel.share < 1):
+            errors.append((("traffic", i, "callee_mix", "no_answer"),
+                           "expected switch.no_answer_timeout > 0 (or cancel: 1) when callees "
+                           "may not answer: those calls would ring for ever"))
     return errors
 
 

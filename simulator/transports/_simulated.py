@@ -23,17 +23,13 @@ Both pop entries in (time, insertion order), so the same scenario gives the same
 from __future__ import annotations
 
 import gc
-from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import IO, Any
 
 import simpy
 
 from cdr_writer import Cdr
 from simulator.core._cdr import cdr_from_call
-from simulator.core._decisions import Party
 from simulator.core._state import Call, CallAttempt, Kind, Leg, Phase, Switch
 from simulator.scenario._schema import RoutingGateway, Scenario
 from simulator.traffic._generator import (
@@ -49,7 +45,6 @@ from simulator.transports._trace import write_trace
 
 _ENDED = Phase.ENDED
 _NORMAL = simpy.events.NORMAL
-_SERVER, _CALLER, _CALLEE = int(Party.SERVER), int(Party.CALLER), int(Party.CALLEE)
 
 
 GC_THRESHOLD = 100_000  # allocations between young-generation collections during a run
@@ -69,145 +64,6 @@ class SimulationError(Exception):
 
     def __reduce__(self) -> tuple[Any, ...]:  # whole across a process pool (--workers)
         return (SimulationError, (self.message, self.call_id, self.where))
-
-
-@dataclass
-class _Traffic:
-    """Calls, answered calls and talk time: what ASR and ACD are made of."""
-
-    calls: int = 0
-    answered: int = 0
-    talk_seconds: int = 0
-
-    @property
-    def asr(self) -> float:
-        return self.answered / self.calls if self.calls else 0.0
-
-    @property
-    def acd(self) -> float:
-        return self.talk_seconds / self.answered if self.answered else 0.0
-
-
-@dataclass
-class GatewayStats(_Traffic):
-    """ASR/ACD and the seeds' end-direction alarms for one gateway (either side)."""
-
-    ended_by: Counter[int] = field(default_factory=Counter)  # endDirection of answered calls
-    short_callee_hangups: int = 0  # callee BYE with holdTime < 5 s: CLI / spam
-    short_caller_hangups: int = 0  # caller BYE with holdTime < 3 s: one-way audio, wrong number
-
-    def share(self, count: int) -> float:
-        return count / self.answered if self.answered else 0.0
-
-    def merge(self, other: GatewayStats) -> None:
-        self.calls += other.calls
-        self.answered += other.answered
-        self.talk_seconds += other.talk_seconds
-        self.ended_by.update(other.ended_by)
-        self.short_callee_hangups += other.short_callee_hangups
-        self.short_caller_hangups += other.short_caller_hangups
-
-
-_SIDES = ("caller", "callee")
-
-# Alarm thresholds. 25 % is the seeds' own ("server hangup over 25 %: investigate"); for the two
-# short-hangup patterns the seeds name no threshold, so an "unusually high share" is taken as
-# more than 10 % of the answered calls.
-SERVER_HANGUP_ALARM = 0.25
-SHORT_HANGUP_ALARM = 0.10
-
-
-@dataclass
-class RunStats(_Traffic):
-    """What the summary table shows; filled in as calls end."""
-
-    recorded: int = 0
-    charged: Decimal = Decimal(0)
-    suppressed: int = 0
-    revenue_gap: Decimal = Decimal(0)
-    directions: Counter[int] = field(default_factory=Counter)
-    reasons: Counter[tuple[int, str]] = field(default_factory=Counter)
-    sim_seconds: float = 0.0
-    # per gateway: ("caller", mapping gateway) and ("callee", routing gateway)
-    gateways: dict[tuple[str, str], GatewayStats] = field(default_factory=dict)
-    _by_gateway: dict[tuple[int, str], GatewayStats] = field(default_factory=dict, repr=False,
-                                                             compare=False)
-
-    def add(self, cdr: Cdr, fee: Decimal) -> None:
-        self.calls += 1
-        hold = cdr.holdtime
-        answered = cdr.starttime != cdr.stoptime or hold
-        direction = cdr.enddirection
-        if answered:
-            self.answered += 1
-            self.talk_seconds += hold
-        self.directions[direction] += 1
-        self.reasons[(cdr.endreason, cdr.end_reason_name)] += 1
-        if cdr.recorded:
-            self.recorded += 1
-            if fee:
-                self.charged += fee
-        else:
-            self.suppressed += 1
-            if fee:
-                self.revenue_gap += fee
-        gateways = self._by_gateway
-        for side, name in ((0, cdr.callergatewayid), (1, cdr.calleegatewayid)):
-            if not name:
-                continue
-            stats = gateways.get((side, name))
-            if stats is None:
-                stats = gateways[(side, name)] = self.gateways[(_SIDES[side], name)] = \
-                    GatewayStats()
-            stats.calls += 1
-            if answered:
-                stats.answered += 1
-                stats.talk_seconds += hold
-                stats.ended_by[direction] += 1
-                if direction == _CALLEE and hold < 5:
-                    stats.short_callee_hangups += 1
-                elif direction == _CALLER and hold < 3:
-                    stats.short_caller_hangups += 1
-
-    def merge(self, other: RunStats) -> None:
-        """Add a shard's statistics (``--workers``)."""
-        self.calls += other.calls
-        self.answered += other.answered
-        self.talk_seconds += other.talk_seconds
-        self.recorded += other.recorded
-        self.charged += other.charged
-        self.suppressed += other.suppressed
-        self.revenue_gap += other.revenue_gap
-        self.directions.update(other.directions)
-        self.reasons.update(other.reasons)
-        self.sim_seconds = max(self.sim_seconds, other.sim_seconds)
-        for (side, name), stats in other.gateways.items():
-            mine = self.gateways.get((side, name))
-            if mine is None:
-                mine = self.gateways[(side, name)] = \
-                    self._by_gateway[(_SIDES.index(side), name)] = GatewayStats()
-            mine.merge(stats)
-
-    def alarms(self) -> list[str]:
-        """The seeds' analysis rules, per gateway, that this run trips."""
-        out = []
-        for (side, name), stats in sorted(self.gateways.items()):
-            if not stats.answered:
-                continue
-            server = stats.share(stats.ended_by[_SERVER])
-            if server > SERVER_HANGUP_ALARM:
-                out.append(f"{side} gateway {name}: server hangups {server:.1%} of answered calls "
-                           f"(over {SERVER_HANGUP_ALARM:.0%}): check session timers and prepaid "
-                           "balances")
-            callee = stats.share(stats.short_callee_hangups)
-            if callee > SHORT_HANGUP_ALARM:
-                out.append(f"{side} gateway {name}: callee hangups under 5 s {callee:.1%} of "
-                           "answered calls: possible CLI or spam problem")
-            caller = stats.share(stats.short_caller_hangups)
-            if caller > SHORT_HANGUP_ALARM:
-                out.append(f"{side} gateway {name}: caller hangups under 3 s {caller:.1%} of "
-                           "answered calls: one-way audio or wrong numbers")
-        return out
 
 
 # -- clocks -------------------------------------------------------------------------------------
@@ -303,7 +159,6 @@ class Simulation:
         self.trace = trace
         self.keep = keep or set()
         self.kept: dict[str, Cdr] = {}
-        self.stats = RunStats()
         self.scripts: dict[int, Script] = {}
         self.flowno = 0
         self.accounts = accounts
@@ -332,7 +187,8 @@ class Simulation:
         return self.clock.now
 
     # -- driving --------------------------------------------------------------------------------
-    def run(self) -> RunStats:
+    def run(self) -> float:
+        """Run every call to its end; returns the simulated time of the last release."""
         self._schedule_outages()
         self._arrivals = all_calls(self.scenario, self.accounts, self.limit)
         self._next_arrival()
@@ -345,8 +201,7 @@ class Simulation:
             self.clock.run(self.feed_from)
         finally:
             gc.set_threshold(*thresholds)
-        self.stats.sim_seconds = self.last_end
-        return self.stats
+        return self.last_end
 
     def _schedule_outages(self) -> None:
         """Routing gateways whose status changes in time windows (``outages``)."""
@@ -472,7 +327,6 @@ class Simulation:
             del self.scripts[call.index]
             return
         cdr = self.build_cdr(call)
-        self.stats.add(cdr, call.fee)
         if self.keep and call.attempt.call_id in self.keep:
             self.kept[call.attempt.call_id] = cdr
         if call.end_at > self.last_end:

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from cdr_writer import DEFAULT_FORMATS, Cdr, Output
 from simulator.core._state import Call
+from simulator.run._stats import RunStats
 from simulator.scenario._schema import Scenario
-from simulator.transports._simulated import RunStats
 from simulator.transports.live._addresses import AddressPlan
 from simulator.transports.live._switch import LiveError, LiveOptions, LiveSwitch
 
