@@ -8,6 +8,7 @@ from pathlib import Path
 from scenario_support import ROOT, cli
 from simulator import load_scenario
 from simulator.core._state import CallAttempt, Switch
+from simulator.scenario._core import core_config
 
 
 def traced(path: Path, tmp_path: Path, call: str) -> list[dict]:
@@ -89,7 +90,7 @@ def test_no_events_are_built_without_a_trace() -> None:
         def send_refresh(self, *_: object) -> None: ...
         def released(self, *_: object) -> None: ...
 
-    switch = Switch(scenario, Quiet())
+    switch = Switch(core_config(scenario), Quiet())
     call = switch.new_call(CallAttempt("c", 0.0, "203.0.113.10", "8801711000001",
                                        "8801911000002"), 0)
     call.start()

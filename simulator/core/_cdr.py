@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cdr_writer import Cdr
+from simulator.core._record import Cdr
 from simulator.core._state import Call
 
 

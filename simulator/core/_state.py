@@ -6,7 +6,8 @@ The core is sans-I/O. A ``Switch`` holds what calls share (balances, concurrency
 gateway load); a ``Call`` is one call's state machine. Neither reads a clock, sleeps, opens a
 socket or writes a file. A transport drives them:
 
-* the simulator (``_engine``) on simpy's simulated clock, feeding the party script of a scenario;
+* the simulator (``simulator.transports._simulated``) on simpy's simulated clock, feeding the
+  party script of a scenario;
 * live mode on a real SIP stack, feeding what arrives on the wire.
 
 Everything that happens to a call is an entry on the call's *agenda*: ``(time, kind, seq, arg)``.
@@ -48,7 +49,12 @@ from simulator.core._rating import ZERO, Rate, RateTable, Wallet, round_money
 from simulator.core._reasons import q850_text, sip_phrase
 
 if TYPE_CHECKING:
-    from simulator.scenario._schema import Account, MappingGateway, RoutingGateway, Scenario
+    from simulator.core._config import (
+        AccountConfig,
+        CoreConfig,
+        MappingGatewayConfig,
+        RoutingGatewayConfig,
+    )
 
 
 class Phase(IntEnum):
@@ -118,7 +124,7 @@ _LATER_ENDINGS = frozenset((*_TALK_ENDINGS, Kind.REFRESH_TIMEOUT))
 class Signalling(Protocol):
     """What the core asks of its transport."""
 
-    def invite_gateway(self, call: Call, gateway: RoutingGateway) -> None: ...
+    def invite_gateway(self, call: Call, gateway: RoutingGatewayConfig) -> None: ...
     def answered(self, call: Call) -> None: ...
     def send_refresh(self, call: Call, leg: Leg) -> None: ...
     def released(self, call: Call) -> None: ...
@@ -142,7 +148,7 @@ class CallAttempt:
 class _GatewayLoad:
     __slots__ = ("active", "config", "name")
 
-    def __init__(self, name: str, config: RoutingGateway) -> None:
+    def __init__(self, name: str, config: RoutingGatewayConfig) -> None:
         self.name = name
         self.config = config
         self.active = 0
@@ -161,7 +167,8 @@ class _AccountState:
     __slots__ = ("active", "config", "expires_epoch", "holders", "invites", "name", "rates",
                  "wallet")
 
-    def __init__(self, name: str, config: Account, rates: RateTable, tracing: bool) -> None:
+    def __init__(self, name: str, config: AccountConfig, rates: RateTable,
+                 tracing: bool) -> None:
         self.name = name
         self.config = config
         self.rates = rates
@@ -176,29 +183,29 @@ class _AccountState:
 class Switch:
     """Shared state of the softswitch and the factory of calls."""
 
-    def __init__(self, scenario: Scenario, signalling: Signalling, *, trace: bool = False) -> None:
-        self.scenario = scenario
-        self.config = scenario.switch
+    def __init__(self, config: CoreConfig, signalling: Signalling, *, trace: bool = False) -> None:
+        self.setup = config  # what it was built from (``simulator.scenario._core.core_config``)
+        self.config = config.switch
         self.signalling = signalling
         self.tracing = trace
-        self.start_epoch = scenario.start.timestamp()
-        tables = {name: RateTable(rates) for name, rates in scenario.core_rate_tables().items()}
+        self.start_epoch = config.start_epoch
+        tables = {name: RateTable(list(rates)) for name, rates in config.rate_tables.items()}
         self.accounts = {name: _AccountState(name, acc, tables[acc.rate_table], trace)
-                         for name, acc in scenario.accounts.items()}
-        self.gateway_by_ip: dict[str, tuple[str, MappingGateway]] = {}
-        for name, gw in scenario.mapping_gateways.items():
+                         for name, acc in config.accounts.items()}
+        self.gateway_by_ip: dict[str, tuple[str, MappingGatewayConfig]] = {}
+        for name, gw in config.mapping_gateways.items():
             for ip in gw.ips:
                 self.gateway_by_ip[ip] = (name, gw)
         self.gateways = {name: _GatewayLoad(name, gw)
-                         for name, gw in scenario.routing_gateways.items()}
+                         for name, gw in config.routing_gateways.items()}
         self._routes_by_prefix: dict[str, list[_GatewayLoad]] = {}
         for load in self.gateways.values():
             for prefix in load.config.prefixes:
                 self._routes_by_prefix.setdefault(prefix, []).append(load)
         self._route_lengths = sorted({len(p) for p in self._routes_by_prefix}, reverse=True)
-        self._blacklist = frozenset(scenario.blacklist)
+        self._blacklist = frozenset(config.blacklist)
         self._blacklist_lengths = sorted({len(p) for p in self._blacklist}, reverse=True)
-        self.reason_numbers = scenario.switch.reason_numbers()
+        self.reason_numbers = config.switch.reason_numbers
         self._route_plans: dict[tuple[str, ...], Any] = {}
         self._endings: dict[tuple[Verdict, str], tuple[int, int, str, str, str]] = {}
 

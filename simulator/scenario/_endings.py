@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from simulator.core._rating import RateTable
 
 if TYPE_CHECKING:
-    from simulator.scenario._schema import Call, CalleeDoes, Scenario
+    from simulator.scenario._schema import CalleeDoes, CallSpec, Scenario
 
 Errors = list[tuple[tuple[Any, ...], str]]
 
@@ -42,7 +42,7 @@ def ending_errors(scenario: Scenario) -> Errors:
     return errors
 
 
-def _callee_behaviours(scenario: Scenario, call: Call) -> list[CalleeDoes | None]:
+def _callee_behaviours(scenario: Scenario, call: CallSpec) -> list[CalleeDoes | None]:
     """What the callee may do: the call's own ``callee_does``, else each route's default."""
     if call.callee_does is not None:
         return [call.callee_does]
@@ -50,11 +50,11 @@ def _callee_behaviours(scenario: Scenario, call: Call) -> list[CalleeDoes | None
             if any(call.callee.startswith(prefix) for prefix in gateway.prefixes)]
 
 
-def _party_ends(call: Call) -> bool:
+def _party_ends(call: CallSpec) -> bool:
     return call.caller_does.hangup_after is not None or call.admin_disconnect_at is not None
 
 
-def _switch_ends(scenario: Scenario, call: Call, tables: dict[str, RateTable]) -> bool:
+def _switch_ends(scenario: Scenario, call: CallSpec, tables: dict[str, RateTable]) -> bool:
     switch = scenario.switch
     if switch.max_call_duration > 0:
         return True

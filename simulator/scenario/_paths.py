@@ -26,7 +26,7 @@ from simulator.scenario._loader import (
     _problem_from_pydantic,
     format_path,
 )
-from simulator.scenario._schema import Scenario, Switch, cross_reference_errors
+from simulator.scenario._schema import Scenario, SwitchSettings, cross_reference_errors
 
 _SEGMENT = re.compile(r"([^.\[\]]+)|\[([^\]]*)\]")
 
@@ -125,7 +125,7 @@ def apply_paths(scenario: Scenario, overrides: list[str], source: str = "--set")
         return scenario
     data = scenario.model_dump(by_alias=True, exclude_unset=True)
     problems: list[Problem] = []
-    switch_keys = list(Switch.model_fields)
+    switch_keys = list(SwitchSettings.model_fields)
     for item in overrides:
         key, sep, text = item.partition("=")
         key = key.strip()

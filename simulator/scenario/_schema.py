@@ -91,7 +91,9 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
 
 
-class Switch(_Model):
+class SwitchSettings(_Model):
+    """The ``switch:`` section as written (the core reads ``core._config.SwitchConfig``)."""
+
     name: CdrName = "VOS3000-SIM"
     SERVER_BILLING_RECORD_SERVER_HANG_UP: Flag = 1
     SERVER_BILLING_RECORD_ZERO_HOLD_TIME: Flag = 1
@@ -255,7 +257,9 @@ class RoutingGateway(_Model):
     callee_does: CalleeDoes | None = None
 
 
-class Call(_Model):
+class CallSpec(_Model):
+    """One ``calls:`` entry as written (the core's call is ``core._state.Call``)."""
+
     id: CdrName
     # s after the scenario's start, or a wall-clock time ("2026-11-20T10:15:00Z", disputes
     # arrive that way) that the scenario turns into seconds after its start
@@ -292,13 +296,13 @@ class Scenario(_Model):
     description: str = ""
     seed: Seed = 0
     start: datetime = datetime(2026, 1, 1, tzinfo=UTC)
-    switch: Switch = Switch()
+    switch: SwitchSettings = SwitchSettings()
     accounts: dict[CdrName, Account] = {}
     rate_tables: dict[str, list[RateModel]] = {}
     mapping_gateways: dict[CdrName, MappingGateway] = {}
     routing_gateways: dict[CdrName, RoutingGateway] = {}
     blacklist: list[Digits] = []
-    calls: list[Call] = []
+    calls: list[CallSpec] = []
     traffic: list[TrafficProfile] = []
     # where each key path is in the file it was loaded from (None when built in code)
     _source: Any = PrivateAttr(default=None)

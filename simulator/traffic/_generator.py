@@ -24,41 +24,12 @@ import random
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
-from simulator.scenario._schema import Call as CallSpec
-from simulator.scenario._schema import CalleeDoes, Scenario
+from simulator.core._config import ANSWER, NO_ANSWER, UNREACHABLE, Behaviour
+from simulator.scenario._core import callee_behaviour, caller_behaviour
+from simulator.scenario._schema import CallSpec, Scenario
 from simulator.scenario._traffic import NumberPlan, Timed, TrafficProfile, next_hour
 
-# -- what one call does ------------------------------------------------------------------------
-ANSWER, NO_ANSWER, BUSY, REJECT, UNREACHABLE = range(5)
-_KIND_OF = {"answer_after": ANSWER, "no_answer": NO_ANSWER, "busy": BUSY, "reject": REJECT,
-            "unreachable": UNREACHABLE}
-
-
-class Behaviour:
-    """What the called party does with an INVITE (a ``callee_does``, in engine terms)."""
-
-    __slots__ = ("answer_after", "hangup_after", "kind", "reply_after", "ring_after")
-
-    def __init__(self, kind: int, ring_after: float = 0.0, answer_after: float = 0.0,
-                 hangup_after: float | None = None, reply_after: float = 0.0) -> None:
-        self.kind = kind                  # ANSWER … UNREACHABLE, or a SIP code >= 400 (REJECT)
-        self.ring_after = ring_after      # 180 after the INVITE
-        self.answer_after = answer_after  # 200 after the INVITE
-        self.hangup_after = hangup_after  # callee BYE after answer
-        self.reply_after = reply_after    # busy / reject after the INVITE
-
-    @classmethod
-    def from_spec(cls, spec: CalleeDoes) -> Behaviour:
-        kind = _KIND_OF[spec.kind]
-        if kind == BUSY:
-            kind = 486
-        elif kind == REJECT:
-            kind = spec.reject
-        return cls(kind, spec.ring_after or 0.0, spec.answer_after or 0.0, spec.hangup_after,
-                   spec.after or 0.0)
-
-
-ANSWER_AT_ONCE = Behaviour(ANSWER)
+# -- what one call does: the core's Behaviour (``callee_does``), one per call attempt ------------
 
 
 class Script:
@@ -95,11 +66,12 @@ class Script:
         gateway = scenario.mapping_gateways[spec.from_]
         credentials = (spec.credentials.user, spec.credentials.password) \
             if spec.credentials else None
+        caller = caller_behaviour(spec.caller_does)
         return cls(
             spec.id, spec.at, spec.source_ip or gateway.ips[0], spec.caller, spec.callee,
-            Behaviour.from_spec(spec.callee_does) if spec.callee_does else None,
-            credentials=credentials, caller_hangup=spec.caller_does.hangup_after,
-            cancel_after=spec.caller_does.cancel_after, media_stops_after=spec.media_stops_after,
+            callee_behaviour(spec.callee_does),
+            credentials=credentials, caller_hangup=caller.hangup_after,
+            cancel_after=caller.cancel_after, media_stops_after=spec.media_stops_after,
             refresh_failing_leg=spec.refresh_failing_leg,
             admin_disconnect_at=spec.admin_disconnect_at, account=gateway.account)
 

@@ -24,23 +24,18 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Callable
+from dataclasses import replace
 from typing import IO, Any
 
 import simpy
 
 from cdr_writer import Cdr
 from simulator.core._cdr import cdr_from_call
+from simulator.core._config import ANSWER_AT_ONCE, Behaviour, RoutingGatewayConfig
 from simulator.core._state import Call, CallAttempt, Kind, Leg, Phase, Switch
-from simulator.scenario._schema import RoutingGateway, Scenario
-from simulator.traffic._generator import (
-    ANSWER,
-    ANSWER_AT_ONCE,
-    NO_ANSWER,
-    UNREACHABLE,
-    Behaviour,
-    Script,
-    all_calls,
-)
+from simulator.scenario._core import core_config
+from simulator.scenario._schema import Scenario
+from simulator.traffic._generator import Script, all_calls
 from simulator.transports._trace import write_trace
 
 _ENDED = Phase.ENDED
@@ -154,7 +149,7 @@ class Simulation:
             scenario = scenario.model_copy(update={"routing_gateways": gateways})
         self.scenario = scenario
         self.clock = _SimpyClock(realtime_speed)
-        self.switch = Switch(scenario, self, trace=trace is not None)
+        self.switch = Switch(core_config(scenario), self, trace=trace is not None)
         self.on_cdr = on_cdr
         self.trace = trace
         self.keep = keep or set()
@@ -167,7 +162,6 @@ class Simulation:
         self.warmup_calls = 0
         self.arrived = 0
         self.last_end = 0.0
-        self._defaults: dict[int, Behaviour] = {}
         self._seed = scenario.seed
         self.eager = eager
         env = self.clock.env
@@ -209,7 +203,7 @@ class Simulation:
             base = load.config
             if not base.outages:
                 continue
-            states = {status: base.model_copy(update={"status": status})
+            states = {status: replace(base, status=status)
                       for status in ("up", "down", "unreachable")}
             states[base.status] = base
             for at in sorted({t for o in base.outages for t in (o.at, o.until)}):
@@ -217,7 +211,7 @@ class Simulation:
                               base.status)
                 self.clock.call_at(at, self._set_gateway, (name, states[status]))
 
-    def _set_gateway(self, arg: tuple[str, RoutingGateway]) -> None:
+    def _set_gateway(self, arg: tuple[str, RoutingGatewayConfig]) -> None:
         name, config = arg
         self.switch.gateways[name].config = config
 
@@ -267,30 +261,20 @@ class Simulation:
             self._wake(wakeup)
 
     # -- the Signalling port --------------------------------------------------------------------
-    def _behaviour(self, script: Script, gateway: RoutingGateway) -> Behaviour:
-        behaviour = script.callee
-        if behaviour is None:
-            spec = gateway.callee_does
-            if spec is None:
-                return ANSWER_AT_ONCE
-            behaviour = self._defaults.get(id(spec))
-            if behaviour is None:
-                behaviour = self._defaults[id(spec)] = Behaviour.from_spec(spec)
-        return behaviour
+    def _behaviour(self, script: Script, gateway: RoutingGatewayConfig) -> Behaviour:
+        return script.callee or gateway.callee_does or ANSWER_AT_ONCE
 
-    def invite_gateway(self, call: Call, gateway: RoutingGateway) -> None:
+    def invite_gateway(self, call: Call, gateway: RoutingGatewayConfig) -> None:
         if gateway.status == "unreachable":
             return  # no reply at all: the core's timer B fires
-        behaviour = self._behaviour(self.scripts[call.index], gateway)
         now, attempt = call.now, call.attempts
-        kind = behaviour.kind
-        if kind == ANSWER:
-            call.schedule(now + behaviour.ring_after, Kind.GATEWAY_RINGING, attempt)
-            call.schedule(now + behaviour.answer_after, Kind.GATEWAY_ANSWER, attempt)
-        elif kind == NO_ANSWER:
-            call.schedule(now + behaviour.ring_after, Kind.GATEWAY_RINGING, attempt)
-        elif kind != UNREACHABLE:  # busy (486) or another final response
-            call.schedule(now + behaviour.reply_after, Kind.GATEWAY_REJECT, (attempt, kind))
+        for after, code in self._behaviour(self.scripts[call.index], gateway).responses():
+            if code == 180:
+                call.schedule(now + after, Kind.GATEWAY_RINGING, attempt)
+            elif code == 200:
+                call.schedule(now + after, Kind.GATEWAY_ANSWER, attempt)
+            else:  # busy (486) or another final response
+                call.schedule(now + after, Kind.GATEWAY_REJECT, (attempt, code))
 
     def answered(self, call: Call) -> None:
         script = self.scripts[call.index]

@@ -26,6 +26,8 @@ import pjsua2 as pj
 import simpy
 import simpy.rt
 
+from simulator.core._config import Behaviour
+
 POLL = 0.002            # s of real time between two pjsua event polls
 SESSION_EXPIRES = 1800  # s; pjsua aborts below 90. pjsua's own timer stays off (see below)
 CALL_TAG = "X-Vossim-Call"
@@ -195,20 +197,14 @@ class AgentCall(pj.Call):
 
     # -- a gateway ------------------------------------------------------------------------------
     def play_gateway(self) -> None:
+        """Answer as the scenario's callee does: the core's ``Behaviour``, as the simulator."""
         job = self.agent.job
-        behaviour = job["behaviours"].get(self.tag) or job.get("default") or {"answer_after": 0}
-        self.script = behaviour
+        found = job["behaviours"].get(self.tag) or job["default"]
+        behaviour = Behaviour(**found)
+        self.script = {"hangup_after": behaviour.hangup_after}
         self.ignore_refresh = self.tag in job.get("refresh_fails", [])
-        later = self.agent.later
-        if behaviour.get("unreachable"):
-            return  # never answer anything
-        if behaviour.get("busy") or behaviour.get("reject"):
-            code = 486 if behaviour.get("busy") else int(behaviour["reject"])
-            later(behaviour.get("after") or 0, self.key, "_respond", code)
-            return
-        later(behaviour.get("ring_after") or 0, self.key, "_respond", 180)
-        if behaviour.get("answer_after") is not None:
-            later(behaviour["answer_after"], self.key, "_respond", 200)
+        for after, code in behaviour.responses():
+            self.agent.later(after, self.key, "_respond", code)
 
     def _respond(self, code: int) -> None:
         if self.answered:

@@ -17,9 +17,12 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import asdict
 from typing import Any
 
-from simulator.scenario._schema import Scenario
+from simulator.core._config import ANSWER_AT_ONCE
+from simulator.scenario._core import callee_behaviour, caller_behaviour
+from simulator.scenario._schema import CalleeDoes, Scenario
 from simulator.transports.live._addresses import AddressPlan
 from simulator.transports.live._capacity import LEGS_PER_AGENT, AgentNeeds, caller_source
 
@@ -76,7 +79,9 @@ class AgentPool:
                   "deadline": _deadline(scenario), "media": self.media}
         jobs: list[tuple[str, dict[str, Any], str | None]] = []
         failing = {c.id for c in scenario.calls if c.refresh_failing_leg == "callee"}
-        behaviours = {c.id: _dump(c.callee_does) for c in scenario.calls if c.callee_does}
+        # What each callee does, interpreted once (``callee_behaviour``) as the simulator plays it
+        behaviours = {c.id: callee_behaviour(c.callee_does).to_dict()
+                      for c in scenario.calls if c.callee_does}
         for name, gateway in scenario.routing_gateways.items():
             if gateway.status != "up":
                 continue  # down: never invited; unreachable: nobody listens
@@ -86,14 +91,14 @@ class AgentPool:
                 role = f"gateway {name}" + (f" #{n + 1}" if count > 1 else "")
                 jobs.append((role, {
                     **common, "host": host, "port": port if n == 0 else 0,
-                    "behaviours": behaviours, "default": _dump(gateway.callee_does),
+                    "behaviours": behaviours, "default": _behaviour_dict(gateway.callee_does),
                     "refresh_fails": sorted(failing)}, name))
         groups: dict[str, list[dict[str, Any]]] = {}
         for call in sorted(scenario.calls, key=lambda c: c.at):
             source = caller_source(scenario, call)
             host, port = plan.local(source)
             spec = {"id": call.id, "at": call.at, "caller": call.caller, "callee": call.callee,
-                    "caller_does": _dump(call.caller_does),
+                    "caller_does": asdict(caller_behaviour(call.caller_does)),
                     "refresh_fails": call.refresh_failing_leg,
                     "media_stops_after": call.media_stops_after,
                     "credentials": _dump(call.credentials),
@@ -176,6 +181,10 @@ class AgentPool:
                 agent.proc.kill()
                 agent.proc.wait(timeout=5)
         return self.poll_errors()
+
+
+def _behaviour_dict(spec: CalleeDoes | None) -> dict[str, Any]:
+    return (callee_behaviour(spec) or ANSWER_AT_ONCE).to_dict()
 
 
 def _dump(model: Any) -> Any:

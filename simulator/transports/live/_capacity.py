@@ -15,9 +15,9 @@ import math
 from dataclasses import dataclass, field
 
 from cdr_writer import Cdr
+from simulator.core._config import RoutingGatewayConfig
 from simulator.core._state import Call
-from simulator.scenario._schema import Call as CallSpec
-from simulator.scenario._schema import RoutingGateway, Scenario
+from simulator.scenario._schema import CallSpec, Scenario
 from simulator.transports._simulated import Simulation, SimulationError
 from simulator.transports.live._switch import SLOT_RELEASE, LiveError
 
@@ -68,7 +68,7 @@ class _Timeline(Simulation):
             name, start = found
             self.legs.setdefault(name, []).append((start, at, call.attempt.call_id))
 
-    def invite_gateway(self, call: Call, gateway: RoutingGateway) -> None:
+    def invite_gateway(self, call: Call, gateway: RoutingGatewayConfig) -> None:
         now = self.now
         self._close_leg(call, now)  # the previous attempt is CANCELled as this one starts
         if gateway.status == "up":  # unreachable: nobody listens, no agent holds the leg

@@ -52,10 +52,12 @@ from sippy.Udp_server import Udp_server, Udp_server_opts
 
 from cdr_writer import Cdr
 from simulator.core._cdr import cdr_from_call
+from simulator.core._config import RoutingGatewayConfig
 from simulator.core._decisions import Party, bye_reason_header
 from simulator.core._reasons import sip_phrase
 from simulator.core._state import Call, CallAttempt, Kind, Leg, Phase, Switch
-from simulator.scenario._schema import RoutingGateway, Scenario
+from simulator.scenario._core import core_config
+from simulator.scenario._schema import Scenario
 from simulator.transports._trace import write_trace
 from simulator.transports.live._addresses import AddressPlan, SourceIndex, is_loopback
 from simulator.transports.live._media import Anchor, MediaRelay, anchor_sdp
@@ -342,7 +344,7 @@ class LiveSwitch:
         self.options = options
         self.speed = options.speed
         self.on_cdr = on_cdr
-        self.switch = Switch(scenario, self, trace=trace)
+        self.switch = Switch(core_config(scenario), self, trace=trace)
         self.trace: IO[str] | None = None  # where each ended call's trace lines go (--trace)
         self.sources = SourceIndex.build(scenario, plan)
         self.scripts = {spec.id: spec for spec in scenario.calls}  # for the operator's actions
@@ -452,7 +454,7 @@ class LiveSwitch:
         Timeout(free, SLOT_RELEASE)
 
     # -- the Signalling port --------------------------------------------------------------------
-    def invite_gateway(self, call: Call, gateway: RoutingGateway) -> None:
+    def invite_gateway(self, call: Call, gateway: RoutingGatewayConfig) -> None:
         self.bridges[call.index].invite(gateway, call.attempts)
 
     def answered(self, call: Call) -> None:
@@ -599,7 +601,7 @@ class Bridge:
         self.caller_ua.recvEvent(event)
 
     # -- the gateway's side ---------------------------------------------------------------------
-    def invite(self, gateway: RoutingGateway, attempt: int) -> None:
+    def invite(self, gateway: RoutingGatewayConfig, attempt: int) -> None:
         live = self.live
         previous = self.callee_ua
         if previous is not None:
