@@ -174,8 +174,14 @@ def cmd_check(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 
 def cmd_live(args: argparse.Namespace, out: Console, err: Console) -> int:
-    # sippy and pjsua2 load only for live mode
-    from simulator.transports.live import LiveError, run_live
+    # sippy and pjsua2 load only for live mode, and only the live extra installs sippy
+    try:
+        from simulator.transports.live import LiveError, run_live
+    except ImportError as exc:
+        missing = exc.name or str(exc)
+        err.print(f"vossim live: {missing} is not installed; live mode needs the live extra: "
+                  "pip install 'vossim[live]'", markup=False, highlight=False)
+        return EXIT_INVALID
 
     scenario = apply_overrides(load_scenario(args.file), args.set or [])
     if args.speed <= 0:
