@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 
 from cdr_writer import E_CDR_NAMES, JSONL_NAME, PIPE_FIELDS, SQLITE_NAME
 
-BATCH_ROWS = 500_000
+BATCH_ROWS = 250_000
 _BLOCK_BYTES = 32 << 20  # CSV/JSON read block: about 100,000-250,000 CDRs
 
 # The 46 fields of the older real-time feed (the reference's real row, in its column order).
