@@ -26,8 +26,8 @@ import pyarrow.parquet as pq
 
 from cdr_writer import E_CDR_NAMES, JSONL_NAME, PIPE_FIELDS, SQLITE_NAME
 
-BATCH_ROWS = 250_000
-_BLOCK_BYTES = 32 << 20  # CSV/JSON read block: about 100,000-250,000 CDRs
+BATCH_ROWS = 100_000
+_BLOCK_BYTES = 8 << 20  # CSV/JSON read block: about 25,000-60,000 CDRs
 
 # The 46 fields of the older real-time feed (the reference's real row, in its column order).
 OLDER_FEED_NAMES: tuple[str, ...] = (
@@ -226,7 +226,8 @@ def _jsonl(source: Source) -> Iterator[pa.RecordBatch]:
 
 def _parquet(source: Source) -> Iterator[pa.RecordBatch]:
     try:
-        handle = pq.ParquetFile(source.path)
+        # pre_buffer would cache every column chunk read so far: memory grows with the file
+        handle = pq.ParquetFile(source.path, pre_buffer=False, buffer_size=1 << 20)
     except pa.ArrowInvalid as exc:
         raise SourceError(f"{source.path}: not a Parquet file: {exc}") from None
     columns = [n for n in handle.schema_arrow.names if n.lower() in WANTED]
