@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -133,6 +134,15 @@ def make_datasets(base_dir: Path, work: Path, cdrs: int) -> dict[str, list[str]]
             "pipe": sorted(str(p) for p in pipe_dir.glob("*.txt"))}
 
 
+def fresh_database(url: str, purpose: str) -> str:
+    """``url`` with a database name of its own, so no measurement resumes another's tables."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    name = f"{parts.path.lstrip('/')}_{purpose}_{uuid.uuid4().hex[:8]}"
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
 def in_child(*args: str) -> dict[str, float]:
     done = subprocess.run([sys.executable, __file__, "--child", json.dumps(args)], check=True,
                           capture_output=True, text=True)
@@ -172,17 +182,18 @@ def main() -> int:
         from mariadb_support import PrivateMariaDb
 
         server = PrivateMariaDb().start()
+    base = db if db is not None else server.url()  # type: ignore[union-attr]
     try:
         with tempfile.TemporaryDirectory(prefix="vossim-bench-pipeline-") as tmp:
             work = Path(tmp)
             print(f"sinks: standard profile, {args.sink_calls:,} call attempts, one process")
             for fmt in ("pipe", "parquet", "mariadb"):
-                url = (db or server.url()) if fmt == "mariadb" else ""  # type: ignore[union-attr]
+                url = fresh_database(base, "run") if fmt == "mariadb" else ""
                 run = in_child("run", str(args.sink_calls), fmt, str(work / f"run-{fmt}"), url)
                 print(f"  run into {fmt:<8}: {run['records']:>9,} CDRs  {run['cdr_per_s']:>9,.0f} "
                       f"CDR/s  {run['seconds']:6.1f} s  peak RSS {run['peak_rss_mb']:6.1f} MB")
             for fmt in ("parquet", "mariadb"):
-                url = (db or server.url()) if fmt == "mariadb" else ""  # type: ignore[union-attr]
+                url = fresh_database(base, "sink") if fmt == "mariadb" else ""
                 sink = in_child("sink", str(work / "run-parquet"), fmt, str(work / f"sink-{fmt}"),
                                 url)
                 print(f"  {fmt} sink alone: {sink['records']:>9,} CDRs  "
@@ -197,7 +208,7 @@ def main() -> int:
                                ("e_cdr CSV, ~a tenth", "e_cdr"), ("pipe, ~a tenth", "pipe")):
                 result = in_child("analyze", json.dumps(data[key]))
                 _print_analysis(label, result)
-            mysql = server.url() if server else db  # type: ignore[union-attr]
+            mysql = fresh_database(base, "analyze")
             in_child("run", str(args.sink_calls), "mariadb", str(work / "db"), mysql)
             _print_analysis("mariadb", in_child("analyze", json.dumps([mysql])))
     finally:
