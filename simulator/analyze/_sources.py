@@ -119,12 +119,14 @@ def _directory(path: Path) -> list[Source]:
         ("sqlite", [path / SQLITE_NAME] if (path / SQLITE_NAME).is_file() else []),
         ("e_cdr", sorted(path.glob("e_cdr_*.csv"))),
         ("pipe", sorted(path.glob("cdr/*.txt")) or sorted(path.glob("*.txt"))),
+        ("parquet", sorted(path.glob("*.parquet"))),  # an export named otherwise
+        ("e_cdr", sorted(path.glob("*.csv"))),
     ]
     for kind, files in candidates:
         if files:
             return [Source(str(f), kind, str(f)) for f in files]
     raise SourceError(f"{path}: no CDR files found (expected cdr.jsonl, e_cdr_*.parquet, "
-                      f"vos3000.db, e_cdr_*.csv or cdr/*.txt)")
+                      f"vos3000.db, e_cdr_*.csv, cdr/*.txt, *.parquet or *.csv)")
 
 
 def _file(path: Path) -> Source:
