@@ -44,8 +44,9 @@ test: $(STAMP) system-deps
 	$(BIN)/vossim check scenarios/
 	$(BIN)/python -m pytest -q -n 2 tests
 
-bench: $(STAMP)
+bench: $(STAMP) system-deps
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/pipeline.py
 
 # SIPp uac -> vossim live -> SIPp uas at rising rates, SIPp -> SIPp directly, concurrency, profile.
 bench-live: $(STAMP) system-deps

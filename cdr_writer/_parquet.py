@@ -1,7 +1,8 @@
 """``parquet``: one Parquet file per UTC day, ``e_cdr_YYYYMMDD.parquet``, typed e_cdr columns.
 
-Rows are buffered up to one row group (``ROW_GROUP_ROWS``) and written as it fills, so a run of
-any length holds one row group in memory. A day's file is written under a hidden ``.partial``
+Rows are turned into compact Arrow batches every ``BATCH_ROWS`` rows and written as a row group
+every ``ROW_GROUP_ROWS``, so a run of any length holds at most one row group (in Arrow form) and
+one small batch of Python rows in memory. A day's file is written under a hidden ``.partial``
 name and renamed when the day is complete (the next day's first record, or the end of the run):
 a reader never sees a file without its footer. In a batch run the whole output directory is
 staged anyway (``Output``); in ``--realtime`` the rename is what keeps each file whole.
@@ -22,6 +23,7 @@ from cdr_writer._sinks import EcdrRows, sqlite_row
 from simulator.core._record import E_CDR_COLUMNS, Cdr
 
 ROW_GROUP_ROWS = 65_536
+BATCH_ROWS = 4096  # Python rows held before they become an Arrow batch
 PARQUET_NAME = "e_cdr_{day}.parquet"
 
 
@@ -58,6 +60,8 @@ class ParquetSink(EcdrRows):
         self.writer: pq.ParquetWriter | None = None
         self.partial: Path | None = None
         self.rows: list[list[object]] = []
+        self.batches: list[pa.RecordBatch] = []
+        self.batched_rows = 0
 
     def write(self, cdr: Cdr) -> None:
         self.write_row(cdr.stoptime, sqlite_row(cdr))
@@ -71,18 +75,29 @@ class ParquetSink(EcdrRows):
                 self.day = day
             self.day_end = (stoptime // 86_400_000 + 1) * 86_400_000
         self.rows.append(row)
-        if len(self.rows) >= ROW_GROUP_ROWS:
-            self._write_group()
+        if len(self.rows) >= min(BATCH_ROWS, ROW_GROUP_ROWS):
+            self._batch()
+            if self.batched_rows >= ROW_GROUP_ROWS:
+                self._write_group()
 
-    def _write_group(self) -> None:
+    def _batch(self) -> None:
         if not self.rows:
             return
         columns = list(zip(*self.rows, strict=True))
-        table = pa.Table.from_arrays(
-            [pa.array(values, type=field.type) for values, field in zip(columns, E_CDR_SCHEMA,
-                                                                         strict=True)],
-            schema=E_CDR_SCHEMA)
+        self.batches.append(pa.RecordBatch.from_arrays(
+            [pa.array(values, type=field.type)
+             for values, field in zip(columns, E_CDR_SCHEMA, strict=True)],
+            schema=E_CDR_SCHEMA))
+        self.batched_rows += len(self.rows)
         self.rows = []
+
+    def _write_group(self) -> None:
+        self._batch()
+        if not self.batches:
+            return
+        table = pa.Table.from_batches(self.batches, schema=E_CDR_SCHEMA)
+        self.batches = []
+        self.batched_rows = 0
         if self.writer is None:
             target = self.directory / PARQUET_NAME.format(day=self.day)
             if target.exists():
@@ -106,6 +121,8 @@ class ParquetSink(EcdrRows):
     def discard(self) -> None:
         """Drop the day being written (the run failed): no file without its footer is left."""
         self.rows = []
+        self.batches = []
+        self.batched_rows = 0
         if self.writer is not None:
             with contextlib.suppress(Exception):
                 self.writer.close()

@@ -187,6 +187,10 @@ def cmd_live(args: argparse.Namespace, out: Console, err: Console) -> int:
     if args.speed <= 0:
         err.print("--speed must be positive", markup=False)
         return EXIT_INVALID
+    if "mariadb" in _formats(args.format):
+        err.print("vossim live: --format mariadb is for vossim run (batch, --realtime or "
+                  "--workers); write e.g. --format jsonl here and load it", markup=False)
+        return EXIT_INVALID
     try:
         result = run_live(scenario, port=args.port, speed=args.speed, duration=args.duration,
                           gateway_port=args.gateway_port,

@@ -256,3 +256,15 @@ def test_aggregates_stay_the_size_of_the_keys_not_the_rows(standard_run: tuple[P
     assert many.rows == 30 * frame.height
     assert many.cube().height == once.cube().height < frame.height
     assert many.cube()["calls"].sum() == 30 * frame.height
+
+
+def test_no_cdrs_at_all_is_a_report_of_zeros(tmp_path: Path) -> None:
+    empty = tmp_path / "e_cdr_20260101.csv"
+    empty.write_text(",".join(E_CDR_NAMES) + "\r\n")
+    done = _vossim("analyze", str(empty), "--plots", str(tmp_path / "plots"), "--html",
+                   str(tmp_path / "page.html"))
+    assert done.returncode == 0, done.stderr
+    assert "calls" in done.stdout and "WARNING no CDRs found" in done.stdout
+    report = json.loads(_vossim("analyze", "--json", str(empty)).stdout)
+    assert report["calls"] == 0 and report["gateways"] == [] and report["alarms"] == []
+    assert (tmp_path / "page.html").read_text().count("<img") == 0

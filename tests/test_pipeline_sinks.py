@@ -294,3 +294,9 @@ def test_mariadb_bad_urls_and_options_are_clear_errors(mariadb, tmp_path: Path) 
     assert "needs --db" in _vossim("run", str(DEMO), "--format", "mariadb").stderr
     assert "--db goes with" in _vossim("run", str(DEMO), "--db", mariadb.url()).stderr
     assert not (tmp_path / "x").exists() or not any((tmp_path / "x").iterdir())
+
+
+def test_live_mode_refuses_the_mariadb_format_clearly(tmp_path: Path) -> None:
+    done = _vossim("live", str(DEMO), "--port", "0", "-o", str(tmp_path), "--format", "mariadb")
+    assert done.returncode == 2 and "--format mariadb is for vossim run" in done.stderr
+    assert not any(tmp_path.iterdir())

@@ -183,10 +183,7 @@ def build_report(agg: Aggregates, style: str = "table") -> dict[str, Any]:
     """The whole report as plain data (what ``--json`` prints)."""
     cube = agg.cube()
     if cube.is_empty():
-        return {"calls": 0, "answered": 0, "asr": 0.0, "acd": 0.0, "ner": 0.0,
-                "by_end_direction": {}, "by_end_reason": [], "pivot": [], "gateways": [],
-                "customers": [], "prefixes": [], "hours": [], "alarms": [],
-                "warnings": ["no CDRs found"]}
+        return _empty_report()
     codes = sorted(cube["endreason"].unique().to_list())
     normal = _normal_codes(codes, agg.names, style)
     (total,) = _grouped(cube.with_columns(all=pl.lit(1)), ["all"], normal)
@@ -277,6 +274,27 @@ def build_report(agg: Aggregates, style: str = "table") -> dict[str, Any]:
         "concurrency": _concurrency(agg),
     }
     return report
+
+
+def _empty_report() -> dict[str, Any]:
+    """The report of no CDRs: every key, all zero."""
+    zero = {"calls": 0, "answered": 0, "asr": 0.0, "acd": 0.0, "ner": 0.0, "talk_seconds": 0,
+            "pdd_ms": 0.0, "fee": 0.0, "billed_seconds": 0,
+            "ended_by": dict.fromkeys(DIRECTIONS.values(), 0), "short_callee_hangups": 0.0,
+            "short_caller_hangups": 0.0, "server_hangups": 0.0}
+    return {
+        **zero, "records": 0, "suppressed": 0, "charged": 0.0, "revenue_gap": 0.0,
+        "fees": {"total": 0.0, "charged": 0.0, "billed_seconds": 0, "per_answered_minute": 0.0,
+                 "per_call": 0.0},
+        "pdd": {"mean_ms": 0.0, "max_ms": 0, "calls_with_pdd": 0},
+        "short_calls": dict.fromkeys(("under_3s", "under_5s", "under_10s", "under_30s",
+                                      "callee_hangups_under_5s", "caller_hangups_under_3s"), 0.0),
+        "zero_duration_rows": 0, "time_range": {"first_stop": None, "last_stop": None},
+        "by_end_direction": {}, "by_end_reason": [], "pivot": [], "gateways": [],
+        "customers": [], "prefixes": [], "hours": [], "hour_gateway_asr": [],
+        "end_reasons_by_gateway": [], "holdtime_histogram": {"bin_seconds": 1, "counts": []},
+        "concurrency": {"peak": 0, "peak_at": None, "bucket_seconds": 0, "series": []},
+        "alarms": [], "warnings": ["no CDRs found"]}
 
 
 def _concurrency(agg: Aggregates, points: int = 720) -> dict[str, Any]:

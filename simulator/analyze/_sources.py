@@ -26,8 +26,8 @@ import pyarrow.parquet as pq
 
 from cdr_writer import E_CDR_NAMES, JSONL_NAME, PIPE_FIELDS, SQLITE_NAME
 
-BATCH_ROWS = 500_000
-_BLOCK_BYTES = 32 << 20  # CSV/JSON read block: about 100,000-250,000 CDRs
+BATCH_ROWS = 100_000
+_BLOCK_BYTES = 8 << 20  # CSV/JSON read block: about 25,000-60,000 CDRs
 
 # The 46 fields of the older real-time feed (the reference's real row, in its column order).
 OLDER_FEED_NAMES: tuple[str, ...] = (
@@ -119,12 +119,14 @@ def _directory(path: Path) -> list[Source]:
         ("sqlite", [path / SQLITE_NAME] if (path / SQLITE_NAME).is_file() else []),
         ("e_cdr", sorted(path.glob("e_cdr_*.csv"))),
         ("pipe", sorted(path.glob("cdr/*.txt")) or sorted(path.glob("*.txt"))),
+        ("parquet", sorted(path.glob("*.parquet"))),  # an export named otherwise
+        ("e_cdr", sorted(path.glob("*.csv"))),
     ]
     for kind, files in candidates:
         if files:
             return [Source(str(f), kind, str(f)) for f in files]
     raise SourceError(f"{path}: no CDR files found (expected cdr.jsonl, e_cdr_*.parquet, "
-                      f"vos3000.db, e_cdr_*.csv or cdr/*.txt)")
+                      f"vos3000.db, e_cdr_*.csv, cdr/*.txt, *.parquet or *.csv)")
 
 
 def _file(path: Path) -> Source:
@@ -226,7 +228,8 @@ def _jsonl(source: Source) -> Iterator[pa.RecordBatch]:
 
 def _parquet(source: Source) -> Iterator[pa.RecordBatch]:
     try:
-        handle = pq.ParquetFile(source.path)
+        # pre_buffer would cache every column chunk read so far: memory grows with the file
+        handle = pq.ParquetFile(source.path, pre_buffer=False, buffer_size=1 << 20)
     except pa.ArrowInvalid as exc:
         raise SourceError(f"{source.path}: not a Parquet file: {exc}") from None
     columns = [n for n in handle.schema_arrow.names if n.lower() in WANTED]

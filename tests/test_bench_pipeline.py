@@ -1,0 +1,30 @@
+"""``make bench``'s second part keeps working: a small bench/pipeline.py run prints each line."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_pipeline_bench_prints_every_sink_and_every_analysis(mariadb) -> None:  # type: ignore[no-untyped-def]
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "pipeline.py"), "--sink-calls", "3000",
+         "--analyze-cdrs", "20000", "--db", mariadb.url()],
+        capture_output=True, text=True, timeout=600, check=True)
+    out = done.stdout
+    labels = ("run into pipe", "run into parquet", "run into mariadb", "parquet sink alone",
+              "mariadb sink alone", "parquet            :", "e_cdr CSV", "pipe, ~a tenth",
+              "mariadb            :")
+    counts = {}
+    for label in labels:
+        line = next(line for line in out.splitlines() if label in line)
+        count, rate = re.search(r":\s+([\d,]+) CDRs\s+([\d,]+) CDR/s", line).groups()
+        counts[label] = int(count.replace(",", ""))
+        assert int(rate.replace(",", "")) > 0, line
+    assert counts["run into pipe"] == counts["run into parquet"] == counts["run into mariadb"] \
+        == counts["parquet sink alone"] == counts["mariadb sink alone"] >= 1500
+    assert counts["parquet            :"] == 20000
