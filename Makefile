@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 APT := DEBIAN_FRONTEND=noninteractive apt-get
 
-.PHONY: demo test lint bench bench-live system-deps clean training
+.PHONY: demo test lint bench bench-live fuzz system-deps clean training
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { $(APT) update -qq && $(APT) install -y -qq python3-venv && $(PYTHON) -m venv $(VENV); }
@@ -47,6 +47,10 @@ test: $(STAMP) system-deps
 bench: $(STAMP) system-deps
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/pipeline.py
+
+# Mutated copies of scenarios/ through the loader and a run: 0 tracebacks, hangs, unplaced errors.
+fuzz: $(STAMP)
+	$(BIN)/python bench/fuzz_scenarios.py --cases 2000 --timeout 20 --workers 2
 
 # SIPp uac -> vossim live -> SIPp uas at rising rates, SIPp -> SIPp directly, concurrency, profile.
 bench-live: $(STAMP) system-deps
