@@ -1,7 +1,9 @@
 """Flood a live switch with junk and report its Python memory after each round, as JSON.
 
 Used by test_flood_memory:
-``python tests/live/flood_probe.py SCENARIO OUT ROUNDS PER GAP IDLE``. The switch
+``python tests/live/flood_probe.py SCENARIO OUT ROUNDS PER GAP IDLE [MAX_OPEN_INVITES]``.
+With MAX_OPEN_INVITES the switch's limit is set that low and nothing is acknowledged, so the
+refused INVITEs keep their transactions open and the limit is reached. The switch
 (``run_live``, no agents, on a free port) runs in this process's main thread, as ``vossim
 live`` does; a second thread sends the rounds, waits after each until the switch has handled
 all of it (an OPTIONS is answered) and records ``sys.getallocatedblocks()`` (every Python
@@ -68,10 +70,14 @@ class Flood:
         self.sock.bind(("127.0.0.1", 0))
         self.me = self.sock.getsockname()[1]
         self.pings = 0
+        self.acking = True
+        self.shed = 0  # 503 answers
 
     def answer(self, data: bytes) -> None:
+        if data.startswith(b"SIP/2.0 503 "):
+            self.shed += 1
         ack = ack_for(data, self.port)
-        if ack is not None:
+        if ack is not None and self.acking:
             self.sock.sendto(ack, ("127.0.0.1", self.port))
 
     def drain(self) -> None:
@@ -117,9 +123,13 @@ def rss_mb() -> float:
 
 def main() -> int:
     scenario_path, out, rounds, per_round, gap, idle = sys.argv[1:7]
+    limit = int(sys.argv[7]) if len(sys.argv) > 7 else None
     sys.path.insert(0, str(ROOT))
     from simulator import load_scenario
-    from simulator.transports.live import run_live
+    from simulator.transports.live import _switch, run_live
+
+    if limit is not None:
+        _switch.MAX_OPEN_INVITES = limit
 
     ports: list[int] = []
     report: dict[str, object] = {"rounds": []}
@@ -134,6 +144,7 @@ def main() -> int:
             while not ports:
                 time.sleep(0.05)
             sender = Flood(ports[0])
+            sender.acking = limit is None
             sender.wait_until_handled()
             gc.collect()
             report["baseline"] = {"blocks": sys.getallocatedblocks(), "rss": rss_mb()}
@@ -156,6 +167,7 @@ def main() -> int:
             dead = gc.collect()
             report["idle"] = {"blocks": blocks, "dead_objects": dead,
                               "collected_blocks": sys.getallocatedblocks(), "rss": rss_mb()}
+            report["shed_503"] = sender.shed
         except Exception as exc:  # reported to the test, which fails on it
             report["error"] = repr(exc)
         finally:

@@ -45,3 +45,18 @@ def test_a_flood_leaves_nothing_behind_once_its_state_expired(kit) -> None:
     assert idle["blocks"] - idle["collected_blocks"] < 0.01 * flood, report
     # and what is alive is back where it started
     assert idle["collected_blocks"] - baseline < 0.01 * flood, report
+
+
+def test_past_the_open_invite_limit_new_invites_get_a_stateless_503(kit) -> None:
+    # the limit set to 200 (10,000 in use), and no ACK: each refused INVITE keeps its
+    # transaction open 32 s, so the 201st new INVITE is shed with a stateless 503
+    scenario = kit.sipp_pair_scenario("shed")
+    out = kit.tmp / "probe.json"
+    done = subprocess.run([sys.executable, str(PROBE), str(scenario), str(out), "1", "1000",
+                           "0", "0", "200"], capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = json.loads(out.read_text())
+    assert "error" not in report, report
+    invites = 1000 // 2
+    assert 180 <= report["calls"] <= 220, report  # about the limit, then no new call
+    assert report["shed_503"] >= 0.8 * (invites - report["calls"]), report
