@@ -59,7 +59,7 @@ def measure_sink(parquet_dir: str, fmt: str, out: str, db: str | None) -> dict[s
 
     from cdr_writer import Output
 
-    output = Output(out, (fmt,), 2, db=db)
+    output = Output(out, (fmt,), 2, options={"db": db})
     (sink,) = output.sinks
     spent, rows = 0.0, 0
     stop_index = None

@@ -14,7 +14,6 @@ from types import FrameType
 from rich.console import Console
 
 from cdr_writer import DEFAULT_FORMATS, FORMATS, UnknownFormat, parse_formats
-from cdr_writer._mariadb import CdrDatabaseError
 from simulator.run._run import RunResult, apply_overrides, find_run_errors, run_scenario
 from simulator.run._summary import print_summary
 from simulator.scenario._loader import ScenarioError, load_scenario
@@ -88,6 +87,7 @@ def cmd_validate(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 
 def cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
+    from cdr_writer._mariadb import CdrDatabaseError
     from simulator.run._progress import RunProgress
     from simulator.run._run import RunOptionError, scale_rate, scale_traffic
     from simulator.run._trace_file import is_stdout
