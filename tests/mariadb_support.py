@@ -7,8 +7,10 @@ the directory. The tests connect over TCP as a user with a password, as a pipeli
 
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -26,6 +28,13 @@ def _binary(name: str) -> str:
         if candidate and os.access(candidate, os.X_OK):
             return candidate
     raise RuntimeError(f"{name} not found: install mariadb-server (make system-deps)")
+
+
+def _die_with_parent() -> None:
+    """In the server's process before exec: SIGTERM when the test process dies, even by SIGKILL,
+    so a killed test run leaves no server behind (Linux prctl PR_SET_PDEATHSIG)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(1, signal.SIGTERM, 0, 0, 0)
 
 
 def _free_port() -> int:
@@ -57,7 +66,7 @@ class PrivateMariaDb:
                  "--skip-name-resolve", "--innodb-buffer-pool-size=64M",
                  "--innodb-log-file-size=64M", "--innodb-flush-log-at-trx-commit=2",
                  f"--pid-file={self.base / 'mariadb.pid'}", "--skip-log-bin"],
-                stdout=log, stderr=subprocess.STDOUT)
+                stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
             if self._wait_ready():
                 break
             self._kill()
