@@ -90,3 +90,23 @@ def test_vossim_live_without_the_live_extra_says_what_to_install() -> None:
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1, lines
     assert "pip install 'vossim[live]'" in lines[0] and missing in lines[0]
+
+
+def test_the_readme_links_the_contract_in_the_repository() -> None:
+    import re
+
+    readme = (ROOT / "README.md").read_text()
+    assert "../shared" not in readme and "shared/spec" not in readme
+    links = set(re.findall(r"\]\((docs/[^)#]+)\)", readme))
+    wanted = {"docs/scenario-reference.md", "docs/decision-table.md", "docs/money.md",
+              "docs/cdr-formats.md"}
+    assert wanted <= links
+    for link in links:
+        assert (ROOT / link).is_file(), link
+    # the layout section names the packages that exist
+    for package in ("simulator/core", "simulator/scenario", "simulator/traffic",
+                    "simulator/transports", "simulator/run", "cdr_writer"):
+        assert (ROOT / package / "__init__.py").is_file()
+        assert package.split("/")[-1] + "/" in readme
+    decisions = (ROOT / "docs" / "decision-table.md").read_text()
+    assert all(f"| {row} |" in decisions for row in range(1, 29))
