@@ -177,3 +177,16 @@ def test_a_name_with_a_pipe_never_reaches_a_cdr(tmp_path: Path) -> None:
     done = cli("check", str(bad))
     assert done.returncode == 2 and "ok" not in done.stdout
     assert f"{bad}:14:" in done.stderr and "without '|'" in done.stderr
+
+
+@pytest.mark.parametrize(("option", "words"), [
+    (["--scale", "1e300"], "a scenario spans at most 31,622,400 s (366 days)"),
+    (["--rate", "1e300"], "at most 10,000 are simulated"),
+    (["--warmup", "1e300"], "expected a warm-up of 0 s or more, at most 31,622,400 s"),
+    (["--calls", "99999999999999999999999"], "expected --calls from 1 to 1,000,000,000,000"),
+], ids=["scale", "rate", "warmup", "calls"])
+def test_run_options_keep_the_bounds(tmp_path: Path, option: list[str], words: str) -> None:
+    done = cli("run", "scenarios/load/fraud-burst.yaml", "-o", str(tmp_path / "out"), *option)
+    assert done.returncode == 2, done.stderr
+    assert words in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").rglob("*"))

@@ -15,6 +15,7 @@ from simulator.run._parallel import ShardingError, run_sharded
 from simulator.run._progress import RunProgress
 from simulator.run._stats import RunStats
 from simulator.run._trace_file import TraceFile
+from simulator.scenario._bounds import MAX_CPS, MAX_SPAN
 from simulator.scenario._endings import ending_errors
 from simulator.scenario._loader import (
     Problem,
@@ -108,12 +109,13 @@ def run_scenario(scenario: Scenario, out_dir: str | Path | None = "out",
         scenario = scale_traffic(scenario, scale)
     if rate != 1.0:
         scenario = scale_rate(scenario, rate)
-    if calls is not None and calls < 1:
-        raise RunOptionError(f"expected --calls of at least 1, found {calls}")
-    if not 0 <= warmup < float("inf"):
-        raise RunOptionError(f"expected a warm-up of 0 s or more, found {warmup}")
+    if calls is not None and not 1 <= calls <= MAX_CALLS:
+        raise RunOptionError(f"expected --calls from 1 to {MAX_CALLS:,}, found {calls:,}")
+    if not 0 <= warmup <= MAX_SPAN:
+        raise RunOptionError(f"expected a warm-up of 0 s or more, at most {MAX_SPAN:,} s "
+                             f"(366 days), found {warmup:g}")
     if warmup:
-        scenario = prepend_warmup(scenario, warmup)
+        scenario = _within_bounds(prepend_warmup(scenario, warmup), f"--warmup {warmup:g}")
     sharded = workers > 1 or dask is not None
     if sharded and (realtime_speed or udp or trace_path or warmup):
         raise RunOptionError("--workers/--dask run in batch: they cannot be combined with "
@@ -239,6 +241,9 @@ def _holds_cdrs(directory: Path) -> bool:
     return directory.is_dir() and any(any(directory.glob(p)) for p in patterns)
 
 
+MAX_CALLS = 10 ** 12  # --calls: beyond any run that ends
+
+
 class RunOptionError(ValueError):
     """Run options that cannot go together (the scenario itself is fine)."""
 
@@ -248,7 +253,20 @@ def scale_traffic(scenario: Scenario, factor: float) -> Scenario:
     if not factor > 0:
         raise RunOptionError(f"expected a scale > 0, found {factor}")
     traffic = [p.model_copy(update={"duration": p.duration * factor}) for p in scenario.traffic]
-    return scenario.model_copy(update={"traffic": traffic})
+    return _within_bounds(scenario.model_copy(update={"traffic": traffic}), f"--scale {factor:g}")
+
+
+def _within_bounds(scenario: Scenario, option: str) -> Scenario:
+    """The scenario file's bounds still hold once ``option`` stretched or shifted its traffic."""
+    for i, profile in enumerate(scenario.traffic):
+        name = profile.name or f"traffic[{i}]"
+        if not profile.at + profile.duration <= MAX_SPAN:
+            raise RunOptionError(f"{option} takes {name} to {profile.at + profile.duration:,g} s; "
+                                 f"a scenario spans at most {MAX_SPAN:,} s (366 days)")
+        if not profile.cps <= MAX_CPS:
+            raise RunOptionError(f"{option} takes {name} to {profile.cps:,g} calls per second; "
+                                 f"at most {MAX_CPS:,g} are simulated")
+    return scenario
 
 
 def prepend_warmup(scenario: Scenario, seconds: float) -> Scenario:
@@ -274,7 +292,7 @@ def scale_rate(scenario: Scenario, factor: float) -> Scenario:
     if not factor > 0 or factor == float("inf"):
         raise RunOptionError(f"expected a rate factor > 0, found {factor}")
     traffic = [p.model_copy(update={"cps": p.cps * factor}) for p in scenario.traffic]
-    return scenario.model_copy(update={"traffic": traffic})
+    return _within_bounds(scenario.model_copy(update={"traffic": traffic}), f"--rate {factor:g}")
 
 
 def _run_sharded(scenario: Scenario, output: Output | None, formats: tuple[str, ...],
