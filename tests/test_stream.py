@@ -83,7 +83,8 @@ def _collector() -> tuple[socket.socket, list[bytes], threading.Thread]:
 
     def collect() -> None:
         quiet = 0
-        while quiet < 4:
+        # Up to 30 s for the first datagram (a loaded machine starts the CLI slowly), then 2 s.
+        while quiet < (4 if received else 60):
             try:
                 received.append(sock.recv(65535))
                 quiet = 0
