@@ -179,6 +179,18 @@ def test_an_unanswered_session_refresh_ends_the_call_after_timer_b() -> None:
     assert call.trace is None  # no ladder unless asked for
 
 
+def test_refreshes_closer_than_timer_b_still_fail_on_the_first_unanswered_one() -> None:
+    # every 10 s, but a re-INVITE waits 32 s for its answer: the second and third refreshes
+    # must not reset the first one's timer B.
+    timers = SwitchConfig(SS_SIP_SESSION_TTL=10, SS_SIP_SESSION_UPDATE_SEGMENT=1)
+    signalling = FakeSignalling({"198.51.100.20": ANSWER_NOW}, refresh_fails=True)
+    call = place(Switch(config(switch=timers), signalling))
+    run_to_end(call)
+    assert call.verdict is table.REFRESH_FAILED
+    assert call.hold_time == 10 + 32
+    assert signalling.log.count(("refresh", Leg.CALLER)) == 1  # none sent while one is open
+
+
 def test_answered_refreshes_keep_the_call_up_until_the_caller_leaves() -> None:
     timers = SwitchConfig(SS_SIP_SESSION_TTL=60, SS_SIP_SESSION_UPDATE_SEGMENT=2)
     signalling = FakeSignalling({"198.51.100.20": ANSWER_NOW})

@@ -702,6 +702,12 @@ class Call:
     def _on_refresh_due(self, now: float, leg: Any) -> None:
         if not self._talking():
             return
+        if leg in self.refresh_pending:
+            # The last re-INVITE is still open (refreshes less than timer B apart): a UA has
+            # one INVITE transaction at a time, so this refresh waits for the next interval
+            # and the open one's timer B still decides (row 27).
+            self.schedule(now + self.refresh_interval, Kind.REFRESH_DUE, leg)
+            return
         self.refresh_count += 1
         self.refresh_pending[leg] = self.refresh_count
         if self.trace is not None:
