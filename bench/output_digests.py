@@ -5,9 +5,9 @@ the simulator with every CDR format and ``--trace``, plus ``scenarios/load/stand
 ``--workers 2``, and records one sha256 per output file. ``tests/test_output_digests.py``
 regenerates them and compares with the committed ``tests/data/output-digests.json``.
 
-    python scripts/output_digests.py                  # print the digests as JSON
-    python scripts/output_digests.py --write FILE     # (re)write the digest file
-    python scripts/output_digests.py --check FILE     # exit 1 and list what differs
+    python bench/output_digests.py                  # print the digests as JSON
+    python bench/output_digests.py --write FILE     # (re)write the digest file
+    python bench/output_digests.py --check FILE     # exit 1 and list what differs
 
 Run it with the tree to measure first on ``PYTHONPATH`` (e.g. an old commit's worktree) to make
 a baseline. SQLite databases are digested by their SQL dump, not their bytes: the file header
