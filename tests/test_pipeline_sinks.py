@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import duckdb
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -74,6 +75,13 @@ def test_parquet_has_the_e_cdr_columns_typed_and_the_same_values_as_the_csv(tmp_
     frame = pl.read_parquet(files)
     assert frame.height == result.stats.recorded
     assert round(frame["fee"].sum(), 2) == float(result.stats.charged)
+    # and so does DuckDB, with the same types for the columns a pipeline sums and groups
+    glob = str(tmp_path / "e_cdr_*.parquet")
+    ((rows, fee),) = duckdb.sql(f"SELECT count(*), round(sum(fee), 2) FROM '{glob}'").fetchall()
+    assert rows == result.stats.recorded and fee == float(result.stats.charged)
+    described = duckdb.sql(f"DESCRIBE SELECT holdtime, starttime, fee FROM '{glob}'").fetchall()
+    kinds = {name: kind for name, kind, *_ in described}
+    assert kinds == {"holdtime": "INTEGER", "starttime": "BIGINT", "fee": "DOUBLE"}
 
 
 def test_parquet_is_written_in_row_groups(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
