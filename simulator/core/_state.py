@@ -462,12 +462,9 @@ class Call:
         return None
 
     def _touches_shared(self, kind: Kind, arg: Any) -> bool:
-        """Whether handling this entry now would end the call, try another gateway or reserve
-        money (the handlers that read or change the switch's shared state); the others only
-        move the call's own state and agenda."""
+        """Whether handling this entry (not one of ``_PRIVATE_KINDS``, which the caller has
+        already let through) now would end the call, try another gateway or reserve money."""
         phase = self.phase
-        if kind in _PRIVATE_KINDS:
-            return False
         if kind is Kind.PULSE or kind in _TALK_ENDINGS:
             return phase is Phase.TALKING
         if kind is Kind.REFRESH_TIMEOUT:
