@@ -530,8 +530,7 @@ class Call:
                 self._msg(now, "switch", load.name, "INVITE")
                 if self.trace is not None:
                     self._timer(now, "timer B", now + table.TIMER_B, gateway=load.name)
-                self.schedule(now + table.TIMER_B, Kind.GATEWAY_TIMEOUT, self.attempts)
-                self.switch.signalling.invite_gateway(self, load.config)
+                self._send_invite(now, load)
                 return
             if self.trace is not None:
                 self._event(now, "gateway_skipped", gateway=load.name,
@@ -541,45 +540,43 @@ class Call:
             failed = table.SETUP_CHECKS[12][0]
         self._end(now, failed)
 
+    def _send_invite(self, now: float, load: _GatewayLoad) -> None:
+        """The INVITE to ``load`` is out: timer B runs and the transport delivers it."""
+        self.schedule(now + table.TIMER_B, Kind.GATEWAY_TIMEOUT, self.attempts)
+        self.switch.signalling.invite_gateway(self, load.config)
+
     def _current(self, attempt: Any) -> bool:
         return self.phase in (Phase.TRYING, Phase.RINGING) and attempt == self.attempts
 
     def _on_gateway_ringing(self, now: float, attempt: Any) -> None:
-        if not self._current(attempt):
-            return
+        if self._current(attempt) and self._take_ringing(now):
+            timeout = self.switch.config.no_answer_timeout
+            if timeout > 0:
+                self.schedule(now + timeout, Kind.RING_TIMEOUT, attempt)
+
+    def _take_ringing(self, now: float) -> bool:
+        """A 180 for the current attempt; True when it is the attempt's first (timer B stops,
+        the no-answer timer starts)."""
         self._msg(now, self.gateway.name, "switch", "180")
         if self.callee_pdd_at is None:
             self.callee_pdd_at = now
-        if self.phase is Phase.TRYING:
+        first = self.phase is Phase.TRYING
+        if first:
             self.phase = Phase.RINGING
-            timeout = self.switch.config.no_answer_timeout
             if self.trace is not None:
+                timeout = self.switch.config.no_answer_timeout
                 self._event(now, "timer_stopped", timer="timer B", why="180 from the gateway")
                 if timeout > 0:
                     self._timer(now, "no-answer", now + timeout)
-            if timeout > 0:
-                self.schedule(now + timeout, Kind.RING_TIMEOUT, attempt)
         if self.caller_pdd_at is None:
             self.caller_pdd_at = now
             self._msg(now, "switch", "caller", "180")
+        return first
 
     def _on_gateway_answer(self, now: float, attempt: Any) -> None:
         if not self._current(attempt):
             return
-        name = self.gateway.name
-        self._msg(now, name, "switch", "200")
-        self._msg(now, "switch", name, "ACK")
-        self._msg(now, "switch", "caller", "200")
-        self._msg(now, "caller", "switch", "ACK")
-        if self.callee_pdd_at is None:
-            self.callee_pdd_at = now
-        if self.caller_pdd_at is None:
-            self.caller_pdd_at = now
-        self._settle_gateway()
-        if self.trace is not None:
-            self._trace_answer_timers(now)
-        self.phase = Phase.TALKING
-        self.answer_at = now
+        self._take_answer(now)
         config = self.switch.config
         if config.max_call_duration > 0:
             self.schedule(now + config.max_call_duration, Kind.MAX_DURATION)
@@ -595,6 +592,23 @@ class Call:
             if self.gateway.config.protocol == "sip":
                 self.schedule(now + self.refresh_interval, Kind.REFRESH_DUE, Leg.CALLEE)
         self.switch.signalling.answered(self)
+
+    def _take_answer(self, now: float) -> None:
+        """The 200 for the current attempt: the call is up; the caller starts its timers."""
+        name = self.gateway.name
+        self._msg(now, name, "switch", "200")
+        self._msg(now, "switch", name, "ACK")
+        self._msg(now, "switch", "caller", "200")
+        self._msg(now, "caller", "switch", "ACK")
+        if self.callee_pdd_at is None:
+            self.callee_pdd_at = now
+        if self.caller_pdd_at is None:
+            self.caller_pdd_at = now
+        self._settle_gateway()
+        if self.trace is not None:
+            self._trace_answer_timers(now)
+        self.phase = Phase.TALKING
+        self.answer_at = now
 
     def _on_gateway_reject(self, now: float, arg: Any) -> None:
         attempt, code = arg
@@ -672,6 +686,13 @@ class Call:
         # An ending due at this same instant wins over starting a pulse nobody will use.
         if any(entry[0] <= now and entry[3] in _LATER_ENDINGS for entry in self._agenda):
             return
+        following = self._pay_pulse(now)
+        if following is not None:
+            self.schedule(following, Kind.PULSE)
+
+    def _pay_pulse(self, now: float) -> float | None:
+        """Reserve the pulse that starts now, or end the call when the money cannot pay it;
+        returns when the next pulse starts (None: no more pulses)."""
         start, length, cost = self.rate.pulse(self.pulses)
         wallet = self.account.wallet
         before = wallet.available if self.trace is not None else ZERO
@@ -679,13 +700,14 @@ class Call:
             if self.trace is not None:
                 self._trace_pulse(now, start, length, cost, before, paid=False)
             self._end(now, table.PREPAID_EXHAUSTED)
-            return
+            return None
         self.reserved += cost
         if self.trace is not None:
             self._trace_pulse(now, start, length, cost, before, paid=True)
         self.pulses += 1
         if cost > 0 or self.pulses <= len(self.rate.sections):
-            self.schedule(self.answer_at + start + length, Kind.PULSE)
+            return self.answer_at + start + length
+        return None
 
     def _on_media_stopped(self, now: float, _: Any) -> None:
         timeout = self.switch.config.media_timeout
