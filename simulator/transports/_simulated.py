@@ -32,6 +32,7 @@ import simpy
 from cdr_writer import Cdr
 from simulator.core._cdr import cdr_from_call
 from simulator.core._config import ANSWER_AT_ONCE, Behaviour, RoutingGatewayConfig
+from simulator.core._plan import CallNeverEnds, PlannedCall
 from simulator.core._state import Call, CallAttempt, Kind, Leg, Phase, Switch
 from simulator.scenario._core import core_config
 from simulator.scenario._schema import Scenario
@@ -122,6 +123,23 @@ class _Wakeup:
         self.callbacks: list[Callable[[Any], None]] | None = None
 
 
+class _PlannedOnClock(PlannedCall):
+    """A planned call that is its own clock event (simpy reads ``_ok`` and ``callbacks`` of
+    what it pops): no wake-up object at all, and at most one entry on the queue at a time."""
+
+    _ok = True
+
+
+def _never_ends(exc: CallNeverEnds) -> SimulationError:
+    if exc.answered:
+        return SimulationError(
+            f"call {exc.call_id!r}: nothing can end it once answered (no hangup_after on "
+            "either side, no admin_disconnect_at, and no switch limit applies)", exc.call_id)
+    return SimulationError(
+        f"call {exc.call_id!r}: nothing can end it (it rings for ever: no answer, no cancel, "
+        "and no_answer_timeout is 0)", exc.call_id)
+
+
 class Simulation:
     """One run of a scenario: the switch, its calls, and where each finished CDR goes.
 
@@ -131,10 +149,14 @@ class Simulation:
     before ``feed_from`` (a warm-up, see ``run.prepend_warmup``) shape the switch's state but
     give no CDR; they are counted in ``warmup_calls``.
 
-    Generated calls (``traffic:``) are woken only for what touches shared state (``eager``,
-    see ``Call.advance_private``): the same handlers in the same order, fewer clock events.
-    Explicit ``calls:`` are woken at every agenda entry, so their same-instant ties (whole
-    seconds are common there) keep the clock's insertion order exactly as before.
+    Generated calls (``traffic:``) are ``PlannedCall``s (``planned``, see ``core._plan``):
+    their script is known at setup, so they keep no agenda and are woken only for what touches
+    shared state. With ``planned=False`` they run the full machine, woken only for shared state
+    (``eager``, see ``Call.advance_private``) or, with ``eager=False`` too, at every agenda
+    entry: the same CDRs each way (``tests/test_eager.py``). A traced run keeps the full machine,
+    whose agenda the ladder shows. Explicit ``calls:`` are woken at every agenda entry, so their
+    same-instant ties (whole seconds are common there) keep the clock's insertion order exactly
+    as before.
     """
 
     def __init__(self, scenario: Scenario, on_cdr: Callable[[Cdr], None], *,
@@ -142,7 +164,7 @@ class Simulation:
                  accounts: frozenset[str] | None = None,
                  capacities: dict[str, int | None] | None = None,
                  realtime_speed: float | None = None, calls: int | None = None,
-                 feed_from: float = 0.0, eager: bool = True) -> None:
+                 feed_from: float = 0.0, eager: bool = True, planned: bool = True) -> None:
         if capacities:
             gateways = {name: gw.model_copy(update={"capacity": capacities.get(name, gw.capacity)})
                         for name, gw in scenario.routing_gateways.items()}
@@ -164,12 +186,14 @@ class Simulation:
         self.last_end = 0.0
         self._seed = scenario.seed
         self.eager = eager
+        self.planned = planned and trace is None
         env = self.clock.env
         self._wake_queue = env.schedule
         self._env = env
         self._on_wake = [self._woken]
         self._arrival = _Wakeup(None, False)  # type: ignore[arg-type]  # the next arrival
         self._on_arrival = [self._arrival_due]
+        self._on_planned = [self._planned_due]
 
     @property
     def env(self) -> simpy.Environment:
@@ -232,6 +256,9 @@ class Simulation:
         index = self.arrived
         self.arrived += 1
         at = script.at
+        if script.generated and self.planned:
+            self._arrive_planned(script, index)
+            return
         call = Call(self.switch, CallAttempt(script.call_id, at, script.source_ip,
                                              script.caller_number, script.callee_number,
                                              script.credentials), index)
@@ -241,6 +268,29 @@ class Simulation:
         call.start()
         if call.phase is not _ENDED:
             self._wake(_Wakeup(call, self.eager and script.generated))
+
+    def _arrive_planned(self, script: Script, index: int) -> None:
+        call = _PlannedOnClock(self.switch, CallAttempt(
+            script.call_id, script.at, script.source_ip, script.caller_number,
+            script.callee_number, script.credentials), index, script)
+        try:
+            at = call.begin()
+        except CallNeverEnds as exc:
+            raise _never_ends(exc) from None
+        if at is not None:
+            call.callbacks = self._on_planned
+            delay = at - self._env._now
+            self._wake_queue(call, _NORMAL, delay if delay > 0 else 0)
+
+    def _planned_due(self, call: _PlannedOnClock) -> None:
+        try:
+            at = call.wake(self._env._now)
+        except CallNeverEnds as exc:
+            raise _never_ends(exc) from None
+        if at is not None:
+            call.callbacks = self._on_planned
+            delay = at - self._env._now
+            self._wake_queue(call, _NORMAL, delay if delay > 0 else 0)
 
     def _wake(self, wakeup: _Wakeup) -> None:
         call = wakeup.call
@@ -308,7 +358,7 @@ class Simulation:
     def released(self, call: Call) -> None:
         if call.end_at < self.feed_from:
             self.warmup_calls += 1
-            del self.scripts[call.index]
+            self.scripts.pop(call.index, None)
             return
         cdr = self.build_cdr(call)
         if self.keep and call.attempt.call_id in self.keep:
@@ -318,7 +368,7 @@ class Simulation:
         self.on_cdr(cdr)
         if self.trace is not None:
             self._write_trace(call)
-        del self.scripts[call.index]
+        self.scripts.pop(call.index, None)  # planned calls never needed theirs
 
     # -- records --------------------------------------------------------------------------------
     def build_cdr(self, call: Call) -> Cdr:
