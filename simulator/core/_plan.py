@@ -78,6 +78,9 @@ class PlannedCall(Call):
     returns the first instant the call must be woken at; ``wake(now)`` handles what is due and
     returns the next instant, or None once the call has ended."""
 
+    __slots__ = ("_cancel_at", "_due_arg", "_due_at", "_due_kind", "_ending_at", "_ending_kind",
+                 "_next_pulse", "_stale_refreshes", "script")
+
     def __init__(self, switch: Switch, attempt: CallAttempt, index: int,
                  script: PartyScript) -> None:
         super().__init__(switch, attempt, index)
@@ -92,7 +95,8 @@ class PlannedCall(Call):
         self._ending_at = NEVER     # the answered call's earliest ending ...
         self._ending_kind = Kind.CALLER_BYE  # ... and its row
         self._next_pulse: float | None = None
-        self._stale_refreshes: list[float] = []  # answered refreshes: next send instant by leg
+        # Refreshing legs whose re-INVITEs are answered: the instant of the next one, by leg.
+        self._stale_refreshes: list[float] | None = None
 
     # -- driving --------------------------------------------------------------------------------
     def begin(self) -> float | None:
@@ -184,7 +188,6 @@ class PlannedCall(Call):
             raise CallNeverEnds(self.attempt.call_id, answered=True)
         if config.max_call_duration > 0 and answer + config.max_call_duration < at:
             at, ends = answer + config.max_call_duration, Kind.MAX_DURATION
-        stale = self._stale_refreshes
         if config.SS_SIP_SESSION_TTL > 0:
             interval = self.refresh_interval
             caller_sip = self.caller_protocol == "sip"
@@ -202,8 +205,10 @@ class PlannedCall(Call):
                     timeout = answer + interval + _TIMER_B
                     if timeout < at:
                         at, ends = timeout, _REFRESH_TIMEOUT
+                elif self._stale_refreshes is None:
+                    self._stale_refreshes = [answer + interval]
                 else:
-                    stale.append(answer + interval)
+                    self._stale_refreshes.append(answer + interval)
         if media is not None and config.media_timeout > 0:
             stops = answer + media
             if stops <= at and stops + config.media_timeout < at:

@@ -40,6 +40,7 @@ from __future__ import annotations
 import heapq
 from collections import deque
 from collections.abc import Callable
+from decimal import Decimal
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
@@ -55,6 +56,10 @@ if TYPE_CHECKING:
         MappingGatewayConfig,
         RoutingGatewayConfig,
     )
+
+
+_ROUTE_PLAN_CACHE = 100_000  # callee heads remembered (long prefixes: many distinct heads)
+_BILL_CACHE = 100_000  # (rate, holdTime) pairs remembered
 
 
 class Phase(IntEnum):
@@ -146,20 +151,22 @@ class CallAttempt:
 
 
 class _GatewayLoad:
-    __slots__ = ("active", "config", "name")
+    __slots__ = ("active", "capacity", "config", "name", "up")
 
     def __init__(self, name: str, config: RoutingGatewayConfig) -> None:
         self.name = name
-        self.config = config
         self.active = 0
+        self.configure(config)
 
-    @property
-    def up(self) -> bool:
-        return self.config.status != "down"
+    def configure(self, config: RoutingGatewayConfig) -> None:
+        """The gateway's settings from now on (an outage starts or ends)."""
+        self.config = config
+        self.up = config.status != "down"  # read by every setup: kept as plain attributes
+        self.capacity = config.capacity
 
     @property
     def free(self) -> float:
-        capacity = self.config.capacity
+        capacity = self.capacity
         return float("inf") if capacity is None else capacity - self.active
 
 
@@ -206,8 +213,14 @@ class Switch:
         self._blacklist = frozenset(config.blacklist)
         self._blacklist_lengths = sorted({len(p) for p in self._blacklist}, reverse=True)
         self.reason_numbers = config.switch.reason_numbers
-        self._route_plans: dict[tuple[str, ...], Any] = {}
+        settings = config.switch
+        self.refresh_interval = (settings.SS_SIP_SESSION_TTL
+                                 / settings.SS_SIP_SESSION_UPDATE_SEGMENT)
+        self._route_head = self._route_lengths[0] if self._route_lengths else 0
+        self._plans_by_prefixes: dict[tuple[str, ...], Any] = {}
+        self._route_plans: dict[str, Any] = {}  # by the callee's first _route_head digits
         self._endings: dict[tuple[Verdict, str], tuple[int, int, str, str, str]] = {}
+        self._bills: dict[tuple[int, int], tuple[int, Decimal]] = {}
 
     # -- lookups used by the setup checks -------------------------------------------------------
     def is_blacklisted(self, number: str) -> bool:
@@ -223,13 +236,18 @@ class Switch:
         cached; only gateways tied on length and priority are re-ordered by their free capacity
         at call time. The returned list is shared: callers must not change it.
         """
-        routes = self._routes_by_prefix
-        size = len(callee)
-        key = tuple(prefix for n in self._route_lengths
-                    if n <= size and (prefix := callee[:n]) in routes)
-        plan = self._route_plans.get(key)
+        # Which prefixes match depends only on the callee's first (longest prefix) digits.
+        head = callee[:self._route_head]
+        plan = self._route_plans.get(head)
         if plan is None:
-            plan = self._route_plans[key] = self._plan_routes(key)
+            routes = self._routes_by_prefix
+            key = tuple(prefix for n in self._route_lengths
+                        if n <= len(head) and (prefix := head[:n]) in routes)
+            plan = self._plans_by_prefixes.get(key)
+            if plan is None:
+                plan = self._plans_by_prefixes[key] = self._plan_routes(key)
+            if len(self._route_plans) < _ROUTE_PLAN_CACHE:
+                self._route_plans[head] = plan
         ordered, ties = plan
         if not ties:
             return ordered
@@ -267,6 +285,21 @@ class Switch:
                 _end_reason(self, verdict, protocol), int(verdict.end_direction),
                 _sip_reason_header(verdict, protocol), reason.title, reason.category)
         return fields
+
+    def bill(self, rate: Rate, hold_seconds: int) -> tuple[int, Decimal]:
+        """(feeTime, fee rounded half up to the configured places) of a call's holdTime.
+
+        A pure function of the rate and the whole seconds, so each pair is worked out once: a
+        load run bills millions of calls over a few thousand distinct pairs.
+        """
+        key = (id(rate), hold_seconds)  # the rates live as long as the switch's tables
+        billed = self._bills.get(key)
+        if billed is None:
+            fee_time, raw = rate.bill(hold_seconds)
+            billed = fee_time, round_money(raw, self.config.SERVER_BILLING_FEE_PRECISTION)
+            if len(self._bills) < _BILL_CACHE:
+                self._bills[key] = billed
+        return billed
 
     def wall_ms(self, t: float) -> int:
         return round((self.start_epoch + t) * 1000)
@@ -365,11 +398,24 @@ class Setup:
 
     @property
     def any_gateway_free(self) -> bool:
-        return any(load.up and load.free > 0 for load in self.candidates)
+        for load in self.candidates:
+            if load.up and (load.capacity is None or load.active < load.capacity):
+                return True
+        return False
 
 
 class Call:
     """One call's state machine. See the module docstring for how it is driven."""
+
+    # Slots: a load run holds tens of thousands of calls in progress, each touched at its
+    # arrival and again minutes later; compact objects keep those touches cheap.
+    __slots__ = ("_agenda", "_seq", "account", "answer_at", "attempt", "attempts", "billed",
+                 "callee_pdd_at", "caller_pdd_at", "caller_protocol", "candidates", "end_at",
+                 "fee", "fee_time", "final_gateway", "final_gateway_ip", "gateway",
+                 "gateway_invite_at", "gateway_name", "hold_time", "index", "invite_at",
+                 "last_failure", "next_candidate", "now", "phase", "pulses", "rate",
+                 "recorded", "refresh_count", "refresh_pending", "reserved", "session_timer",
+                 "switch", "trace", "verdict")
 
     def __init__(self, switch: Switch, attempt: CallAttempt, index: int) -> None:
         self.switch = switch
@@ -517,7 +563,7 @@ class Call:
         while self.next_candidate < len(candidates):
             load = candidates[self.next_candidate]
             self.next_candidate += 1
-            if load.up and load.free > 0:
+            if load.up and (load.capacity is None or load.active < load.capacity):
                 if self.trace is not None:
                     self._event(now, "gateway_tried", gateway=load.name, ip=load.config.ip,
                                 protocol=load.config.protocol, attempt=self.attempts + 1)
@@ -668,8 +714,7 @@ class Call:
     # -- after answer ---------------------------------------------------------------------------
     @property
     def refresh_interval(self) -> float:
-        config = self.switch.config
-        return config.SS_SIP_SESSION_TTL / config.SS_SIP_SESSION_UPDATE_SEGMENT
+        return self.switch.refresh_interval
 
     def _talking(self) -> bool:
         return self.phase is Phase.TALKING
@@ -795,8 +840,7 @@ class Call:
         fee = ZERO
         if self.rate is not None and verdict.rated:
             self.billed = True
-            self.fee_time, raw = self.rate.bill(self.hold_time)
-            fee = round_money(raw, config.SERVER_BILLING_FEE_PRECISTION)
+            self.fee_time, fee = switch.bill(self.rate, self.hold_time)
         if self.account is not None:
             charge = fee if self.recorded else ZERO
             if self.reserved or charge:

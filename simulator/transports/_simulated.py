@@ -127,6 +127,7 @@ class _PlannedOnClock(PlannedCall):
     """A planned call that is its own clock event (simpy reads ``_ok`` and ``callbacks`` of
     what it pops): no wake-up object at all, and at most one entry on the queue at a time."""
 
+    __slots__ = ("callbacks",)
     _ok = True
 
 
@@ -237,7 +238,7 @@ class Simulation:
 
     def _set_gateway(self, arg: tuple[str, RoutingGatewayConfig]) -> None:
         name, config = arg
-        self.switch.gateways[name].config = config
+        self.switch.gateways[name].configure(config)
 
     def _next_arrival(self) -> None:
         script = next(self._arrivals, None)
