@@ -73,3 +73,32 @@ def test_a_realtime_clock_runs_a_warm_up_unpaced_then_paces_from_there() -> None
     assert seen == [0.0, 50.0, 100.0, 101.0]
     # the first 100 s are not paced (1 s of wall time if they were); 100 -> 101 takes 10 ms
     assert 0.005 <= elapsed < 0.5
+
+
+def test_the_queue_holds_time_priority_insertion_number_and_event() -> None:
+    """``Simulation._arrive_inline`` reserves an insertion number with ``next(env._eid)``,
+    compares ``(time, NORMAL, number)`` with the head of ``env._queue``, pushes its own entry
+    there and moves ``env._now``: exactly what ``schedule`` and ``step`` do with them."""
+    import heapq
+
+    env = simpy.Environment()
+    seen: list[tuple[float, str]] = []
+
+    class Bare:
+        _ok = True
+
+        def __init__(self, name: str) -> None:
+            self.callbacks = [lambda _: seen.append((env._now, name))]
+
+    env.schedule(Bare("scheduled"), simpy.events.NORMAL, 2.0)  # type: ignore[arg-type]
+    head = env._queue[0]
+    assert head[:2] == (2.0, simpy.events.NORMAL) and isinstance(head[2], int)
+    reserved = next(env._eid)
+    assert reserved > head[2]
+    assert (2.0, simpy.events.NORMAL, reserved) > head[:3]  # a tie goes to the earlier one
+    heapq.heappush(env._queue, (2.0, simpy.events.NORMAL, reserved, Bare("pushed")))
+    env.schedule(Bare("later"), simpy.events.NORMAL, 2.0)  # type: ignore[arg-type]
+    env.run()
+    assert seen == [(2.0, "scheduled"), (2.0, "pushed"), (2.0, "later")]
+    env._now = 5.0
+    assert env.now == 5.0

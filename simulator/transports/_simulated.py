@@ -23,6 +23,7 @@ Both pop entries in (time, insertion order), so the same scenario gives the same
 from __future__ import annotations
 
 import gc
+import heapq
 from collections.abc import Callable
 from dataclasses import replace
 from typing import IO, Any
@@ -195,6 +196,8 @@ class Simulation:
         self._arrival = _Wakeup(None, False)  # type: ignore[arg-type]  # the next arrival
         self._on_arrival = [self._arrival_due]
         self._on_planned = [self._planned_due]
+        self._inline = realtime_speed is None  # arrivals taken off the queue (_arrive_inline)
+        self._pending: tuple[float, int, Script] | None = None
 
     @property
     def env(self) -> simpy.Environment:
@@ -211,6 +214,13 @@ class Simulation:
         self._schedule_outages()
         self._arrivals = all_calls(self.scenario, self.accounts, self.limit)
         self._next_arrival()
+        if self._pending is not None:  # the first arrival goes through the queue
+            at, eid, script = self._pending
+            self._pending = None
+            arrival = self._arrival
+            arrival.call = script  # type: ignore[assignment]
+            arrival.callbacks = self._on_arrival
+            heapq.heappush(self._env._queue, (at, _NORMAL, eid, arrival))
         # Every call in progress is a handful of long-lived objects; with the default
         # thresholds the collector rescans them every few hundred allocations (measured: 20-30 %
         # of a load run). Nothing per call forms a reference cycle, so collect rarely.
@@ -242,15 +252,46 @@ class Simulation:
 
     def _next_arrival(self) -> None:
         script = next(self._arrivals, None)
-        if script is not None:
-            arrival = self._arrival
-            arrival.call = script  # type: ignore[assignment]
-            arrival.callbacks = self._on_arrival
-            delay = script.at - self._env._now
-            self._wake_queue(arrival, _NORMAL, delay if delay > 0 else 0)
+        if script is None:
+            self._pending = None
+            return
+        env = self._env
+        delay = script.at - env._now
+        if self._inline:
+            # Its place in the queue's order is fixed now, as ``schedule`` would fix it.
+            self._pending = (env._now + (delay if delay > 0 else 0), next(env._eid), script)
+            return
+        arrival = self._arrival
+        arrival.call = script  # type: ignore[assignment]
+        arrival.callbacks = self._on_arrival
+        self._wake_queue(arrival, _NORMAL, delay if delay > 0 else 0)
 
     def _arrival_due(self, arrival: _Wakeup) -> None:
         self._arrive(arrival.call)  # type: ignore[arg-type]
+        if self._inline:
+            self._arrive_inline()
+
+    def _arrive_inline(self) -> None:
+        """Take at once every arrival that comes before everything on the clock's queue.
+
+        The next arrival is known ahead (the scripts come in time order), so when it would be
+        the next entry simpy pops anyway (same time, priority and insertion number), it is
+        handled without the round trip through the queue: about one clock event a call less.
+        Only a batch clock does this; a realtime one paces every arrival.
+        """
+        env = self._env
+        queue = env._queue
+        while (pending := self._pending) is not None:
+            at, eid, script = pending
+            if queue and (at, _NORMAL, eid) > queue[0][:3]:
+                self._pending = None
+                arrival = self._arrival
+                arrival.call = script  # type: ignore[assignment]
+                arrival.callbacks = self._on_arrival
+                heapq.heappush(queue, (at, _NORMAL, eid, arrival))
+                return
+            env._now = at
+            self._arrive(script)
 
     def _arrive(self, script: Script) -> None:
         self._next_arrival()
