@@ -120,9 +120,15 @@ _Q850_FOR_OTHER_CODES = {4: 21, 5: 41, 6: 21}
 def callee_rejection(code: int) -> Verdict:
     verdict = CALLEE_REJECTIONS.get(code)
     if verdict is None:
-        verdict = replace(DECLINED, situation=f"callee rejects {code}", sip_code=code,
-                          q850=_Q850_FOR_OTHER_CODES.get(code // 100, 127))
+        verdict = _OTHER_REJECTIONS.get(code)
+    if verdict is None:  # one Verdict per code, made once: the switch caches by identity
+        verdict = _OTHER_REJECTIONS[code] = replace(
+            DECLINED, situation=f"callee rejects {code}", sip_code=code,
+            q850=_Q850_FOR_OTHER_CODES.get(code // 100, 127))
     return verdict
+
+
+_OTHER_REJECTIONS: dict[int, Verdict] = {}
 
 
 # --- After answer: the earliest ends the call; exact ties go to the lower row ---------------------

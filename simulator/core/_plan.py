@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from simulator.core import _decisions as table
 from simulator.core._config import ANSWER, NO_ANSWER, UNREACHABLE, Behaviour
-from simulator.core._state import Call, CallAttempt, Kind, Phase, Switch
+from simulator.core._state import _TALK_ENDINGS, Call, CallAttempt, Kind, Phase, Switch
 
 if TYPE_CHECKING:
     from simulator.core._state import _GatewayLoad
@@ -113,6 +113,8 @@ class PlannedCall(Call):
                 self._pulse(at)
             elif kind is _REFRESH_TIMEOUT:
                 self._end(at, table.REFRESH_FAILED)
+            elif kind in _TALK_ENDINGS:  # planned only while the call is up
+                self._end(at, _TALK_ENDINGS[kind])
             else:
                 self._HANDLERS[kind](self, at, self._due_arg)
             if self.phase is _ENDED:
@@ -189,7 +191,7 @@ class PlannedCall(Call):
         if config.max_call_duration > 0 and answer + config.max_call_duration < at:
             at, ends = answer + config.max_call_duration, Kind.MAX_DURATION
         if config.SS_SIP_SESSION_TTL > 0:
-            interval = self.refresh_interval
+            interval = self.switch.refresh_interval
             caller_sip = self.caller_protocol == "sip"
             legs = []
             if caller_sip and self.session_timer:
@@ -241,7 +243,7 @@ class PlannedCall(Call):
         stale = self._stale_refreshes
         if not stale:
             return False
-        interval = self.refresh_interval
+        interval = self.switch.refresh_interval
         for i, sent in enumerate(stale):
             while sent + _TIMER_B < now:
                 sent += interval

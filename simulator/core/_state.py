@@ -219,7 +219,7 @@ class Switch:
         self._route_head = self._route_lengths[0] if self._route_lengths else 0
         self._plans_by_prefixes: dict[tuple[str, ...], Any] = {}
         self._route_plans: dict[str, Any] = {}  # by the callee's first _route_head digits
-        self._endings: dict[tuple[Verdict, str], tuple[int, int, str, str, str]] = {}
+        self._endings: dict[tuple[int, str], tuple[Verdict, tuple[int, int, str, str, str]]] = {}
         self._bills: dict[tuple[int, int], tuple[int, Decimal]] = {}
 
     # -- lookups used by the setup checks -------------------------------------------------------
@@ -277,14 +277,14 @@ class Switch:
         They depend only on the verdict, the caller's protocol and the switch's settings, so
         they are worked out once per pair.
         """
-        key = (verdict, protocol)
-        fields = self._endings.get(key)
-        if fields is None:
+        key = (id(verdict), protocol)  # verdicts are the table's own objects: hashing by value
+        known = self._endings.get(key)  # (frozen dataclass fields) costs more than the lookup
+        if known is None or known[0] is not verdict:
             reason = verdict.reason
-            fields = self._endings[key] = (
+            known = self._endings[key] = (verdict, (
                 _end_reason(self, verdict, protocol), int(verdict.end_direction),
-                _sip_reason_header(verdict, protocol), reason.title, reason.category)
-        return fields
+                _sip_reason_header(verdict, protocol), reason.title, reason.category))
+        return known[1]
 
     def bill(self, rate: Rate, hold_seconds: int) -> tuple[int, Decimal]:
         """(feeTime, fee rounded half up to the configured places) of a call's holdTime.
@@ -536,11 +536,12 @@ class Call:
         if gateway is not None:
             self.caller_protocol = gateway.protocol
             self.session_timer = gateway.session_timer
-        self._msg(now, "caller", "switch", "INVITE")
-        if gateway is not None and gateway.auth is not None and self.caller_protocol == "sip":
-            self._msg(now, "switch", "caller", "401")
-            self._msg(now, "caller", "switch", "ACK")
-            self._msg(now, "caller", "switch", "INVITE (credentials)")
+        if self.trace is not None:  # the ladder's messages: only a traced call keeps them
+            self._msg(now, "caller", "switch", "INVITE")
+            if gateway is not None and gateway.auth is not None and self.caller_protocol == "sip":
+                self._msg(now, "switch", "caller", "401")
+                self._msg(now, "caller", "switch", "ACK")
+                self._msg(now, "caller", "switch", "INVITE (credentials)")
         for verdict, fails in table.SETUP_CHECKS:
             if fails(facts):
                 self.account = facts.account
@@ -641,11 +642,12 @@ class Call:
 
     def _take_answer(self, now: float) -> None:
         """The 200 for the current attempt: the call is up; the caller starts its timers."""
-        name = self.gateway.name
-        self._msg(now, name, "switch", "200")
-        self._msg(now, "switch", name, "ACK")
-        self._msg(now, "switch", "caller", "200")
-        self._msg(now, "caller", "switch", "ACK")
+        if self.trace is not None:
+            name = self.gateway.name
+            self._msg(now, name, "switch", "200")
+            self._msg(now, "switch", name, "ACK")
+            self._msg(now, "switch", "caller", "200")
+            self._msg(now, "caller", "switch", "ACK")
         if self.callee_pdd_at is None:
             self.callee_pdd_at = now
         if self.caller_pdd_at is None:
@@ -819,7 +821,7 @@ class Call:
                         endDirection=int(verdict.end_direction), reason=verdict.reason.title,
                         sip_code=verdict.sip_code, q850=verdict.q850,
                         bye_reason=table.bye_reason_header(verdict))
-        self._trace_ending(now, previous, verdict)
+            self._trace_ending(now, previous, verdict)
         self._bill(now)
         self.switch.signalling.released(self)
 
