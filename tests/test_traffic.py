@@ -10,17 +10,33 @@ from collections import Counter
 from decimal import Decimal
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from simulator import ScenarioError, run_scenario
 from simulator.core._rating import Rate, Section
+from simulator.scenario._bounds import MAX_DELAY
 from simulator.scenario._distributions import Distribution
 from simulator.traffic._generator import profile_calls
 from simulator.transports._simulated import Simulation
 from traffic_support import load_scenario_from, pipe_records, profile, tree_bytes
 
-
 # -- distributions --------------------------------------------------------------------------------
+# The generator draws in numpy blocks (``block_sampler``); ``sampler`` draws one value at a time.
+# Both must draw the same distribution, clamped the same way.
+HOW = ["one", "block"]
+
+
+def _draws(dist: Distribution, n: int, seed: int, how: str) -> list[float]:
+    if how == "block":
+        values = dist.block_sampler(np.random.default_rng(seed))(n)
+        assert values.shape == (n,)
+        return values.tolist()
+    draw = dist.sampler(random.Random(seed))
+    return [draw() for _ in range(n)]
+
+
+@pytest.mark.parametrize("how", HOW)
 @pytest.mark.parametrize("spec, mean, low, high", [
     ({"dist": "fixed", "value": 7.5}, 7.5, 7.5, 7.5),
     ({"dist": "uniform", "low": 2, "high": 10}, 6.0, 2, 10),
@@ -31,10 +47,9 @@ from traffic_support import load_scenario_from, pipe_records, profile, tree_byte
     ({"dist": "empirical", "values": [5, 30, 300], "weights": [6, 3, 1]}, 42.0, 5, 300),
     ({"dist": "empirical", "values": [1, 2, 3]}, 2.0, 1, 3),
 ])
-def test_distribution_draws_have_the_declared_mean_and_range(spec, mean, low, high) -> None:
+def test_distribution_draws_have_the_declared_mean_and_range(spec, mean, low, high, how) -> None:
     dist = Distribution.model_validate(spec)
-    draw = dist.sampler(random.Random(3))
-    values = [draw() for _ in range(40_000)]
+    values = _draws(dist, 40_000, 3, how)
     assert min(values) >= low and max(values) <= high
     assert dist.expected == pytest.approx(mean)
     spread = statistics.pstdev(values)
@@ -42,18 +57,29 @@ def test_distribution_draws_have_the_declared_mean_and_range(spec, mean, low, hi
     assert abs(statistics.fmean(values) - mean) <= 5 * spread / math.sqrt(len(values)) + 1e-9
 
 
-def test_normal_never_draws_negative_durations_and_min_max_clamp() -> None:
-    draw = Distribution(dist="normal", mean=1, sd=5).sampler(random.Random(1))
-    assert min(draw() for _ in range(5000)) == 0.0
-    clamp = Distribution(dist="exponential", mean=100, min=10, max=20).sampler(random.Random(1))
-    values = {clamp() for _ in range(5000)}
+@pytest.mark.parametrize("how", HOW)
+def test_normal_never_draws_negative_durations_and_min_max_clamp(how) -> None:
+    assert min(_draws(Distribution(dist="normal", mean=1, sd=5), 5000, 1, how)) == 0.0
+    clamp = Distribution(dist="exponential", mean=100, min=10, max=20)
+    values = set(_draws(clamp, 5000, 1, how))
     assert min(values) == 10 and max(values) == 20
+    fixed = Distribution(dist="fixed", value=30, min=40)
+    assert set(_draws(fixed, 10, 1, how)) == {40}
 
 
-def test_empirical_draws_follow_the_weights() -> None:
-    draw = Distribution(dist="empirical", values=[1, 2, 3], weights=[0, 1, 3]).sampler(
-        random.Random(9))
-    counts = Counter(draw() for _ in range(20_000))
+@pytest.mark.parametrize("how", HOW)
+def test_unbounded_draws_stop_at_the_longest_delay(how) -> None:
+    for dist in (Distribution(dist="exponential", mean=MAX_DELAY),
+                 Distribution(dist="lognormal", mu=50, sigma=0),
+                 Distribution(dist="normal", mean=MAX_DELAY, sd=MAX_DELAY)):
+        values = _draws(dist, 2000, 4, how)
+        assert max(values) == MAX_DELAY and min(values) >= 0, dist
+
+
+@pytest.mark.parametrize("how", HOW)
+def test_empirical_draws_follow_the_weights(how) -> None:
+    dist = Distribution(dist="empirical", values=[1, 2, 3], weights=[0, 1, 3])
+    counts = Counter(_draws(dist, 20_000, 9, how))
     assert counts[1] == 0
     assert counts[3] / 20_000 == pytest.approx(0.75, abs=0.02)
 
