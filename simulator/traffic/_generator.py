@@ -6,9 +6,18 @@ each party does (the callee's answer, busy, reject …, the caller's hangup or c
 failed refreshes, an operator's disconnect). The switch decides the rest with the same decision
 table, balances, capacities and limits as for explicit calls, so the CDR mix *emerges*.
 
-Every profile draws from its own ``random.Random`` stream, seeded from the scenario's seed and the
-profile's position. A profile's calls are therefore the same whatever else runs beside it, which
-is what lets ``--workers`` split a run by account and still reproduce each account's traffic.
+Every profile draws from two ``numpy.random.Generator`` streams of its own, seeded from the
+scenario's seed and the profile's position: one for the arrival instants, one for what the
+parties do. A profile's calls are therefore the same whatever else runs beside it, which is what
+lets ``--workers`` split a run by account and still reproduce each account's traffic; and the
+instants alone can be drawn without the rest (``arrival_cutoff``).
+
+The streams are drawn in blocks of a few thousand calls, column by column (all the outcomes,
+then all the ring delays, …), which is what makes generating a call cheap. The ``Script`` objects
+are built only as the engine takes the calls, so a run holds the numbers of a few blocks but the
+objects of a few hundred calls, and they die young (little work for the garbage collector).
+numpy keeps a seeded ``Generator``'s draws stable between its releases only as far as NEP 19
+promises, so a numpy upgrade may change the generated calls (not their distributions).
 
 The engine consumes ``Script`` objects: one per call attempt, explicit or generated. The
 profiles' schema is ``simulator.scenario._traffic``.
@@ -16,16 +25,18 @@ profiles' schema is ``simulator.scenario._traffic``.
 
 from __future__ import annotations
 
-import bisect
-import heapq
+import hashlib
 import itertools
 import math
-import random
-from collections.abc import Iterator
-from typing import Any, ClassVar
+from collections import deque
+from collections.abc import Callable, Iterator
+from typing import Any, ClassVar, NamedTuple
+
+import numpy as np
 
 from simulator.core._config import ANSWER, NO_ANSWER, UNREACHABLE, Behaviour
 from simulator.scenario._core import callee_behaviour, caller_behaviour
+from simulator.scenario._distributions import BlockSampler
 from simulator.scenario._schema import CallSpec, Scenario
 from simulator.scenario._traffic import NumberPlan, Timed, TrafficProfile, next_hour
 
@@ -77,48 +88,58 @@ class Script:
 
 
 class GeneratedScript(Script):
-    """A call attempt made by a traffic profile: random instants, never a whole-second tie."""
+    """A call attempt made by a traffic profile: random instants, never a whole-second tie.
+
+    Every field is positional: the generator builds millions of them with ``map``.
+    """
 
     __slots__ = ()
     generated = True
 
+    def __init__(self, call_id: str, at: float, source_ip: str, caller_number: str,
+                 callee_number: str, callee: Behaviour | None,
+                 credentials: tuple[str, str] | None, caller_hangup: float | None,
+                 cancel_after: float | None, media_stops_after: float | None,
+                 refresh_failing_leg: str | None, admin_disconnect_at: float | None,
+                 account: str) -> None:
+        self.call_id = call_id
+        self.at = at
+        self.source_ip = source_ip
+        self.caller_number = caller_number
+        self.callee_number = callee_number
+        self.callee = callee
+        self.credentials = credentials
+        self.caller_hangup = caller_hangup
+        self.cancel_after = cancel_after
+        self.media_stops_after = media_stops_after
+        self.refresh_failing_leg = refresh_failing_leg
+        self.admin_disconnect_at = admin_disconnect_at
+        self.account = account
+
 
 # -- generating calls ---------------------------------------------------------------------------
-def _number_maker(plans: list[NumberPlan], rng: random.Random) -> Any:
-    def one(plan: NumberPlan) -> Any:
-        prefix, digits = plan.prefix, plan.digits
-        if digits == 0:
-            return lambda: prefix
-        top = 10 ** digits
-        if digits > 15:  # beyond what one double draws uniformly
-            randrange = rng.randrange
-            return lambda: f"{prefix}{randrange(top):0{digits}d}"
-        random_ = rng.random
-        return lambda: f"{prefix}{int(random_() * top):0{digits}d}"
-    makers = [one(plan) for plan in plans]
-    if len(makers) == 1:
-        return makers[0]
-    cumulative = list(itertools.accumulate(plan.weight for plan in plans))
-    total = cumulative[-1]
-
-    def pick() -> str:
-        return makers[bisect.bisect_right(cumulative, rng.random() * total)]()
-    return pick
+# Calls drawn at once per profile: enough that numpy's fixed cost per call vanishes, few enough
+# that a --calls cut or a short profile wastes little.
+_BLOCK = 4096
+_BUILT = 256  # calls turned into Python objects at once, as the engine takes them
 
 
-def _arrivals_stream(scenario: Scenario, index: int) -> random.Random:
-    return random.Random(f"{scenario.seed}/traffic/{index}/arrivals")
+def _stream(scenario: Scenario, index: int, what: str) -> np.random.Generator:
+    """Profile ``index``'s stream ``what``: a function of the seed and the index alone."""
+    text = f"{scenario.seed}/traffic/{index}/{what}"
+    entropy = int.from_bytes(hashlib.sha256(text.encode()).digest(), "big")
+    return np.random.default_rng(np.random.SeedSequence(entropy))
 
 
-def arrival_times(profile: TrafficProfile, start_epoch: float,
-                  arrivals: random.Random) -> Iterator[float]:
-    """A profile's arrival instants: Poisson at ``cps`` times the hour's weight.
+def arrival_blocks(profile: TrafficProfile, start_epoch: float,
+                   arrivals: np.random.Generator) -> Iterator[np.ndarray]:
+    """A profile's arrival instants in ascending, non-empty blocks: Poisson at ``cps`` times
+    the hour's weight.
 
     They come from their own random stream, apart from what the parties do, so the instants
     alone can be drawn cheaply (``arrival_cutoff``) and are the same as in the full calls.
     """
-    t, end = profile.at, profile.at + profile.duration
-    expovariate = arrivals.expovariate
+    t, end = float(profile.at), profile.at + profile.duration
     while t < end:
         boundary = min(end, next_hour(start_epoch, t))
         rate = profile.cps * profile._weight(start_epoch, t)
@@ -126,104 +147,310 @@ def arrival_times(profile: TrafficProfile, start_epoch: float,
             t = boundary
             continue
         while True:
-            # A piecewise-constant rate: memorylessness lets each hour restart at its boundary.
-            t += expovariate(rate)
-            if t >= boundary:
+            # A piecewise-constant rate: memorylessness lets each hour restart at its boundary,
+            # dropping the gap that crosses it. Enough gaps to reach it most of the time.
+            expected = (boundary - t) * rate
+            n = min(_BLOCK, int(expected + 4 * math.sqrt(expected)) + 16)
+            times = t + np.cumsum(arrivals.exponential(1 / rate, n))
+            inside = int(np.searchsorted(times, boundary))
+            if inside:
+                yield times[:inside]
+            if inside < n:
                 t = boundary
                 break
-            yield t
+            t = float(times[-1])
+
+
+def _numbers(plans: list[NumberPlan], rng: np.random.Generator) -> Callable[[int], np.ndarray]:
+    """A function drawing ``n`` numbers of the plans (each picked by weight) with ``rng``."""
+    if len(plans) == 1 and plans[0].digits == 0:
+        fixed = np.array([plans[0].prefix])
+        return lambda n: np.broadcast_to(fixed, n)
+    # A number is a row of code points, read as one numpy string. Rows of a plan shorter than
+    # the longest end in NULs, which numpy's strings drop, so one array holds the numbers of
+    # every plan. Digit by digit, any number of digits is uniform.
+    width = max(len(plan.prefix) + plan.digits for plan in plans)
+    templates = np.zeros((len(plans), width), np.uint32)
+    random_digit = np.zeros((len(plans), width), bool)
+    for row, plan in enumerate(plans):
+        head = len(plan.prefix)
+        templates[row, :head] = [ord(c) for c in plan.prefix]
+        random_digit[row, head:head + plan.digits] = True
+    weights = np.array([plan.weight for plan in plans])
+    shares = weights / weights.sum()
+    digit = (ord("0"), ord("9") + 1)
+
+    def text(rows: np.ndarray) -> np.ndarray:
+        return rows.view(f"U{width}").ravel()
+
+    if len(plans) == 1:
+        head = len(plans[0].prefix)
+
+        def one_plan(n: int) -> np.ndarray:
+            rows = np.empty((n, width), np.uint32)
+            rows[:, :head] = templates[0, :head]
+            rows[:, head:] = rng.integers(*digit, (n, width - head), np.uint8)
+            return text(rows)
+        return one_plan
+
+    def by_weight(n: int) -> np.ndarray:
+        plan = rng.choice(len(plans), n, p=shares)
+        digits = rng.integers(*digit, (n, width), np.uint8)
+        return text(np.where(random_digit[plan], digits, templates[plan]))
+    return by_weight
+
+
+def _where(chosen: np.ndarray, values: np.ndarray | str) -> list[Any]:
+    """A column: ``values`` where ``chosen``, None elsewhere."""
+    column = np.full(len(chosen), None, dtype=object)
+    column[chosen] = values
+    return column.tolist()
+
+
+class _Drawn(NamedTuple):
+    """One block of calls, drawn: numpy columns, one row per call."""
+
+    first: int  # the calls are numbered from first + 1
+    times: np.ndarray
+    sources: np.ndarray | None  # None: the only one
+    callers: np.ndarray
+    callees: np.ndarray
+    kind: np.ndarray
+    ring_after: np.ndarray
+    answer_after: np.ndarray
+    reply_after: np.ndarray
+    hold: np.ndarray
+    callee_ends: np.ndarray
+    caller_ends: np.ndarray
+    # cancel_after, media_stops_after, refresh_failing_leg, admin_disconnect_at: lists with
+    # None where the event does not happen, or repeat(None) where it never does
+    rare: tuple[list[Any] | itertools.repeat[None], ...]
+
+
+class _Parties:
+    """What the parties of one profile's calls do, drawn a block of calls at a time."""
+
+    def __init__(self, scenario: Scenario, index: int) -> None:
+        profile = scenario.traffic[index]
+        rng = self.rng = _stream(scenario, index, "parties")
+        gateway = scenario.mapping_gateways[profile.from_]
+        self.sources = np.array(profile.source_ips or gateway.ips, dtype=object)
+        self.credentials = (gateway.auth.user, gateway.auth.password) if gateway.auth else None
+        self.account = gateway.account
+        self.label = f"{profile.name or f'traffic{index}'}-"
+        caller_plans, callee_plans = profile.plans
+        self.caller_numbers = _numbers(caller_plans, rng)
+        self.callee_numbers = _numbers(callee_plans, rng)
+        self.ring_delay = profile.ring_delay.block_sampler(rng)
+        self.answer_delay = profile.answer_delay.block_sampler(rng)
+        self.hold_time = profile.hold_time.block_sampler(rng)
+        mix = profile.callee_mix
+        # Callee outcomes as cumulative thresholds over one uniform draw; past the last: answer.
+        edges, kinds = [], []
+        edge = 0.0
+        for share, kind in ((mix.busy, 486), (mix.no_answer, NO_ANSWER),
+                            (mix.unreachable, UNREACHABLE),
+                            *((share, code) for code, share in sorted(mix.reject.items()))):
+            if share > 0:
+                edge += share
+                edges.append(edge)
+                kinds.append(kind)
+        self.edges = np.array(edges)
+        self.kinds = np.array([*kinds, ANSWER])
+        self.callee_hangs_up = profile.callee_hangs_up
+        self.no_answer_timeout = scenario.switch.no_answer_timeout or 60.0
+
+        def timed(spec: Timed | None) -> tuple[float, BlockSampler | None]:
+            if spec is None:
+                return 0.0, None
+            return spec.share, spec.after.block_sampler(rng) if spec.after else None
+
+        self.cancel = timed(profile.cancel)
+        self.media_loss = timed(profile.media_loss)
+        self.refresh_failure = timed(profile.refresh_failure)
+        self.admin_disconnect = timed(profile.admin_disconnect)
+
+    def _timed(self, share_and_after: tuple[float, BlockSampler | None], eligible: np.ndarray,
+               span: np.ndarray) -> list[float | None] | itertools.repeat[None]:
+        """When the event happens in the ``share`` of the ``eligible`` calls it hits: drawn
+        from its ``after`` distribution, else uniformly within the call's ``span``."""
+        share, after = share_and_after
+        if not share:
+            return itertools.repeat(None)
+        chosen = eligible & (self.rng.random(len(eligible)) < share)
+        hit = int(chosen.sum())
+        return _where(chosen, after(hit) if after else self.rng.random(hit) * span[chosen])
+
+    def draw(self, times: np.ndarray, first: int) -> _Drawn:
+        """What the parties of the calls arriving at ``times`` do."""
+        rng, n = self.rng, len(times)
+        kind = self.kinds[np.searchsorted(self.edges, rng.random(n), side="right")]
+        ring = self.ring_delay(n)
+        answered = kind == ANSWER
+        ringing = answered | (kind == NO_ANSWER)
+        answer = np.maximum(self.answer_delay(n), ring)
+        hold = self.hold_time(n)
+        callee_ends = answered & (rng.random(n) < self.callee_hangs_up)
+        sources = None if len(self.sources) == 1 else \
+            self.sources[rng.integers(len(self.sources), size=n)]
+        callers, callees = self.caller_numbers(n), self.callee_numbers(n)
+        ringing_for = np.where(answered, answer, np.where(ringing, self.no_answer_timeout, 0.0))
+        # The caller gives up while ringing; if the answer comes first, it is too late.
+        cancels = self._timed(self.cancel, ringing_for > 0, ringing_for)
+        media = self._timed(self.media_loss, answered, hold)
+        share = self.refresh_failure[0]
+        refresh = _where(answered & (rng.random(n) < share), "caller") if share \
+            else itertools.repeat(None)
+        admin = self._timed(self.admin_disconnect, answered, hold)
+        # A ringing callee rings, then answers or not; the others reply (busy, reject …) after
+        # the delay.
+        return _Drawn(first, times, sources, callers, callees, kind,
+                      np.where(ringing, ring, 0.0), np.where(answered, answer, 0.0),
+                      np.where(ringing, 0.0, ring), hold, callee_ends, answered & ~callee_ends,
+                      (cancels, media, refresh, admin))
+
+    def scripts(self, drawn: _Drawn) -> Iterator[Script]:
+        """The block's calls, built as they are taken: a run holds the numbers of a few blocks,
+        but Python objects for a few hundred calls only."""
+        return itertools.chain.from_iterable(
+            self._built(drawn, lo, min(lo + _BUILT, len(drawn.times)))
+            for lo in range(0, len(drawn.times), _BUILT))
+
+    def _built(self, drawn: _Drawn, lo: int, hi: int) -> Iterator[Script]:
+        """Calls ``lo`` to ``hi`` of the block."""
+        hold, callee_ends, caller_ends = (drawn.hold[lo:hi], drawn.callee_ends[lo:hi],
+                                          drawn.caller_ends[lo:hi])
+        sources = itertools.repeat(self.sources[0]) if drawn.sources is None else \
+            drawn.sources[lo:hi].tolist()
+        callee = map(Behaviour, drawn.kind[lo:hi].tolist(), drawn.ring_after[lo:hi].tolist(),
+                     drawn.answer_after[lo:hi].tolist(), _where(callee_ends, hold[callee_ends]),
+                     drawn.reply_after[lo:hi].tolist())
+        rare = [column if isinstance(column, itertools.repeat) else column[lo:hi]
+                for column in drawn.rare]
+        label = self.label
+        call_ids = [f"{label}{number}" for number in range(drawn.first + lo + 1,
+                                                          drawn.first + hi + 1)]
+        return map(GeneratedScript, call_ids, drawn.times[lo:hi].tolist(), sources,
+                   drawn.callers[lo:hi].tolist(), drawn.callees[lo:hi].tolist(), callee,
+                   itertools.repeat(self.credentials), _where(caller_ends, hold[caller_ends]),
+                   *rare, itertools.repeat(self.account))
+
+
+def _profile_blocks(scenario: Scenario,
+                    index: int) -> Iterator[tuple[np.ndarray, Iterator[Script]]]:
+    """The calls of ``scenario.traffic[index]`` in blocks: (arrival instants, their scripts)."""
+    parties = _Parties(scenario, index)
+    first = 0
+    for times in arrival_blocks(scenario.traffic[index], scenario.start.timestamp(),
+                                _stream(scenario, index, "arrivals")):
+        yield times, parties.scripts(parties.draw(times, first))
+        first += len(times)
 
 
 def profile_calls(scenario: Scenario, index: int) -> Iterator[Script]:
     """The calls of ``scenario.traffic[index]``, in arrival order."""
-    profile = scenario.traffic[index]
-    start_epoch = scenario.start.timestamp()
-    arrivals = _arrivals_stream(scenario, index)
-    rng = random.Random(f"{scenario.seed}/traffic/{index}/parties")
-    gateway = scenario.mapping_gateways[profile.from_]
-    sources = profile.source_ips or gateway.ips
-    credentials = (gateway.auth.user, gateway.auth.password) if gateway.auth else None
-    account = gateway.account
-    caller_plans, callee_plans = profile.plans
-    caller_number = _number_maker(caller_plans, rng)
-    callee_number = _number_maker(callee_plans, rng)
-    ring_delay = profile.ring_delay.sampler(rng)
-    answer_delay = profile.answer_delay.sampler(rng)
-    hold_time = profile.hold_time.sampler(rng)
-    mix = profile.callee_mix
-    # Callee outcomes as cumulative thresholds over one uniform draw.
-    outcomes: list[tuple[float, int]] = []
-    edge = 0.0
-    for share, kind in ((mix.busy, 486), (mix.no_answer, NO_ANSWER),
-                        (mix.unreachable, UNREACHABLE),
-                        *((share, code) for code, share in sorted(mix.reject.items()))):
-        if share > 0:
-            edge += share
-            outcomes.append((edge, kind))
-    callee_hangs_up = profile.callee_hangs_up
-    no_answer_timeout = scenario.switch.no_answer_timeout or 60.0
+    return itertools.chain.from_iterable(scripts for _, scripts in
+                                         _profile_blocks(scenario, index))
 
-    def timed(spec: Timed | None) -> tuple[float, Any]:
-        if spec is None:
-            return 0.0, None
-        return spec.share, spec.after.sampler(rng) if spec.after else None
 
-    cancel_share, cancel_after = timed(profile.cancel)
-    media_share, media_after = timed(profile.media_loss)
-    refresh_share, _ = timed(profile.refresh_failure)
-    admin_share, admin_after = timed(profile.admin_disconnect)
-    random_ = rng.random
-    label = profile.name or f"traffic{index}"
-    single_source = sources[0] if len(sources) == 1 else None
-
-    for count, t in enumerate(arrival_times(profile, start_epoch, arrivals), 1):
-        draw = random_()
-        kind = ANSWER
-        for threshold, outcome in outcomes:
-            if draw < threshold:
-                kind = outcome
-                break
-        ring = ring_delay()
-        caller_hangup = None
-        if kind == ANSWER:
-            answer = max(answer_delay(), ring)
-            hold = hold_time()
-            if random_() < callee_hangs_up:
-                callee = Behaviour(ANSWER, ring, answer, hold)
-            else:
-                callee = Behaviour(ANSWER, ring, answer)
-                caller_hangup = hold
-            ringing_for = answer
-        elif kind == NO_ANSWER:
-            callee = Behaviour(NO_ANSWER, ring)
-            ringing_for = no_answer_timeout
-        else:
-            callee = Behaviour(kind, reply_after=ring)
-            ringing_for = 0.0
-        script = GeneratedScript(
-            f"{label}-{count}", t, single_source or sources[int(random_() * len(sources))],
-            caller_number(), callee_number(), callee, credentials=credentials,
-            caller_hangup=caller_hangup, account=account)
-        if cancel_share and ringing_for and random_() < cancel_share:
-            # The caller gives up while ringing; if the answer comes first, it is too late.
-            script.cancel_after = cancel_after() if cancel_after else random_() * ringing_for
-        if kind == ANSWER:
-            span = hold
-            if media_share and random_() < media_share:
-                script.media_stops_after = media_after() if media_after else random_() * span
-            if refresh_share and random_() < refresh_share:
-                script.refresh_failing_leg = "caller"
-            if admin_share and random_() < admin_share:
-                script.admin_disconnect_at = admin_after() if admin_after \
-                    else random_() * span
-        yield script
+def _explicit(scenario: Scenario) -> list[CallSpec]:
+    """The ``calls:`` in arrival order (ties: file order)."""
+    calls = sorted(enumerate(scenario.calls), key=lambda item: (item[1].at, item[0]))
+    return [spec for _, spec in calls]
 
 
 def explicit_calls(scenario: Scenario) -> Iterator[Script]:
     """The scenario's ``calls:`` in arrival order (ties: file order)."""
-    calls = sorted(enumerate(scenario.calls), key=lambda item: (item[1].at, item[0]))
-    for _, spec in calls:
+    for spec in _explicit(scenario):
         yield Script.from_call(spec, scenario)
+
+
+# -- merging the sources in arrival order -------------------------------------------------------
+Key = tuple[float, int, int]  # (instant, source: 0 the calls, i + 1 traffic[i], position in it)
+
+
+class _Batch(NamedTuple):
+    """Attempts the merge lets go: ``parts`` (source, position of its first, count) in source
+    order, their instants concatenated in ``times``; ``order`` sorts them (None: one part)."""
+
+    times: np.ndarray
+    order: np.ndarray | None
+    parts: list[tuple[int, int, int]]
+
+
+def _merged(sources: list[Iterator[np.ndarray]]) -> Iterator[_Batch]:
+    """The sources' ascending blocks of instants, merged by (instant, source, position).
+
+    A source's later blocks start no earlier than its last instant so far, so whatever lies
+    before the earliest of those last instants is final; the source(s) holding it draw their
+    next block. Ties fall to a stable sort of the concatenation, which lists the sources in
+    order.
+    """
+    count = len(sources)
+    times = [np.empty(0)] * count
+    first = [0] * count
+    live = [True] * count
+
+    def draw(i: int) -> None:
+        for block in sources[i]:
+            if len(block):
+                times[i] = np.concatenate((times[i], block)) if len(times[i]) else block
+                return
+        live[i] = False
+
+    for i in range(count):
+        draw(i)
+    while True:
+        horizon = min((times[i][-1] for i in range(count) if live[i]), default=None)
+        parts = []
+        for i in range(count):
+            cut = len(times[i]) if horizon is None else int(np.searchsorted(times[i], horizon))
+            if cut:
+                parts.append((i, first[i], cut))
+        if len(parts) == 1:
+            i, _, cut = parts[0]
+            yield _Batch(times[i][:cut], None, parts)
+        elif parts:
+            block = np.concatenate([times[i][:cut] for i, _, cut in parts])
+            yield _Batch(block, np.argsort(block, kind="stable"), parts)
+        for i, _, cut in parts:
+            times[i] = times[i][cut:]
+            first[i] += cut
+        if horizon is None:
+            return
+        for i in range(count):
+            if live[i] and times[i][-1] == horizon:
+                draw(i)
+
+
+def _kept(times: np.ndarray, order: int, first: int, cutoff: Key) -> int:
+    """How many of source ``order``'s ``times`` (positions from ``first``) are <= ``cutoff``."""
+    at, last_order, last = cutoff
+    kept = int(np.searchsorted(times, at, side="left" if order > last_order else "right"))
+    return max(0, min(kept, last - first + 1)) if order == last_order else kept
+
+
+def _until(blocks: Iterator[np.ndarray], order: int, cutoff: Key | None) -> Iterator[np.ndarray]:
+    """Source ``order``'s blocks, cut after ``cutoff``."""
+    if cutoff is None:
+        yield from blocks
+        return
+    first = 0
+    for times in blocks:
+        kept = _kept(times, order, first, cutoff)
+        if kept < len(times):
+            yield times[:kept]
+            return
+        yield times
+        first += len(times)
+
+
+def _queued(blocks: Iterator[tuple[np.ndarray, Iterator[Script]]],
+            queue: deque[Iterator[Script]]) -> Iterator[np.ndarray]:
+    """The instants of ``blocks``; their scripts wait in ``queue`` until they are taken."""
+    for times, scripts in blocks:
+        queue.append(scripts)
+        yield times
 
 
 def all_calls(scenario: Scenario, accounts: frozenset[str] | None = None,
@@ -238,33 +465,36 @@ def all_calls(scenario: Scenario, accounts: frozenset[str] | None = None,
         yield from itertools.islice(all_calls(scenario), limit)
         return
     cutoff = arrival_cutoff(scenario, limit) if limit is not None else None
-    streams: list[Iterator[tuple[float, int, int, Script]]] = []
-
-    def keyed(order: int, scripts: Iterator[Script]) -> Iterator[tuple[float, int, int, Script]]:
-        for n, script in enumerate(scripts):
-            key = (script.at, order, n)
-            if cutoff is not None and key > cutoff:
-                return
-            yield *key, script
-
+    instants: list[Iterator[np.ndarray]] = []
+    scripts: list[Iterator[Script]] = []
     if scenario.calls:
-        explicit = keyed(0, explicit_calls(scenario))  # numbered before the account filter
+        explicit = [Script.from_call(spec, scenario) for spec in _explicit(scenario)]
+        times = np.array([script.at for script in explicit], dtype=float)
+        if cutoff is not None:  # positions count before the account filter
+            del explicit[_kept(times, 0, 0, cutoff):]
         if accounts is not None:
-            explicit = (entry for entry in explicit if entry[3].account in accounts)
-        streams.append(explicit)
+            explicit = [script for script in explicit if script.account in accounts]
+        instants.append(iter([np.array([script.at for script in explicit], dtype=float)]))
+        scripts.append(iter(explicit))
     for index, profile in enumerate(scenario.traffic):
         account = scenario.mapping_gateways[profile.from_].account
         if accounts is None or account in accounts:
-            streams.append(keyed(index + 1, profile_calls(scenario, index)))
-    if len(streams) == 1:
-        for _, _, _, script in streams[0]:
-            yield script
-        return
-    for _, _, _, script in heapq.merge(*streams):
-        yield script
+            queue: deque[Iterator[Script]] = deque()
+            instants.append(_until(_queued(_profile_blocks(scenario, index), queue),
+                                   index + 1, cutoff))
+            # A block's scripts are queued when the merge draws its instants, before any of
+            # them is taken: the queue is never empty when asked.
+            scripts.append(itertools.chain.from_iterable(iter(queue.popleft, None)))
+    for batch in _merged(instants):
+        if batch.order is None:
+            i, _, count = batch.parts[0]
+            yield from itertools.islice(scripts[i], count)
+        else:
+            source = np.repeat([i for i, _, _ in batch.parts], [n for _, _, n in batch.parts])
+            yield from map(next, map(scripts.__getitem__, source[batch.order].tolist()))
 
 
-def arrival_cutoff(scenario: Scenario, limit: int) -> tuple[float, int, int] | None:
+def arrival_cutoff(scenario: Scenario, limit: int) -> Key | None:
     """The (time, source, position) key of the scenario's ``limit``-th call attempt.
 
     Only the arrival instants are drawn (each profile's own arrival stream), so a shard finds
@@ -274,14 +504,20 @@ def arrival_cutoff(scenario: Scenario, limit: int) -> tuple[float, int, int] | N
     if limit <= 0:
         return (-math.inf, 0, 0)
     start_epoch = scenario.start.timestamp()
-
-    def keyed(order: int, times: Iterator[float]) -> Iterator[tuple[float, int, int]]:
-        for n, t in enumerate(times):
-            yield t, order, n
-
-    streams = [keyed(0, iter(sorted(c.at for c in scenario.calls)))]
-    streams += [keyed(i + 1, arrival_times(p, start_epoch, _arrivals_stream(scenario, i)))
-                for i, p in enumerate(scenario.traffic)]
-    for key in itertools.islice(heapq.merge(*streams), limit - 1, None):
-        return key
+    explicit = np.array([spec.at for spec in _explicit(scenario)], dtype=float)
+    instants = [iter([explicit])]
+    instants += [arrival_blocks(profile, start_epoch, _stream(scenario, i, "arrivals"))
+                 for i, profile in enumerate(scenario.traffic)]
+    seen = 0
+    for batch in _merged(instants):
+        if seen + len(batch.times) >= limit:
+            at = limit - 1 - seen
+            if batch.order is not None:
+                at = int(batch.order[at])
+            t = float(batch.times[at])
+            for source, position, count in batch.parts:
+                if at < count:
+                    return t, source, position + at
+                at -= count
+        seen += len(batch.times)
     return None
