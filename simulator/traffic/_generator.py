@@ -16,8 +16,9 @@ The streams are drawn in blocks of a few thousand calls, column by column (all t
 then all the ring delays, …), which is what makes generating a call cheap. The ``Script`` objects
 are built only as the engine takes the calls, so a run holds the numbers of a few blocks but the
 objects of a few hundred calls, and they die young (little work for the garbage collector).
-numpy keeps a seeded ``Generator``'s draws stable between its releases only as far as NEP 19
-promises, so a numpy upgrade may change the generated calls (not their distributions).
+numpy promises the same draws from the same seed only on the same numpy build (its random
+compatibility policy): another numpy release may generate other calls, from the same
+distributions.
 
 The engine consumes ``Script`` objects: one per call attempt, explicit or generated. The
 profiles' schema is ``simulator.scenario._traffic``.
