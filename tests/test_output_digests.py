@@ -8,13 +8,14 @@ code changed no output, and it keeps guarding it: a change meant to change outpu
 file (``python bench/output_digests.py --write tests/data/output-digests.json``) and says so.
 A scenario added after the digests were made has no reference and is not compared.
 
-Regenerated on purpose since: d308b68 made traffic profiles draw their calls in numpy blocks, so
-the five runs of scenarios with ``traffic:`` (``load/calling-card-evening``, ``load/fraud-burst``,
-``load/standard`` alone and with ``--workers 2``, ``load/wholesale-day``) have other calls drawn
-from the same distributions, and other bytes; every other entry is as before.
-``tests/test_profiles.py`` checks that the end-reason mix of the big load runs did not move.
-numpy repeats its draws only on the same numpy build, so another numpy release may change those
-five entries again (these were made with numpy 2.4).
+Regenerated on purpose since: traffic profiles draw their calls in numpy blocks (d308b68 and the
+commits after it that change the draws). The five runs of scenarios with ``traffic:``
+(``load/calling-card-evening``, ``load/fraud-burst``, ``load/standard`` alone and with
+``--workers 2``, ``load/wholesale-day``) have other calls, drawn from the same distributions, so
+other bytes; every other entry is as before. ``tests/test_profiles.py`` checks that the
+end-reason mix of the big load runs did not move. numpy repeats its draws only on the same numpy
+build, so another numpy release may change those five entries again (these were made with numpy
+2.4).
 """
 
 from __future__ import annotations

@@ -139,7 +139,23 @@ def arrival_blocks(profile: TrafficProfile, start_epoch: float,
 
     They come from their own random stream, apart from what the parties do, so the instants
     alone can be drawn cheaply (``arrival_cutoff``) and are the same as in the full calls.
+    A slow profile's hours are joined into blocks of ``_BLOCK`` instants or more, so that its
+    parties, too, are drawn a block at a time.
     """
+    pending: list[np.ndarray] = []
+    count = 0
+    for block in _hourly(profile, start_epoch, arrivals):
+        pending.append(block)
+        count += len(block)
+        if count >= _BLOCK:
+            yield np.concatenate(pending) if len(pending) > 1 else block
+            pending, count = [], 0
+    if pending:
+        yield np.concatenate(pending)
+
+
+def _hourly(profile: TrafficProfile, start_epoch: float,
+            arrivals: np.random.Generator) -> Iterator[np.ndarray]:
     t, end = float(profile.at), profile.at + profile.duration
     while t < end:
         boundary = min(end, next_hour(start_epoch, t))
@@ -167,38 +183,33 @@ def _numbers(plans: list[NumberPlan], rng: np.random.Generator) -> Callable[[int
     if len(plans) == 1 and plans[0].digits == 0:
         fixed = np.array([plans[0].prefix])
         return lambda n: np.broadcast_to(fixed, n)
-    # A number is a row of code points, read as one numpy string. Rows of a plan shorter than
-    # the longest end in NULs, which numpy's strings drop, so one array holds the numbers of
-    # every plan. Digit by digit, any number of digits is uniform.
+    # A number is a row of code points, read as one numpy string: its plan's prefix, then "0"s
+    # plus random digits where its digits go. Rows of a plan shorter than the longest end in
+    # NULs, which numpy's strings drop, so one array holds the numbers of every plan. Digit by
+    # digit, any number of digits is uniform.
     width = max(len(plan.prefix) + plan.digits for plan in plans)
     templates = np.zeros((len(plans), width), np.uint32)
-    random_digit = np.zeros((len(plans), width), bool)
+    random_digit = np.zeros((len(plans), width), np.uint8)
     for row, plan in enumerate(plans):
         head = len(plan.prefix)
-        templates[row, :head] = [ord(c) for c in plan.prefix]
-        random_digit[row, head:head + plan.digits] = True
+        templates[row, :head + plan.digits] = [ord(c) for c in plan.prefix.ljust(
+            head + plan.digits, "0")]
+        random_digit[row, head:head + plan.digits] = 1
     weights = np.array([plan.weight for plan in plans])
     shares = weights / weights.sum()
-    digit = (ord("0"), ord("9") + 1)
 
-    def text(rows: np.ndarray) -> np.ndarray:
+    def draw(n: int) -> np.ndarray:
+        digits = rng.integers(0, 10, (n, width), np.uint8)
+        if len(plans) == 1:
+            digits *= random_digit[0]
+            rows = templates[0] + digits
+        else:
+            plan = rng.choice(len(plans), n, p=shares)
+            digits *= np.take(random_digit, plan, axis=0)
+            rows = np.take(templates, plan, axis=0)
+            rows += digits
         return rows.view(f"U{width}").ravel()
-
-    if len(plans) == 1:
-        head = len(plans[0].prefix)
-
-        def one_plan(n: int) -> np.ndarray:
-            rows = np.empty((n, width), np.uint32)
-            rows[:, :head] = templates[0, :head]
-            rows[:, head:] = rng.integers(*digit, (n, width - head), np.uint8)
-            return text(rows)
-        return one_plan
-
-    def by_weight(n: int) -> np.ndarray:
-        plan = rng.choice(len(plans), n, p=shares)
-        digits = rng.integers(*digit, (n, width), np.uint8)
-        return text(np.where(random_digit[plan], digits, templates[plan]))
-    return by_weight
+    return draw
 
 
 def _where(chosen: np.ndarray, values: np.ndarray | str) -> list[Any]:
@@ -310,12 +321,11 @@ class _Parties:
                       np.where(ringing, 0.0, ring), hold, callee_ends, answered & ~callee_ends,
                       (cancels, media, refresh, admin))
 
-    def scripts(self, drawn: _Drawn) -> Iterator[Script]:
-        """The block's calls, built as they are taken: a run holds the numbers of a few blocks,
-        but Python objects for a few hundred calls only."""
-        return itertools.chain.from_iterable(
-            self._built(drawn, lo, min(lo + _BUILT, len(drawn.times)))
-            for lo in range(0, len(drawn.times), _BUILT))
+    def scripts(self, drawn: _Drawn) -> Iterator[Iterator[Script]]:
+        """The block's calls in slices, each built only when it is reached: a run holds the
+        numbers of a few blocks, but Python objects for a few hundred calls only."""
+        return (self._built(drawn, lo, min(lo + _BUILT, len(drawn.times)))
+                for lo in range(0, len(drawn.times), _BUILT))
 
     def _built(self, drawn: _Drawn, lo: int, hi: int) -> Iterator[Script]:
         """Calls ``lo`` to ``hi`` of the block."""
@@ -338,8 +348,9 @@ class _Parties:
 
 
 def _profile_blocks(scenario: Scenario,
-                    index: int) -> Iterator[tuple[np.ndarray, Iterator[Script]]]:
-    """The calls of ``scenario.traffic[index]`` in blocks: (arrival instants, their scripts)."""
+                    index: int) -> Iterator[tuple[np.ndarray, Iterator[Iterator[Script]]]]:
+    """The calls of ``scenario.traffic[index]`` in blocks: (arrival instants, their scripts in
+    slices)."""
     parties = _Parties(scenario, index)
     first = 0
     for times in arrival_blocks(scenario.traffic[index], scenario.start.timestamp(),
@@ -350,8 +361,8 @@ def _profile_blocks(scenario: Scenario,
 
 def profile_calls(scenario: Scenario, index: int) -> Iterator[Script]:
     """The calls of ``scenario.traffic[index]``, in arrival order."""
-    return itertools.chain.from_iterable(scripts for _, scripts in
-                                         _profile_blocks(scenario, index))
+    return itertools.chain.from_iterable(itertools.chain.from_iterable(
+        slices for _, slices in _profile_blocks(scenario, index)))
 
 
 def _explicit(scenario: Scenario) -> list[CallSpec]:
@@ -446,11 +457,11 @@ def _until(blocks: Iterator[np.ndarray], order: int, cutoff: Key | None) -> Iter
         first += len(times)
 
 
-def _queued(blocks: Iterator[tuple[np.ndarray, Iterator[Script]]],
-            queue: deque[Iterator[Script]]) -> Iterator[np.ndarray]:
+def _queued(blocks: Iterator[tuple[np.ndarray, Iterator[Iterator[Script]]]],
+            queue: deque[Iterator[Iterator[Script]]]) -> Iterator[np.ndarray]:
     """The instants of ``blocks``; their scripts wait in ``queue`` until they are taken."""
-    for times, scripts in blocks:
-        queue.append(scripts)
+    for times, slices in blocks:
+        queue.append(slices)
         yield times
 
 
@@ -463,8 +474,7 @@ def all_calls(scenario: Scenario, accounts: frozenset[str] | None = None,
     accounts keeps its own share of exactly those attempts (see ``arrival_cutoff``).
     """
     if limit is not None and accounts is None:
-        yield from itertools.islice(all_calls(scenario), limit)
-        return
+        return itertools.islice(all_calls(scenario), limit)
     cutoff = arrival_cutoff(scenario, limit) if limit is not None else None
     instants: list[Iterator[np.ndarray]] = []
     scripts: list[Iterator[Script]] = []
@@ -480,19 +490,24 @@ def all_calls(scenario: Scenario, accounts: frozenset[str] | None = None,
     for index, profile in enumerate(scenario.traffic):
         account = scenario.mapping_gateways[profile.from_].account
         if accounts is None or account in accounts:
-            queue: deque[Iterator[Script]] = deque()
+            queue: deque[Iterator[Iterator[Script]]] = deque()
             instants.append(_until(_queued(_profile_blocks(scenario, index), queue),
                                    index + 1, cutoff))
             # A block's scripts are queued when the merge draws its instants, before any of
             # them is taken: the queue is never empty when asked.
-            scripts.append(itertools.chain.from_iterable(iter(queue.popleft, None)))
-    for batch in _merged(instants):
-        if batch.order is None:
-            i, _, count = batch.parts[0]
-            yield from itertools.islice(scripts[i], count)
-        else:
-            source = np.repeat([i for i, _, _ in batch.parts], [n for _, _, n in batch.parts])
-            yield from map(next, map(scripts.__getitem__, source[batch.order].tolist()))
+            slices = itertools.chain.from_iterable(iter(queue.popleft, None))
+            scripts.append(itertools.chain.from_iterable(slices))
+    # Not a generator: the engine's next() runs through C iterators down to the constructors.
+    return itertools.chain.from_iterable(_taken(batch, scripts) for batch in _merged(instants))
+
+
+def _taken(batch: _Batch, scripts: list[Iterator[Script]]) -> Iterator[Script]:
+    """The batch's scripts in order, each taken from its source's iterator."""
+    if batch.order is None:
+        i, _, count = batch.parts[0]
+        return itertools.islice(scripts[i], count)
+    source = np.repeat([i for i, _, _ in batch.parts], [n for _, _, n in batch.parts])
+    return map(next, map(scripts.__getitem__, source[batch.order].tolist()))
 
 
 def arrival_cutoff(scenario: Scenario, limit: int) -> Key | None:
