@@ -165,7 +165,7 @@ def _hourly(profile: TrafficProfile, start_epoch: float,
             continue
         while True:
             # A piecewise-constant rate: memorylessness lets each hour restart at its boundary,
-            # dropping the gap that crosses it. Enough gaps to reach it most of the time.
+            # dropping the gaps drawn past it. Enough gaps to reach it most of the time.
             expected = (boundary - t) * rate
             n = min(_BLOCK, int(expected + 4 * math.sqrt(expected)) + 16)
             times = t + np.cumsum(arrivals.exponential(1 / rate, n))
