@@ -555,7 +555,8 @@ class Call:
         self.account.active += 1
         self.rate = facts.rate
         self.candidates = facts.candidates
-        self._msg(now, "switch", "caller", "100")
+        if self.trace is not None:
+            self._msg(now, "switch", "caller", "100")
         self._try_next_gateway(now)
 
     # -- before answer --------------------------------------------------------------------------
@@ -574,8 +575,8 @@ class Call:
                 self.phase = Phase.TRYING
                 self.gateway_invite_at = now
                 self.callee_pdd_at = None
-                self._msg(now, "switch", load.name, "INVITE")
                 if self.trace is not None:
+                    self._msg(now, "switch", load.name, "INVITE")
                     self._timer(now, "timer B", now + table.TIMER_B, gateway=load.name)
                 self._send_invite(now, load)
                 return
@@ -604,7 +605,9 @@ class Call:
     def _take_ringing(self, now: float) -> bool:
         """A 180 for the current attempt; True when it is the attempt's first (timer B stops,
         the no-answer timer starts)."""
-        self._msg(now, self.gateway.name, "switch", "180")
+        trace = self.trace is not None
+        if trace:
+            self._msg(now, self.gateway.name, "switch", "180")
         if self.callee_pdd_at is None:
             self.callee_pdd_at = now
         first = self.phase is Phase.TRYING
@@ -617,7 +620,8 @@ class Call:
                     self._timer(now, "no-answer", now + timeout)
         if self.caller_pdd_at is None:
             self.caller_pdd_at = now
-            self._msg(now, "switch", "caller", "180")
+            if trace:
+                self._msg(now, "switch", "caller", "180")
         return first
 
     def _on_gateway_answer(self, now: float, attempt: Any) -> None:
@@ -663,8 +667,9 @@ class Call:
         if not self._current(attempt):
             return
         name = self.gateway.name
-        self._msg(now, name, "switch", str(code))
-        self._msg(now, "switch", name, "ACK")
+        if self.trace is not None:
+            self._msg(now, name, "switch", str(code))
+            self._msg(now, "switch", name, "ACK")
         if code in table.FAILOVER_CODES:
             if self.trace is not None:
                 self._event(now, "gateway_left", gateway=name,
