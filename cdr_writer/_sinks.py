@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import errno
-import io
 import json
 import os
 import re
@@ -22,6 +21,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from types import SimpleNamespace
 from typing import IO, Any
 
 from cdr_writer._formats import (
@@ -50,46 +50,116 @@ def format_fee(fee: Decimal, places: int) -> str:
     return f"{fee:.{places}f}"
 
 
-def pipe_line(cdr: Cdr, places: int) -> str:
+_FEE_TEXTS_KEPT = 4096  # distinct fees remembered by a renderer (a run has a few hundred)
+
+
+class FeeTexts(dict[Decimal, str]):
+    """Fee -> ``format_fee(fee, places)``, remembered by value: formatting a Decimal costs a
+    third of a pipe line, and a run has few distinct fees. Read it as::
+
+        text = texts.get(fee)
+        if text is None or (not fee and fee.is_signed()):
+            text = texts.miss(fee)
+
+    (-0 equals 0 but reads "-0.00", so a signed zero is never taken from the table.)
+    """
+
+    def __init__(self, places: int) -> None:
+        super().__init__()
+        self.places = places
+
+    def miss(self, fee: Decimal) -> str:
+        text = f"{fee:.{self.places}f}"
+        if fee or not fee.is_signed():
+            if len(self) >= _FEE_TEXTS_KEPT:
+                self.clear()
+            self[fee] = text
+        return text
+
+
+def _pipe_text(cdr: Cdr, fee: str, end: str) -> str:
     return (
         f"{cdr.callere164}|{cdr.calleee164}|{cdr.starttime}|{cdr.stoptime}|{cdr.holdtime}|"
         f"{cdr.endreason}|{cdr.enddirection}|{cdr.callergatewayid}|{cdr.calleegatewayid}|"
         f"{cdr.callerip}|{cdr.calleeip}|{cdr.customeraccount}|{cdr.feeprefix}|{cdr.feetime}|"
-        f"{cdr.fee:.{places}f}|{cdr.callerpdd}|{cdr.billingmode}|{cdr.flowno}"
+        f"{fee}|{cdr.callerpdd}|{cdr.billingmode}|{cdr.flowno}{end}"
     )
+
+
+def pipe_line(cdr: Cdr, places: int) -> str:
+    return _pipe_text(cdr, f"{cdr.fee:.{places}f}", "")
+
+
+def pipe_renderer(places: int) -> Callable[[Cdr], str]:
+    """``pipe_line(cdr, places) + "\\n"``, with the fee texts remembered."""
+    texts = FeeTexts(places)
+
+    def render(cdr: Cdr) -> str:
+        fee = cdr.fee
+        text = texts.get(fee)
+        if text is None or (not fee and fee.is_signed()):
+            text = texts.miss(fee)
+        return _pipe_text(cdr, text, "\n")
+    return render
 
 
 class _CsvLine:
     """Renders one CSV row to text exactly as ``csv.writer`` writes it to a file."""
 
     def __init__(self) -> None:
-        self.buffer = io.StringIO()
-        self.writer = csv.writer(self.buffer)
+        lines: list[str] = []
+        self.lines = lines
+        # The writer's file is the list: each row arrives as one string, nothing to reset.
+        self.writer = csv.writer(SimpleNamespace(write=lines.append))
 
     def __call__(self, row: list[object]) -> str:
-        buffer = self.buffer
-        buffer.seek(0)
-        buffer.truncate()
         self.writer.writerow(row)
-        return buffer.getvalue()
+        return self.lines.pop()
+
+
+_FEE_COLUMN = E_CDR_NAMES.index("fee")
+
+
+def _csv_row(row: tuple[object, ...], fee: str) -> list[object]:
+    """What the CSV line is written from: None stays, as csv.writer writes it as ""."""
+    values = list(row)
+    values[_FEE_COLUMN] = fee
+    return values
 
 
 def e_cdr_csv_values(cdr: Cdr, places: int) -> list[object]:
-    return [_csv_value(v, places, c) for v, c in zip(cdr.e_cdr_row(), E_CDR_NAMES, strict=True)]
+    """The values of a record's CSV line, as written."""
+    return ["" if value is None else value
+            for value in _csv_row(cdr.e_cdr_row(), f"{cdr.fee:.{places}f}")]
+
+
+def e_cdr_csv_renderer(places: int) -> Callable[[Cdr], str]:
+    """One CSV line of ``e_cdr_csv_values(cdr, places)``, with the fee texts remembered."""
+    texts = FeeTexts(places)
+    line = _CsvLine()
+
+    def render(cdr: Cdr) -> str:
+        fee = cdr.fee
+        text = texts.get(fee)
+        if text is None or (not fee and fee.is_signed()):
+            text = texts.miss(fee)
+        return line(_csv_row(cdr.e_cdr_row(), text))
+    return render
+
+
+# What json.dumps(obj, separators=(",", ":")) builds on every call, built once.
+_json_text = json.JSONEncoder(separators=(",", ":")).encode
 
 
 def jsonl_line(cdr: Cdr) -> str:
-    obj = {name: value for name, value in zip(E_CDR_NAMES, cdr.e_cdr_row(), strict=True)}
+    obj = dict(zip(E_CDR_NAMES, cdr.e_cdr_row(), strict=True))
     obj["fee"] = float(cdr.fee)
     obj["feeprefix"] = cdr.feeprefix
     obj["endReasonName"] = cdr.end_reason_name
     obj["endReasonCategory"] = cdr.end_reason_category
     obj["recorded"] = cdr.recorded
     obj["callId"] = cdr.call_id
-    return json.dumps(obj, separators=(",", ":")) + "\n"
-
-
-_FEE_COLUMN = E_CDR_NAMES.index("fee")
+    return _json_text(obj) + "\n"
 
 
 def sqlite_row(cdr: Cdr) -> list[object]:
@@ -191,27 +261,18 @@ class PipeSink:
         self.files = _Rotating(context.directory, context.flush, _HOUR_MS, "%Y%m%d%H",
                                "cdr/{key}.txt")
         self.places = context.fee_places
+        self.render = pipe_renderer(self.places)
 
     def write(self, cdr: Cdr) -> None:
-        self.files.write(cdr.stoptime, pipe_line(cdr, self.places) + "\n")
+        self.files.write(cdr.stoptime, self.render(cdr))
 
-    @staticmethod
-    def renderer(places: int) -> Callable[[Cdr], str]:
-        return lambda cdr: pipe_line(cdr, places) + "\n"
+    renderer = staticmethod(pipe_renderer)
 
     def write_rendered(self, stoptime: int, line: str, flowno: int | None) -> None:
         self.files.write(stoptime, line.replace(FLOWNO, str(flowno)))
 
     def close(self) -> None:
         self.files.close()
-
-
-def _csv_value(value: object, places: int, column: str) -> object:
-    if value is None:
-        return ""
-    if column == "fee":
-        return format_fee(value, places)  # type: ignore[arg-type]
-    return value
 
 
 class ECdrCsvSink:
@@ -221,15 +282,12 @@ class ECdrCsvSink:
         self.files = _Rotating(context.directory, context.flush, _DAY_MS, "%Y%m%d",
                                "e_cdr_{key}.csv", header=",".join(E_CDR_NAMES) + "\r\n")
         self.places = context.fee_places
-        self.line = _CsvLine()
+        self.render = e_cdr_csv_renderer(self.places)
 
     def write(self, cdr: Cdr) -> None:
-        self.files.write(cdr.stoptime, self.line(e_cdr_csv_values(cdr, self.places)))
+        self.files.write(cdr.stoptime, self.render(cdr))
 
-    @staticmethod
-    def renderer(places: int) -> Callable[[Cdr], str]:
-        line = _CsvLine()
-        return lambda cdr: line(e_cdr_csv_values(cdr, places))
+    renderer = staticmethod(e_cdr_csv_renderer)
 
     def write_rendered(self, stoptime: int, row: str, flowno: int | None) -> None:
         self.files.write(stoptime, row.replace(FLOWNO, str(flowno)))
