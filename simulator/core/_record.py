@@ -9,6 +9,9 @@ from __future__ import annotations
 import hashlib
 from decimal import Decimal
 
+_blake2b = hashlib.blake2b
+_from_bytes = int.from_bytes
+
 # (column, declared type) in the order of the reference's e_cdr table (2.1.9-era dump).
 E_CDR_COLUMNS: tuple[tuple[str, str], ...] = tuple(
     (name, kind) for name, kind in (item.split(" ", 1) for item in (
@@ -150,23 +153,29 @@ class Cdr:
         return self.e_cdr_row()[E_CDR_NAMES.index(name)]
 
     def leg_call_id(self, leg: str, host: str) -> str:
-        digest = hashlib.blake2b(f"{self.seed_key}/{leg}".encode(), digest_size=12).hexdigest()
+        digest = _blake2b(f"{self.seed_key}/{leg}".encode(), digest_size=12).hexdigest()
         return f"{digest}@{host}"
 
     def e_cdr_row(self) -> tuple[object, ...]:
         caller, callee = self.callere164, self.calleee164
         fee: Decimal = self.fee
-        softswitch_call_id = int.from_bytes(
-            hashlib.blake2b(f"{self.seed_key}/switch".encode(), digest_size=7).digest(), "big")
+        seed_key = self.seed_key
+        softswitch_call_id = _from_bytes(
+            _blake2b(f"{seed_key}/switch".encode(), digest_size=7).digest(), "big")
+        # leg_call_id, inlined: every e_cdr format (CSV, SQLite, jsonl, Parquet) builds a row
+        caller_digest = _blake2b(f"{seed_key}/caller".encode(), digest_size=12).hexdigest()
+        caller_call_id = f"{caller_digest}@{self.callerip or '0.0.0.0'}"
+        callee_call_id = ""
+        if self.calleegatewayid:
+            callee_digest = _blake2b(f"{seed_key}/callee".encode(), digest_size=12).hexdigest()
+            callee_call_id = f"{callee_digest}@{self.calleeip}"
         return (
             self.flowno, caller, caller, callee, callee, self.callerip, "", "",
             self.callergatewayid, "", caller, 0, self.calleeip, "", "", self.calleegatewayid, "",
             callee, 0, self.billingmode, self.calllevel, 0, self.starttime, self.stoptime,
             self.callerpdd, self.calleepdd, self.holdtime, "", self.feetime, fee, 0, 0, 0, 0, 0,
             self.customeraccount, self.customername, "", 0, 0, 0, 0, "", "", self.flowno,
-            self.softswitchname, softswitch_call_id,
-            self.leg_call_id("caller", self.callerip or "0.0.0.0"), "",
-            self.leg_call_id("callee", self.calleeip) if self.calleegatewayid else "", "", 0,
+            self.softswitchname, softswitch_call_id, caller_call_id, "", callee_call_id, "", 0,
             self.enddirection, self.endreason, 0, 0, -1, self.sipreasonheader,
             self.recordstarttime, "", self.flowno, None, None,
         )

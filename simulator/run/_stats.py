@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from simulator.core._decisions import Party
 from simulator.core._record import Cdr
@@ -54,16 +55,60 @@ class GatewayStats(_Traffic):
 
 
 _SIDES = ("caller", "callee")
+ZERO = Decimal(0)
+
+# What tells CDRs apart for the statistics: (caller gateway, callee gateway, endDirection,
+# endReason, reason name, answered, short hangup, recorded). A run has a few hundred of them.
+_Key = tuple[str, str, int, int, str, bool, bool, bool]
+
+
+class _Group:
+    """The CDRs of one key added since the last fold: how many, their talk time and fees."""
+
+    __slots__ = ("calls", "fee", "fees", "talk_seconds")
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.talk_seconds = 0
+        self.fee = False  # some CDR had a fee (a fee of 0 is never added, as before)
+        self.fees = ZERO
+
+
+class _Folded:
+    """A field of ``RunStats`` that ``add`` leaves behind: reading or setting it first folds
+    what was added since into every field, so every reader sees the totals of every CDR."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, stats: RunStats | None, owner: type | None = None) -> Any:
+        if stats is None:
+            return self
+        values = stats.__dict__
+        if values["_groups"]:
+            stats._fold()
+        return values[self.name]
+
+    def __set__(self, stats: RunStats, value: Any) -> None:
+        values = stats.__dict__
+        if values.get("_groups"):  # absent while the dataclass __init__ sets the fields
+            stats._fold()
+        values[self.name] = value
 
 
 @dataclass
 class RunStats(_Traffic):
-    """What the summary table shows; filled in as calls end."""
+    """What the summary table shows; filled in as calls end.
+
+    ``add`` only counts the CDR under its key (what the totals tell apart); the totals are
+    worked out from those counts when a field is first read after it. Money is exact (fees are
+    rounded to the billing precision), so adding it up per key gives the same sums.
+    """
 
     recorded: int = 0
-    charged: Decimal = Decimal(0)
+    charged: Decimal = ZERO
     suppressed: int = 0
-    revenue_gap: Decimal = Decimal(0)
+    revenue_gap: Decimal = ZERO
     directions: Counter[int] = field(default_factory=Counter)
     reasons: Counter[tuple[int, str]] = field(default_factory=Counter)
     sim_seconds: float = 0.0
@@ -71,42 +116,70 @@ class RunStats(_Traffic):
     gateways: dict[tuple[str, str], GatewayStats] = field(default_factory=dict)
     _by_gateway: dict[tuple[int, str], GatewayStats] = field(default_factory=dict, repr=False,
                                                              compare=False)
+    _groups: dict[_Key, _Group] = field(default_factory=dict, repr=False, compare=False)
 
     def add(self, cdr: Cdr, fee: Decimal) -> None:
-        self.calls += 1
         hold = cdr.holdtime
-        answered = cdr.starttime != cdr.stoptime or hold
         direction = cdr.enddirection
-        if answered:
-            self.answered += 1
-            self.talk_seconds += hold
-        self.directions[direction] += 1
-        self.reasons[(cdr.endreason, cdr.end_reason_name)] += 1
-        if cdr.recorded:
-            self.recorded += 1
-            if fee:
-                self.charged += fee
-        else:
-            self.suppressed += 1
-            if fee:
-                self.revenue_gap += fee
-        gateways = self._by_gateway
-        for side, name in ((0, cdr.callergatewayid), (1, cdr.calleegatewayid)):
-            if not name:
-                continue
-            stats = gateways.get((side, name))
-            if stats is None:
-                stats = gateways[(side, name)] = self.gateways[(_SIDES[side], name)] = \
-                    GatewayStats()
-            stats.calls += 1
+        answered = cdr.starttime != cdr.stoptime or hold != 0
+        short = answered and (hold < 5 if direction == _CALLEE else
+                              hold < 3 if direction == _CALLER else False)
+        key = (cdr.callergatewayid, cdr.calleegatewayid, direction, cdr.endreason,
+               cdr.end_reason_name, answered, short, cdr.recorded)
+        group = self._groups.get(key)
+        if group is None:
+            group = self._groups[key] = _Group()
+        group.calls += 1
+        group.talk_seconds += hold
+        if fee:
+            group.fees += fee
+            group.fee = True
+
+    def _fold(self) -> None:
+        """Add the groups' counts to the fields, as ``add`` used to do one CDR at a time; keys
+        come in the order they first appeared, so the counters and gateways keep their order."""
+        values = self.__dict__
+        groups, values["_groups"] = values["_groups"], {}
+        directions, reasons = values["directions"], values["reasons"]
+        gateways, by_gateway = values["gateways"], values["_by_gateway"]
+        for (caller, callee, direction, reason, name, answered, short, recorded), group \
+                in groups.items():
+            calls, hold = group.calls, group.talk_seconds
+            values["calls"] += calls
             if answered:
-                stats.answered += 1
-                stats.talk_seconds += hold
-                stats.ended_by[direction] += 1
-                if direction == _CALLEE and hold < 5:
-                    stats.short_callee_hangups += 1
-                elif direction == _CALLER and hold < 3:
-                    stats.short_caller_hangups += 1
+                values["answered"] += calls
+                values["talk_seconds"] += hold
+            directions[direction] += calls
+            reasons[(reason, name)] += calls
+            if recorded:
+                values["recorded"] += calls
+                if group.fee:
+                    values["charged"] += group.fees
+            else:
+                values["suppressed"] += calls
+                if group.fee:
+                    values["revenue_gap"] += group.fees
+            for side, gateway in ((0, caller), (1, callee)):
+                if not gateway:
+                    continue
+                stats = by_gateway.get((side, gateway))
+                if stats is None:
+                    stats = by_gateway[(side, gateway)] = gateways[(_SIDES[side], gateway)] = \
+                        GatewayStats()
+                stats.calls += calls
+                if answered:
+                    stats.answered += calls
+                    stats.talk_seconds += hold
+                    stats.ended_by[direction] += calls
+                    if short:
+                        if direction == _CALLEE:
+                            stats.short_callee_hangups += calls
+                        else:
+                            stats.short_caller_hangups += calls
+
+    def __getstate__(self) -> dict[str, Any]:  # a shard's statistics go whole to the parent
+        self._fold()
+        return self.__dict__
 
     def merge(self, other: RunStats) -> None:
         """Add a shard's statistics (``--workers``)."""
@@ -132,3 +205,10 @@ class RunStats(_Traffic):
         from simulator.run._summary import alarms
 
         return alarms(self)
+
+
+# After the dataclass is made: its __init__ sets these through the descriptors, and its
+# __eq__ and __repr__ read them through them.
+for _name in ("calls", "answered", "talk_seconds", "recorded", "charged", "suppressed",
+              "revenue_gap", "directions", "reasons", "gateways", "_by_gateway"):
+    setattr(RunStats, _name, _Folded(_name))
