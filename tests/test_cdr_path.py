@@ -1,6 +1,6 @@
 """The per-CDR path of a load run, made cheap, still gives what the plain code gives.
 
-``cdr_from_call`` stores the record slot by slot with per-switch facts cached, ``RunStats.add``
+``cdr_from_call`` stores the record slot by slot, ``RunStats.add``
 counts CDRs per key and folds them into its fields when read: each is checked here against a
 straightforward version of itself (what they were before they were made fast).
 """
@@ -8,7 +8,6 @@ straightforward version of itself (what they were before they were made fast).
 from __future__ import annotations
 
 import copy
-import gc
 import pickle
 from collections import Counter
 from decimal import Decimal
@@ -17,9 +16,8 @@ from typing import Any
 
 import pytest
 
-from simulator.core import _cdr
 from simulator.core._cdr import cdr_from_call, host_of
-from simulator.core._decisions import Party
+from simulator.core._decisions import Party, callee_rejection
 from simulator.core._record import Cdr
 from simulator.core._state import Call
 from simulator.run._run import scale_traffic
@@ -111,7 +109,7 @@ def test_the_records_of_a_load_run_are_what_the_plain_code_builds(standard) -> N
         assert fields(fast) == fields(plain)
 
 
-def test_each_switch_has_its_own_facts_and_they_go_with_it() -> None:
+def test_each_switch_writes_its_own_name_and_epoch() -> None:
     first = load("demo.yaml")
     second = first.model_copy(update={
         "switch": first.switch.model_copy(update={"name": "OTHER-SWITCH"}),
@@ -124,19 +122,17 @@ def test_each_switch_has_its_own_facts_and_they_go_with_it() -> None:
     for simulation in runs:
         for plain, fast in simulation.pairs:
             assert fields(fast) == fields(plain)
-    key = id(runs[1].switch)
-    assert key in _cdr._FACTS
-    del runs, simulation
-    gc.collect()
-    assert key not in _cdr._FACTS
 
 
-def test_verdicts_made_per_call_do_not_grow_the_ending_cache(monkeypatch) -> None:
-    monkeypatch.setattr(_cdr, "_ENDINGS_KEPT", 4)
+def test_a_rejection_code_has_one_verdict_so_the_ending_cache_stays_small() -> None:
+    """The switch caches ending fields by the verdict's identity: a Verdict made per call
+    would add an entry per call."""
+    assert callee_rejection(599) is callee_rejection(599)
+    assert callee_rejection(486) is callee_rejection(486)
     simulation = Both(load("decision-table/16-call-rejected.yaml"))
     simulation.run()
-    facts = _cdr._FACTS[id(simulation.switch)]
-    assert all(len(by_id) <= 4 for by_id in facts.endings.values())
+    cached = {verdict for verdict, _ in simulation.switch._endings.values()}
+    assert len(cached) == len(simulation.switch._endings)  # one entry per verdict and protocol
 
 
 # -- statistics ----------------------------------------------------------------------------------

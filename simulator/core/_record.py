@@ -159,16 +159,11 @@ class Cdr:
     def e_cdr_row(self) -> tuple[object, ...]:
         caller, callee = self.callere164, self.calleee164
         fee: Decimal = self.fee
-        seed_key = self.seed_key
         softswitch_call_id = _from_bytes(
-            _blake2b(f"{seed_key}/switch".encode(), digest_size=7).digest(), "big")
-        # leg_call_id, inlined: every e_cdr format (CSV, SQLite, jsonl, Parquet) builds a row
-        caller_digest = _blake2b(f"{seed_key}/caller".encode(), digest_size=12).hexdigest()
-        caller_call_id = f"{caller_digest}@{self.callerip or '0.0.0.0'}"
-        callee_call_id = ""
-        if self.calleegatewayid:
-            callee_digest = _blake2b(f"{seed_key}/callee".encode(), digest_size=12).hexdigest()
-            callee_call_id = f"{callee_digest}@{self.calleeip}"
+            _blake2b(f"{self.seed_key}/switch".encode(), digest_size=7).digest(), "big")
+        caller_call_id = self.leg_call_id("caller", self.callerip or "0.0.0.0")
+        callee_call_id = self.leg_call_id("callee", self.calleeip) if self.calleegatewayid \
+            else ""
         return (
             self.flowno, caller, caller, callee, callee, self.callerip, "", "",
             self.callergatewayid, "", caller, 0, self.calleeip, "", "", self.calleegatewayid, "",
