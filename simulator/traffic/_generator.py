@@ -54,7 +54,7 @@ class Script:
                  "media_stops_after", "refresh_failing_leg", "source_ip")
 
     def __init__(self, call_id: str, at: float, source_ip: str, caller_number: str,
-                 callee_number: str, callee: Behaviour | None, *,
+                 callee_number: str, callee: Behaviour | None,
                  credentials: tuple[str, str] | None = None, caller_hangup: float | None = None,
                  cancel_after: float | None = None, media_stops_after: float | None = None,
                  refresh_failing_leg: str | None = None,
@@ -91,31 +91,11 @@ class Script:
 class GeneratedScript(Script):
     """A call attempt made by a traffic profile: random instants, never a whole-second tie.
 
-    Every field is positional: the generator builds millions of them with ``map``.
+    Built with every field positional (``map`` over the drawn columns).
     """
 
     __slots__ = ()
     generated = True
-
-    def __init__(self, call_id: str, at: float, source_ip: str, caller_number: str,
-                 callee_number: str, callee: Behaviour | None,
-                 credentials: tuple[str, str] | None, caller_hangup: float | None,
-                 cancel_after: float | None, media_stops_after: float | None,
-                 refresh_failing_leg: str | None, admin_disconnect_at: float | None,
-                 account: str) -> None:
-        self.call_id = call_id
-        self.at = at
-        self.source_ip = source_ip
-        self.caller_number = caller_number
-        self.callee_number = callee_number
-        self.callee = callee
-        self.credentials = credentials
-        self.caller_hangup = caller_hangup
-        self.cancel_after = cancel_after
-        self.media_stops_after = media_stops_after
-        self.refresh_failing_leg = refresh_failing_leg
-        self.admin_disconnect_at = admin_disconnect_at
-        self.account = account
 
 
 # -- generating calls ---------------------------------------------------------------------------
