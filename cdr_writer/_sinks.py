@@ -55,11 +55,7 @@ _FEE_TEXTS_KEPT = 4096  # distinct fees remembered by a renderer (a run has a fe
 
 class FeeTexts(dict[Decimal, str]):
     """Fee -> ``format_fee(fee, places)``, remembered by value: formatting a Decimal costs a
-    third of a pipe line, and a run has few distinct fees. Read it as::
-
-        text = texts.get(fee)
-        if text is None or (not fee and fee.is_signed()):
-            text = texts.miss(fee)
+    third of a pipe line, and a run has few distinct fees.
 
     (-0 equals 0 but reads "-0.00", so a signed zero is never taken from the table.)
     """
@@ -68,7 +64,13 @@ class FeeTexts(dict[Decimal, str]):
         super().__init__()
         self.places = places
 
-    def miss(self, fee: Decimal) -> str:
+    def text(self, fee: Decimal) -> str:
+        text = self.get(fee)
+        if text is None or (not fee and fee.is_signed()):
+            text = self._miss(fee)
+        return text
+
+    def _miss(self, fee: Decimal) -> str:
         text = f"{fee:.{self.places}f}"
         if fee or not fee.is_signed():
             if len(self) >= _FEE_TEXTS_KEPT:
@@ -92,15 +94,8 @@ def pipe_line(cdr: Cdr, places: int) -> str:
 
 def pipe_renderer(places: int) -> Callable[[Cdr], str]:
     """``pipe_line(cdr, places) + "\\n"``, with the fee texts remembered."""
-    texts = FeeTexts(places)
-
-    def render(cdr: Cdr) -> str:
-        fee = cdr.fee
-        text = texts.get(fee)
-        if text is None or (not fee and fee.is_signed()):
-            text = texts.miss(fee)
-        return _pipe_text(cdr, text, "\n")
-    return render
+    fee_text = FeeTexts(places).text
+    return lambda cdr: _pipe_text(cdr, fee_text(cdr.fee), "\n")
 
 
 class _CsvLine:
@@ -135,16 +130,9 @@ def e_cdr_csv_values(cdr: Cdr, places: int) -> list[object]:
 
 def e_cdr_csv_renderer(places: int) -> Callable[[Cdr], str]:
     """One CSV line of ``e_cdr_csv_values(cdr, places)``, with the fee texts remembered."""
-    texts = FeeTexts(places)
+    fee_text = FeeTexts(places).text
     line = _CsvLine()
-
-    def render(cdr: Cdr) -> str:
-        fee = cdr.fee
-        text = texts.get(fee)
-        if text is None or (not fee and fee.is_signed()):
-            text = texts.miss(fee)
-        return line(_csv_row(cdr.e_cdr_row(), text))
-    return render
+    return lambda cdr: line(_csv_row(cdr.e_cdr_row(), fee_text(cdr.fee)))
 
 
 # What json.dumps(obj, separators=(",", ":")) builds on every call, built once.

@@ -175,13 +175,6 @@ def test_renderers_give_what_the_plain_functions_give() -> None:
 def test_fee_texts_by_value_keep_the_sign_of_zero_and_stay_small(monkeypatch) -> None:
     monkeypatch.setattr(_sinks, "_FEE_TEXTS_KEPT", 3)
     texts = FeeTexts(2)
-
-    def text(fee: Decimal) -> str:
-        found = texts.get(fee)
-        if found is None or (not fee and fee.is_signed()):
-            found = texts.miss(fee)
-        return found
-
     for fee in ["0", "-0", "0.000", "-0.0", "1.005", "1.0050", "0.125", "2", "-1.5"] * 2:
-        assert text(Decimal(fee)) == f"{Decimal(fee):.2f}"
+        assert texts.text(Decimal(fee)) == f"{Decimal(fee):.2f}"
     assert len(texts) <= 3
