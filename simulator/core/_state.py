@@ -394,7 +394,13 @@ class Setup:
 
     @property
     def any_gateway_up(self) -> bool:
-        return any(load.up for load in self.candidates)
+        # A loop, not any(genexpr): a short-circuited generator is finalized (closed) on every
+        # call, and an exception a signal handler raises inside a finalizer is dropped, which
+        # could make a SIGTERM to a run go unnoticed.
+        for load in self.candidates:  # noqa: SIM110
+            if load.up:
+                return True
+        return False
 
     @property
     def any_gateway_free(self) -> bool:
