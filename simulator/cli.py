@@ -14,6 +14,7 @@ from types import FrameType
 from rich.console import Console
 
 from cdr_writer import DEFAULT_FORMATS, FORMATS, UnknownFormat, parse_formats
+from simulator.run import _stop as stop
 from simulator.run._run import RunResult, apply_overrides, find_run_errors, run_scenario
 from simulator.run._summary import print_summary
 from simulator.scenario._loader import ScenarioError, load_scenario
@@ -375,7 +376,7 @@ def main(argv: list[str] | None = None) -> int:
             _formats(args.format)
     except argparse.ArgumentTypeError as exc:
         parser.error(str(exc))
-    signal.signal(signal.SIGTERM, _on_sigterm)
+    install_signal_handlers()
     try:
         return args.handler(args, out, err)
     except ScenarioError as exc:
@@ -387,6 +388,7 @@ def main(argv: list[str] | None = None) -> int:
                   markup=False, highlight=False)
         return EXIT_INVALID
     except KeyboardInterrupt as exc:
+        stop.taken()
         err.print(_interrupted_message(exc), markup=False, highlight=False)
         return EXIT_INTERRUPTED
 
@@ -401,12 +403,25 @@ class Terminated(KeyboardInterrupt):
 _MAIN_PID = os.getpid()
 
 
+def install_signal_handlers() -> None:
+    """SIGTERM is taken like Ctrl-C; both stops are also kept until the run takes them."""
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not when ignored
+        signal.signal(signal.SIGINT, _on_sigint)
+
+
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
     if os.getpid() != _MAIN_PID:  # a forked worker: die as SIGTERM means, the parent cleans up
         signal.signal(signum, signal.SIG_DFL)
         os.kill(os.getpid(), signum)
         return
-    raise Terminated
+    raise stop.request(Terminated())
+
+
+def _on_sigint(signum: int, frame: FrameType | None) -> None:
+    if os.getpid() != _MAIN_PID:  # a forked worker: stop as Python does, the parent cleans up
+        raise KeyboardInterrupt
+    raise stop.request(KeyboardInterrupt())
 
 
 def _interrupted_message(exc: KeyboardInterrupt) -> str:

@@ -12,6 +12,7 @@ import resource
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -100,6 +101,38 @@ def test_sigterm_is_taken_like_ctrl_c_and_leaves_nothing(tmp_path: Path) -> None
     assert run.returncode == 130, stderr
     assert "terminated (SIGTERM); nothing was written" in stderr and "Traceback" not in stderr
     assert list(out.iterdir()) == [] and not staging_in(tmp_path)
+
+
+LOST_WHERE_IT_LANDED = """
+import signal, sys
+from pathlib import Path
+from simulator import load_scenario, run_scenario
+from simulator.cli import Terminated, install_signal_handlers
+install_signal_handlers()
+try:  # code that clears the exception, as numpy's lazy import of its random module can
+    signal.raise_signal(getattr(signal, sys.argv[1]))  # the handler runs before this returns
+except KeyboardInterrupt:
+    print("cleared")
+out = Path(sys.argv[2])
+try:
+    run_scenario(load_scenario("scenarios/load/standard.yaml"), out, ("pipe", "sqlite"))
+    print("went on")
+except Terminated:
+    print("taken: Terminated")
+except KeyboardInterrupt:
+    print("taken: KeyboardInterrupt")
+print(sorted(p.name for p in out.iterdir()))
+"""
+
+
+@pytest.mark.parametrize(("signal_name", "taken"), [("SIGTERM", "Terminated"),
+                                                    ("SIGINT", "KeyboardInterrupt")])
+def test_a_stop_lost_where_the_signal_landed_is_taken_by_the_run(
+        tmp_path: Path, signal_name: str, taken: str) -> None:
+    done = subprocess.run([sys.executable, "-c", LOST_WHERE_IT_LANDED, signal_name,
+                           str(tmp_path / "out")], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
+    assert done.stdout.splitlines() == ["cleared", f"taken: {taken}", "[]"], done.stderr
 
 
 def test_staging_of_a_killed_run_is_cleaned_by_the_next(tmp_path: Path) -> None:

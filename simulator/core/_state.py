@@ -394,9 +394,7 @@ class Setup:
 
     @property
     def any_gateway_up(self) -> bool:
-        # A loop, not any(genexpr): a short-circuited generator is finalized (closed) on every
-        # call, and an exception a signal handler raises inside a finalizer is dropped, which
-        # could make a SIGTERM to a run go unnoticed.
+        # A loop, not any(genexpr): no generator to build and finalize on every call setup
         for load in self.candidates:  # noqa: SIM110
             if load.up:
                 return True

@@ -14,6 +14,8 @@ from cdr_writer import DEFAULT_FORMATS, FORMATS, Cdr, Output, pipe_line
 from simulator.run._parallel import ShardingError, run_sharded
 from simulator.run._progress import RunProgress
 from simulator.run._stats import RunStats
+from simulator.run._stop import raise_requested
+from simulator.run._stop import requests as stop_requests
 from simulator.run._trace_file import TraceFile
 from simulator.scenario._bounds import MAX_CPS, MAX_SPAN
 from simulator.scenario._endings import ending_errors
@@ -304,6 +306,7 @@ def _run_sharded(scenario: Scenario, output: Output | None, formats: tuple[str, 
         done.merge(stats)
         if progress is not None:
             progress.update(done.calls, done.sim_seconds, force=True)
+        raise_requested()
 
     try:
         stats, kept = run_sharded(scenario, output, formats, workers=max(workers, 1),
@@ -341,14 +344,19 @@ class _UdpFeed:
 def _counted(stats: RunStats, write: Callable[[Cdr], None] | None) -> Callable[[Cdr], None]:
     """Every CDR into the run's statistics, then to ``write`` (the output), if any."""
     add = stats.add
+    stops = stop_requests  # a signal's stop lost where it landed is taken here (see _stop)
     if write is None:
         def count(cdr: Cdr) -> None:
             add(cdr, cdr.fee)
+            if stops:
+                raise_requested()
         return count
 
     def count_and_write(cdr: Cdr) -> None:
         add(cdr, cdr.fee)
         write(cdr)
+        if stops:
+            raise_requested()
     return count_and_write
 
 
