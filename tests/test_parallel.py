@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import pickle
+import random
 from collections import Counter
 from pathlib import Path
 
+from cdr_writer import FLOWNO, Cdr, Output
 from simulator import load_scenario, run_scenario
+from simulator.run import _parallel
 from simulator.run._parallel import plan_shards, split
 from traffic_support import ROOT, load_scenario_from, pipe_records, profile, tree_bytes
 
@@ -104,3 +109,53 @@ def test_unreachable_dask_scheduler_is_a_clear_error(tmp_path: Path, monkeypatch
     else:
         raise AssertionError("ran without a scheduler")
     assert not list((tmp_path / "out").rglob("*.txt"))
+
+
+def test_the_block_merge_keeps_stoptime_shard_position_order_across_batches(
+        tmp_path: Path) -> None:
+    # Many records tied on a stoptime, batches cut inside the ties, an hour boundary crossed:
+    # the merge must give exactly the order of (stoptime, shard, position), flowno 1, 2, 3 …
+    # over the recorded ones, every record in jsonl and each kept record its final flowno.
+    rng = random.Random(7)
+    hour = 3_600_000
+    start = 1_795_996_800_000 - 30  # 30 ms before an hour starts
+    spools, expected = [], []
+    for shard in range(3):
+        stoptimes = sorted(start + rng.randrange(60) for _ in range(rng.randrange(40, 90)))
+        path = tmp_path / f"shard-{shard}.spool"
+        with path.open("wb") as handle:
+            position = 0
+            while position < len(stoptimes):
+                size = rng.randrange(1, 9)
+                batch = stoptimes[position:position + size]
+                recorded = [rng.random() < 0.8 for _ in batch]
+                keys = [f"{t}-{shard}-{position + i + 1}" for i, t in enumerate(batch)]
+                pipe = [f"{k}|{FLOWNO}\n" if r else None
+                        for k, r in zip(keys, recorded, strict=True)]
+                jsonl = [json.dumps({"k": k, "flowno": FLOWNO if r else None}) + "\n"
+                         for k, r in zip(keys, recorded, strict=True)]
+                pickle.dump((batch, recorded, [pipe, jsonl]), handle)
+                expected += [(t, shard, position + i + 1, r)
+                             for i, (t, r) in enumerate(zip(batch, recorded, strict=True))]
+                position += size
+        spools.append(str(path))
+    expected.sort()
+    kept_at = [(s, n) for _, s, n, r in expected[::17] if r]
+    kept = {position: Cdr() for position in kept_at}
+    output = Output(tmp_path / "out", ("pipe", "jsonl"), 2)
+    _parallel.merge_into(output, spools, kept)
+    output.commit()
+    recorded = [(t, s, n) for t, s, n, r in expected if r]
+    files = sorted((tmp_path / "out" / "cdr").glob("*.txt"))
+    assert len(files) == 2  # the hour boundary rotated the file
+    lines = [line for f in files for line in f.read_text().splitlines()]
+    assert lines == [f"{t}-{s}-{n}|{i}" for i, (t, s, n) in enumerate(recorded, 1)]
+    assert all(int(line.split("-")[0]) < start + 30 for line in files[0].read_text().split())
+    rows = [json.loads(line) for line in (tmp_path / "out" / "cdr.jsonl").read_text().split("\n")
+            if line]
+    assert [row["k"] for row in rows] == [f"{t}-{s}-{n}" for t, s, n, _ in expected]
+    flownos = dict(((s, n), i) for i, (_, s, n) in enumerate(recorded, 1))
+    assert [row["flowno"] for row in rows] == [flownos.get((s, n)) for _, s, n, _ in expected]
+    assert {position: cdr.flowno for position, cdr in kept.items()} == \
+        {position: flownos[position] for position in kept_at}
+    assert (start + 30) % hour == 0  # the boundary crossed is a whole hour

@@ -25,14 +25,15 @@ How the output is merged
 ------------------------
 Each shard renders its records (in the formats asked for, by each format's ``renderer`` in the
 registry, ``cdr_writer._formats``) with a placeholder for ``flowno`` and spools them in stoptime
-order. The parent merges the spools on (stoptime, shard, order in the shard), numbers the
-recorded ones 1, 2, 3 … and hands them to the same sinks (``write_rendered``), hourly and daily
-files included, as a single process does. A format without ``renderer`` gets the record itself.
+order, in column batches. The parent merges the spools on (stoptime, shard, order in the shard)
+a block at a time (see ``merge_into``), numbers the recorded ones 1, 2, 3 … and hands them to
+the same sinks (``write_rendered_block``, or ``write_rendered`` one by one where a sink has no
+block form), hourly and daily files included, as a single process does. A format without
+``renderer`` gets the record itself.
 """
 
 from __future__ import annotations
 
-import heapq
 import io
 import os
 import pickle
@@ -42,6 +43,8 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from multiprocessing import get_context
 from typing import Any
+
+import numpy as np
 
 from cdr_writer import FLOWNO, Cdr, CdrFormat, Output, get_format
 from simulator.run._stats import RunStats
@@ -107,10 +110,11 @@ def split(capacity: int | None, weights: list[float]) -> list[int | None]:
 
 # -- inside a shard -----------------------------------------------------------------------------
 class _Spool:
-    """Receives a shard's CDRs and spools them, rendered, in batches of pickled tuples.
+    """Receives a shard's CDRs and spools them, rendered, in pickled column batches.
 
-    Entry: (stoptime, shard, n, recorded, rendered): ``rendered`` holds one item per format
-    asked for, None where the format does not take the record (a suppressed one).
+    Batch: (stoptimes, recorded, columns): ``columns`` holds one list per format asked for,
+    None where the format does not take the record (a suppressed one). The n-th record spooled
+    (from 1) is the shard's position n, which ``kept`` positions name.
     """
 
     def __init__(self, handle: io.BufferedIOBase, shard: int, formats: tuple[str, ...],
@@ -124,8 +128,16 @@ class _Spool:
         self.renderers = [(f.renderer(places) if f.renderer else _the_record, f.all_records)
                           for f in chosen]
         self.recorded_only = not any(f.all_records for f in chosen)
-        self.batch: list[tuple[Any, ...]] = []
         self.count = 0
+        self._new_batch()
+
+    def _new_batch(self) -> None:
+        self.stoptimes: list[int] = []
+        self.recorded: list[bool] = []
+        self.columns: list[list[Any]] = [[] for _ in self.renderers]
+        self.filled = [(column.append, render, all_records)
+                       for column, (render, all_records) in zip(self.columns, self.renderers,
+                                                                strict=True)]
 
     def __call__(self, cdr: Cdr) -> None:
         recorded = cdr.recorded
@@ -139,18 +151,22 @@ class _Spool:
             self.kept[cdr.call_id] = ((self.shard, self.count) if recorded else None, cdr)
         if recorded:
             flowno, cdr.flowno = cdr.flowno, FLOWNO
-        rendered = tuple(render(cdr) if recorded or all_records else None
-                         for render, all_records in self.renderers)
-        if recorded:
+            for append, render, _ in self.filled:
+                append(render(cdr))
             cdr.flowno = flowno
-        self.batch.append((cdr.stoptime, self.shard, self.count, recorded, rendered))
-        if len(self.batch) >= _BATCH:
+        else:
+            for append, render, all_records in self.filled:
+                append(render(cdr) if all_records else None)
+        self.stoptimes.append(cdr.stoptime)
+        self.recorded.append(recorded)
+        if len(self.stoptimes) >= _BATCH:
             self.flush()
 
     def flush(self) -> None:
-        if self.batch:
-            pickle.dump(self.batch, self.handle, protocol=pickle.HIGHEST_PROTOCOL)
-            self.batch = []
+        if self.stoptimes:
+            pickle.dump((self.stoptimes, self.recorded, self.columns), self.handle,
+                        protocol=pickle.HIGHEST_PROTOCOL)
+            self._new_batch()
 
 
 def _the_record(cdr: Cdr) -> Cdr:
@@ -162,17 +178,26 @@ def _the_record(cdr: Cdr) -> Cdr:
 
 
 class _Writer:
-    """The parent's side of one format: rendered records (or records) into its sink."""
+    """The parent's side of one format: blocks of rendered records (or records) into its sink."""
 
     def __init__(self, cdr_format: CdrFormat, sink: Any) -> None:
         self.all_records = cdr_format.all_records
+        block = getattr(sink, "write_rendered_block", None)
+        if cdr_format.renderer is not None and block is not None:
+            self.write_block = block
+            return
         if cdr_format.renderer is not None:
-            self.write = sink.write_rendered
+            write = sink.write_rendered
         else:
             def write(_stoptime: int, cdr: Cdr, flowno: int | None) -> None:
                 cdr.flowno = flowno
                 sink.write(cdr)
-            self.write = write
+
+        def write_each(stoptimes: list[int], items: list[Any], flownos: list[int | None],
+                       ) -> None:
+            for stoptime, item, flowno in zip(stoptimes, items, flownos, strict=True):
+                write(stoptime, item, flowno)
+        self.write_block = write_each
 
 
 def run_shard(scenario: Scenario, shard: Shard, formats: tuple[str, ...],
@@ -201,35 +226,136 @@ def run_shard(scenario: Scenario, shard: Shard, formats: tuple[str, ...],
 
 
 # -- the parent ---------------------------------------------------------------------------------
-def _entries(source: str | bytes) -> Iterator[tuple[Any, ...]]:
+def _batches(source: str | bytes) -> Iterator[tuple[list[int], list[bool], list[list[Any]]]]:
     handle = open(source, "rb") if isinstance(source, str) else io.BytesIO(source)  # noqa: SIM115
     with handle:
         while True:
             try:
-                batch = pickle.load(handle)
+                yield pickle.load(handle)
             except EOFError:
                 return
-            yield from batch
+
+
+class _Pending:
+    """One shard's spooled records read but not yet merged (a batch or two)."""
+
+    def __init__(self, shard: int, source: str | bytes, formats: int) -> None:
+        self.shard = shard
+        self.batches = _batches(source)
+        self.live = True  # batches left to read
+        self.first = 1  # the shard position of stoptimes[0]
+        self.stoptimes = np.empty(0, dtype=np.int64)
+        self.recorded = np.empty(0, dtype=bool)
+        self.columns: list[list[Any]] = [[] for _ in range(formats)]
+
+    def read(self) -> None:
+        """Append the next batch (or learn there is none)."""
+        batch = next(self.batches, None)
+        if batch is None:
+            self.live = False
+            return
+        stoptimes, recorded, columns = batch
+        self.stoptimes = np.concatenate((self.stoptimes, np.array(stoptimes, dtype=np.int64)))
+        self.recorded = np.concatenate((self.recorded, np.array(recorded, dtype=bool)))
+        for mine, more in zip(self.columns, columns, strict=True):
+            mine.extend(more)
+
+    def take(self, count: int) -> tuple[np.ndarray, np.ndarray, list[list[Any]], int]:
+        """The first ``count`` records, and the shard position of the first."""
+        taken = (self.stoptimes[:count], self.recorded[:count],
+                 [column[:count] for column in self.columns], self.first)
+        self.stoptimes = self.stoptimes[count:]
+        self.recorded = self.recorded[count:]
+        for column in self.columns:
+            del column[:count]
+        self.first += count
+        return taken
 
 
 def merge_into(output: Output | None, sources: list[str | bytes],
                kept: dict[tuple[int, int], Cdr] | None = None) -> None:
-    """Merge shard spools into ``output`` in stoptime order, numbering flowno 1, 2, 3 …"""
+    """Merge shard spools into ``output`` in (stoptime, shard, position) order, numbering the
+    recorded records' flowno 1, 2, 3 …
+
+    Block by block: the smallest last stoptime among the shards' pending records is a horizon
+    no record still unread can be below, so every pending record before it goes out at once,
+    in one stable sort of the shards' parts taken in shard order. A shard whose pending records
+    all sit on the horizon reads on, so records tied on a stoptime are never split across
+    blocks out of order.
+    """
     if output is None:
         return
     writers = [_Writer(f, sink) for f, sink in zip(output.formats, output.sinks, strict=True)]
-    flowno = 0
-    for stoptime, shard, n, recorded, rendered in heapq.merge(*(_entries(s) for s in sources)):
-        if recorded:
-            flowno += 1
-            for writer, item in zip(writers, rendered, strict=True):
-                writer.write(stoptime, item, flowno)
-            if kept and (shard, n) in kept:
-                kept[(shard, n)].flowno = flowno
+    pending = [_Pending(i, source, len(writers)) for i, source in enumerate(sources)]
+    numbered = 0
+    while True:
+        for shard in pending:
+            while shard.live and not len(shard.stoptimes):
+                shard.read()
+        ends = [int(shard.stoptimes[-1]) for shard in pending if shard.live]
+        horizon = min(ends) if ends else None
+        parts = []
+        for shard in pending:
+            cut = (len(shard.stoptimes) if horizon is None
+                   else int(np.searchsorted(shard.stoptimes, horizon, side="left")))
+            if cut:
+                parts.append((shard.shard, shard.take(cut)))
+        if parts:
+            numbered = _write_merged(writers, parts, numbered, kept)
+        if horizon is None:
+            return
+        for shard in pending:
+            if shard.live and int(shard.stoptimes[-1]) == horizon:
+                shard.read()
+
+
+def _write_merged(writers: list[_Writer], parts: list[tuple[int, Any]], numbered: int,
+                  kept: dict[tuple[int, int], Cdr] | None) -> int:
+    """One block of the merge into every writer; returns the last flowno given."""
+    stoptimes = np.concatenate([stop for _, (stop, _, _, _) in parts])
+    recorded = np.concatenate([rec for _, (_, rec, _, _) in parts])
+    order = np.argsort(stoptimes, kind="stable") if len(parts) > 1 else None
+    if order is not None:
+        stoptimes, recorded = stoptimes[order], recorded[order]
+    flownos = np.cumsum(recorded) + numbered
+    chosen = np.flatnonzero(recorded)
+    stop_list = stoptimes.tolist()
+    recorded_stoptimes = stoptimes[chosen].tolist()
+    recorded_flownos = flownos[chosen].tolist()
+    all_flownos: list[int | None] | None = None
+    for k, writer in enumerate(writers):
+        items = [item for _, (_, _, columns, _) in parts for item in columns[k]]
+        if order is not None:
+            items = [items[i] for i in order.tolist()]
+        if writer.all_records:
+            if all_flownos is None:
+                all_flownos = [f if r else None
+                               for f, r in zip(flownos.tolist(), recorded.tolist(), strict=True)]
+            writer.write_block(stop_list, items, all_flownos)
         else:
-            for writer, item in zip(writers, rendered, strict=True):
-                if writer.all_records:
-                    writer.write(stoptime, item, None)
+            writer.write_block(recorded_stoptimes, [items[i] for i in chosen.tolist()],
+                               recorded_flownos)
+    if kept:
+        _number_kept(kept, parts, order, flownos)
+    return numbered + len(chosen)
+
+
+def _number_kept(kept: dict[tuple[int, int], Cdr], parts: list[tuple[int, Any]],
+                 order: np.ndarray | None, flownos: np.ndarray) -> None:
+    """The final flowno of the kept records (``expect:`` calls) this block holds."""
+    where = {}
+    offset = 0
+    for shard, (stop, _, _, first) in parts:
+        for n in range(first, first + len(stop)):
+            if (shard, n) in kept:
+                where[offset + n - first] = kept[(shard, n)]
+        offset += len(stop)
+    if not where:
+        return
+    placed = np.empty(offset, dtype=np.int64)
+    placed[order if order is not None else np.arange(offset)] = np.arange(offset)
+    for index, cdr in where.items():
+        cdr.flowno = int(flownos[placed[index]])
 
 
 def run_sharded(scenario: Scenario, output: Output | None, formats: tuple[str, ...], *,
