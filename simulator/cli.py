@@ -10,6 +10,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 from rich.console import Console
 
@@ -376,7 +377,7 @@ def main(argv: list[str] | None = None) -> int:
             _formats(args.format)
     except argparse.ArgumentTypeError as exc:
         parser.error(str(exc))
-    install_signal_handlers()
+    previous = install_signal_handlers()
     try:
         return args.handler(args, out, err)
     except ScenarioError as exc:
@@ -388,9 +389,13 @@ def main(argv: list[str] | None = None) -> int:
                   markup=False, highlight=False)
         return EXIT_INVALID
     except KeyboardInterrupt as exc:
-        stop.taken()
         err.print(_interrupted_message(exc), markup=False, highlight=False)
         return EXIT_INTERRUPTED
+    finally:  # main may run inside another program (or a test): leave its signals as they were
+        stop.taken()
+        for signum, handler in previous.items():
+            if handler is not None:  # None: set outside Python, cannot be put back
+                signal.signal(signum, handler)
 
 
 class Terminated(KeyboardInterrupt):
@@ -403,11 +408,13 @@ class Terminated(KeyboardInterrupt):
 _MAIN_PID = os.getpid()
 
 
-def install_signal_handlers() -> None:
-    """SIGTERM is taken like Ctrl-C; both stops are also kept until the run takes them."""
-    signal.signal(signal.SIGTERM, _on_sigterm)
+def install_signal_handlers() -> dict[int, Any]:
+    """SIGTERM is taken like Ctrl-C; both stops are also kept until the run takes them.
+    Returns the handlers replaced."""
+    previous = {signal.SIGTERM: signal.signal(signal.SIGTERM, _on_sigterm)}
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not when ignored
-        signal.signal(signal.SIGINT, _on_sigint)
+        previous[signal.SIGINT] = signal.signal(signal.SIGINT, _on_sigint)
+    return previous
 
 
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:

@@ -135,6 +135,14 @@ def test_a_stop_lost_where_the_signal_landed_is_taken_by_the_run(
     assert done.stdout.splitlines() == ["cleared", f"taken: {taken}", "[]"], done.stderr
 
 
+def test_main_leaves_the_signal_handlers_of_its_host_as_they_were(tmp_path: Path) -> None:
+    from simulator.cli import main
+
+    before = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    assert main(["run", "scenarios/demo.yaml", "-o", str(tmp_path / "o")]) == 0
+    assert {signum: signal.getsignal(signum) for signum in before} == before
+
+
 def test_staging_of_a_killed_run_is_cleaned_by_the_next(tmp_path: Path) -> None:
     out = tmp_path / "out"
     run = start("run", *LONG, "-o", str(out), "--trace", str(tmp_path / "t.jsonl"))
