@@ -95,9 +95,13 @@ def test_sigterm_is_taken_like_ctrl_c_and_leaves_nothing(tmp_path: Path) -> None
     out = tmp_path / "out"
     run = start("run", *LONG, "-o", str(out), "--format", "pipe,sqlite,jsonl", "--trace",
                 str(tmp_path / "t.jsonl"))
-    wait_for(lambda: staging_in(out) and staging_in(tmp_path))
-    run.send_signal(signal.SIGTERM)
-    _, stderr = run.communicate(timeout=60)
+    try:
+        wait_for(lambda: staging_in(out) and staging_in(tmp_path))
+        run.send_signal(signal.SIGTERM)
+        _, stderr = run.communicate(timeout=60)
+    finally:  # a run that missed the signal must not stay behind, holding a core and memory
+        run.kill()
+        run.wait()
     assert run.returncode == 130, stderr
     assert "terminated (SIGTERM); nothing was written" in stderr and "Traceback" not in stderr
     assert list(out.iterdir()) == [] and not staging_in(tmp_path)
@@ -133,6 +137,43 @@ def test_a_stop_lost_where_the_signal_landed_is_taken_by_the_run(
                            str(tmp_path / "out")], cwd=ROOT, capture_output=True, text=True,
                           timeout=120)
     assert done.stdout.splitlines() == ["cleared", f"taken: {taken}", "[]"], done.stderr
+
+
+def children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(child) for child in path.read_text().split()] if path.exists() else []
+
+
+def test_sigterm_stops_a_sharded_run_without_waiting_for_its_workers(tmp_path: Path) -> None:
+    # At --scale 1000 a worker's shard runs for minutes: a parent that waited for it would
+    # still be there long after the deadline below.
+    out = tmp_path / "out"
+    run = start("run", "scenarios/load/standard.yaml", "--scale", "1000", "--workers", "2",
+                "--no-progress", "-o", str(out))
+    workers: list[int] = []
+    try:
+        wait_for(lambda: staging_in(out) and children(run.pid))
+        workers = children(run.pid)
+        time.sleep(1)  # the worker is into its shard
+        run.send_signal(signal.SIGTERM)
+        _, stderr = run.communicate(timeout=20)
+    finally:  # a failing run must not stay behind, holding a core and memory
+        for pid in [run.pid, *workers]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        run.wait()
+    assert run.returncode == 130, stderr
+    assert "terminated (SIGTERM); nothing was written" in stderr and "Traceback" not in stderr
+    # the workers (and multiprocessing's resource tracker, which follows its parent) are gone
+    wait_for(lambda: not [pid for pid in workers if _alive(pid)], timeout=10)
+    assert list(out.iterdir()) == []
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return "zombie" not in Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
 
 
 def test_main_leaves_the_signal_handlers_of_its_host_as_they_were(tmp_path: Path) -> None:

@@ -39,9 +39,9 @@ import os
 import pickle
 import tempfile
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from multiprocessing import get_context
+from multiprocessing.pool import AsyncResult
 from typing import Any
 
 import numpy as np
@@ -393,15 +393,44 @@ def _run_local(scenario: Scenario, shards: list[Shard], formats: tuple[str, ...]
                paths: list[str], on_done: Callable[[RunStats], None] | None,
                calls: int | None) -> list[tuple[RunStats, bytes | None, dict[str, Any]]]:
     if len(shards) == 1:
-        result = run_shard(scenario, shards[0], formats, paths[0], calls)
-        if on_done:
-            on_done(result[0])
-        return [result]
+        return _in_order([_Done(run_shard(scenario, shards[0], formats, paths[0], calls))],
+                         on_done)
+    # The first shard runs here, while N - 1 workers run the others: this process has its
+    # modules loaded already, and a worker takes about half a second to start.
     # spawn: a clean interpreter per worker, safe whatever threads the parent runs (rich, Dask).
-    with ProcessPoolExecutor(len(shards), mp_context=get_context("spawn")) as pool:
-        futures = [pool.submit(run_shard, scenario, shard, formats, path, calls)
-                   for shard, path in zip(shards, paths, strict=True)]
-        return _in_order(futures, on_done)
+    pool = get_context("spawn").Pool(len(shards) - 1)
+    try:
+        started = [pool.apply_async(run_shard, (scenario, shard, formats, path, calls))
+                   for shard, path in zip(shards[1:], paths[1:], strict=True)]
+        here = _Done(run_shard(scenario, shards[0], formats, paths[0], calls))
+        results = _in_order([here, *(_Awaited(result) for result in started)], on_done)
+    except BaseException:
+        pool.terminate()  # a stopped run (Ctrl-C, SIGTERM, an error) does not wait for them
+        pool.join()
+        raise
+    pool.close()
+    pool.join()
+    return results
+
+
+class _Done:
+    """A shard run in this process, as a future that is done."""
+
+    def __init__(self, result: tuple[RunStats, bytes | None, dict[str, Any]]) -> None:
+        self._result = result
+
+    def result(self) -> tuple[RunStats, bytes | None, dict[str, Any]]:
+        return self._result
+
+
+class _Awaited:
+    """A worker's shard, as a future."""
+
+    def __init__(self, started: AsyncResult) -> None:
+        self._started = started
+
+    def result(self) -> tuple[RunStats, bytes | None, dict[str, Any]]:
+        return self._started.get()
 
 
 def _run_on_dask(address: str | Any, scenario: Scenario, shards: list[Shard],
