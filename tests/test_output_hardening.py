@@ -108,7 +108,7 @@ def test_sigterm_is_taken_like_ctrl_c_and_leaves_nothing(tmp_path: Path) -> None
 
 
 LOST_WHERE_IT_LANDED = """
-import signal, sys
+import signal, sys, time
 from pathlib import Path
 from simulator import load_scenario, run_scenario
 from simulator.cli import Terminated, install_signal_handlers
@@ -118,25 +118,31 @@ try:  # code that clears the exception, as numpy's lazy import of its random mod
 except KeyboardInterrupt:
     print("cleared")
 out = Path(sys.argv[2])
+workers = int(sys.argv[3])
+began = time.monotonic()
 try:
-    run_scenario(load_scenario("scenarios/load/standard.yaml"), out, ("pipe", "sqlite"))
+    run_scenario(load_scenario("scenarios/load/standard.yaml"), out, ("pipe", "sqlite"),
+                 scale=100 if workers > 1 else 1, workers=workers)
     print("went on")
 except Terminated:
     print("taken: Terminated")
 except KeyboardInterrupt:
     print("taken: KeyboardInterrupt")
 print(sorted(p.name for p in out.iterdir()))
+print(time.monotonic() - began < 8)  # a shard of --scale 100 runs far longer
 """
 
 
+@pytest.mark.parametrize("workers", [1, 2])
 @pytest.mark.parametrize(("signal_name", "taken"), [("SIGTERM", "Terminated"),
                                                     ("SIGINT", "KeyboardInterrupt")])
 def test_a_stop_lost_where_the_signal_landed_is_taken_by_the_run(
-        tmp_path: Path, signal_name: str, taken: str) -> None:
+        tmp_path: Path, signal_name: str, taken: str, workers: int) -> None:
+    # With workers the parent runs the first shard itself: it takes the stop there.
     done = subprocess.run([sys.executable, "-c", LOST_WHERE_IT_LANDED, signal_name,
-                           str(tmp_path / "out")], cwd=ROOT, capture_output=True, text=True,
-                          timeout=120)
-    assert done.stdout.splitlines() == ["cleared", f"taken: {taken}", "[]"], done.stderr
+                           str(tmp_path / "out"), str(workers)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300)
+    assert done.stdout.splitlines() == ["cleared", f"taken: {taken}", "[]", "True"], done.stderr
 
 
 def children(pid: int) -> list[int]:

@@ -48,6 +48,8 @@ import numpy as np
 
 from cdr_writer import FLOWNO, Cdr, CdrFormat, Output, get_format
 from simulator.run._stats import RunStats
+from simulator.run._stop import raise_requested
+from simulator.run._stop import requests as stop_requests
 from simulator.scenario._schema import Scenario
 from simulator.transports._simulated import Simulation
 
@@ -214,6 +216,8 @@ def run_shard(scenario: Scenario, shard: Shard, formats: tuple[str, ...],
         def on_cdr(cdr: Cdr) -> None:
             stats.add(cdr, cdr.fee)
             spool(cdr)
+            if stop_requests:  # the shard the parent runs takes a lost stop, as a run does
+                raise_requested()
         simulation = Simulation(scenario, on_cdr, accounts=shard.accounts,
                                 capacities=shard.capacities, calls=calls)
         simulation.run()
