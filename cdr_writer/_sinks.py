@@ -16,7 +16,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import sqlite3
 import tempfile
 from collections.abc import Callable
@@ -567,9 +566,6 @@ def _alive(pid: int) -> bool:
     return True
 
 
-_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-
 class Output:
     """The output directory of one run: sinks that write into staging, then commit or abort.
 
@@ -611,8 +607,6 @@ class Output:
         # looked up once: write runs once per CDR
         self._recorded_writes = tuple(sink.write for sink in self.recorded_sinks)
         self._all_writes = tuple(sink.write for sink in self.all_sinks)
-        if direct:
-            self.write = self._write_unsplit  # type: ignore[method-assign]
 
     def write(self, cdr: Cdr) -> None:
         try:
@@ -624,16 +618,6 @@ class Output:
         except OSError as exc:
             raise self._named(exc) from None
         self.records += 1
-
-    def _write_unsplit(self, cdr: Cdr) -> None:
-        """``write`` for files written in place, which a stopped run keeps: a stop signal that
-        arrives while a record goes out is taken once every sink has it and it is counted, so
-        the count a stopped run reports is what is on disk."""
-        held = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
-        try:
-            Output.write(self, cdr)
-        finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
     def _named(self, exc: OSError) -> OSError:
         """``exc`` naming the file's place in the output directory, not its staging name."""

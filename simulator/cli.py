@@ -422,13 +422,13 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
         signal.signal(signum, signal.SIG_DFL)
         os.kill(os.getpid(), signum)
         return
-    raise stop.request(Terminated())
+    stop.signalled(Terminated())
 
 
 def _on_sigint(signum: int, frame: FrameType | None) -> None:
     if os.getpid() != _MAIN_PID:  # a forked worker: stop as Python does, the parent cleans up
         raise KeyboardInterrupt
-    raise stop.request(KeyboardInterrupt())
+    stop.signalled(KeyboardInterrupt())
 
 
 def _interrupted_message(exc: KeyboardInterrupt) -> str:

@@ -145,6 +145,42 @@ def test_a_stop_lost_where_the_signal_landed_is_taken_by_the_run(
     assert done.stdout.splitlines() == ["cleared", f"taken: {taken}", "[]", "True"], done.stderr
 
 
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
+def test_a_stop_while_a_realtime_record_goes_out_waits_until_it_is_written_and_counted(
+        tmp_path: Path, stop: signal.Signals) -> None:
+    # A stopped realtime run reports output.records as what is on disk: a stop taken between
+    # the sinks' writes and the count would make the report one short of the files.
+    from test_sink_output import START, record
+
+    from cdr_writer import Output
+    from simulator.cli import install_signal_handlers
+    from simulator.run import _stop
+    from simulator.run._run import _counted
+    from simulator.run._stats import RunStats
+
+    host = signal.signal(signal.SIGINT, signal.default_int_handler)
+    previous = install_signal_handlers()
+    try:
+        output = Output(tmp_path, ("jsonl", "pipe"), 2, direct=True)
+        pipe_write = output._recorded_writes[0]
+
+        def write_then_signal(cdr: object) -> None:
+            pipe_write(cdr)
+            signal.raise_signal(stop)  # its handler runs before this returns
+        output._recorded_writes = (write_then_signal,)
+        on_cdr = _counted(RunStats(), output.write, whole=True)
+        with pytest.raises(KeyboardInterrupt):
+            on_cdr(record(1, START + 1000))
+        assert output.records == 1
+        files = output.commit()
+    finally:
+        _stop.taken()
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        signal.signal(signal.SIGINT, host)
+    assert [len(p.read_text().splitlines()) for p in sorted(files)] == [1, 1]
+
+
 def children(pid: int) -> list[int]:
     path = Path(f"/proc/{pid}/task/{pid}/children")
     return [int(child) for child in path.read_text().split()] if path.exists() else []

@@ -11,7 +11,6 @@ import csv
 import errno
 import io
 import json
-import signal
 import sqlite3
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -180,29 +179,3 @@ def test_fee_texts_by_value_keep_the_sign_of_zero_and_stay_small(monkeypatch) ->
         assert texts.text(Decimal(fee)) == f"{Decimal(fee):.2f}"
     assert len(texts) <= 3
 
-
-@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
-def test_a_stop_during_a_direct_write_waits_until_the_record_is_whole_and_counted(
-        tmp_path: Path, stop: signal.Signals) -> None:
-    # A stopped realtime run reports output.records as what is on disk: a signal taken between
-    # the sinks' writes and the count would make the report one short of the files.
-    def stopped(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-    previous = signal.signal(stop, stopped)
-    try:
-        output = Output(tmp_path, ("jsonl", "pipe"), 2, direct=True)
-        first_write = output._recorded_writes[0]
-
-        def write_then_signal(cdr: Cdr) -> None:
-            first_write(cdr)
-            signal.raise_signal(stop)  # taken at once unless the write holds it
-        output._recorded_writes = (write_then_signal,)
-        with pytest.raises(KeyboardInterrupt):
-            output.write(record(1, START + 1000))
-        assert output.records == 1
-        files = output.commit()
-    finally:
-        signal.signal(stop, previous)
-    jsonl = next(p for p in files if p.suffix == ".jsonl")
-    assert len(jsonl.read_text().splitlines()) == 1
-    assert sum(len(p.read_text().splitlines()) for p in files if p.suffix == ".txt") == 1

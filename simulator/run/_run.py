@@ -14,7 +14,7 @@ from cdr_writer import DEFAULT_FORMATS, FORMATS, Cdr, Output, pipe_line
 from simulator.run._parallel import ShardingError, run_sharded
 from simulator.run._progress import RunProgress
 from simulator.run._stats import RunStats
-from simulator.run._stop import raise_requested
+from simulator.run._stop import hold, raise_requested, release
 from simulator.run._stop import requests as stop_requests
 from simulator.run._trace_file import TraceFile
 from simulator.scenario._bounds import MAX_CPS, MAX_SPAN
@@ -147,7 +147,8 @@ def run_scenario(scenario: Scenario, out_dir: str | Path | None = "out",
     keep = {c.id for c in scenario.calls if c.expect}
     feed = _UdpFeed(udp, scenario.switch.SERVER_BILLING_FEE_PRECISTION) if udp else None
     stats = RunStats()
-    on_cdr = _counted(stats, output.write if output else None)
+    on_cdr = _counted(stats, output.write if output else None,
+                      whole=bool(output and output.direct))
     if feed is not None:
         on_cdr = _tee(on_cdr, feed.send)
     simulation = Simulation(scenario, on_cdr, trace=trace.handle if trace else None, keep=keep,
@@ -341,8 +342,10 @@ class _UdpFeed:
         self.socket.close()
 
 
-def _counted(stats: RunStats, write: Callable[[Cdr], None] | None) -> Callable[[Cdr], None]:
-    """Every CDR into the run's statistics, then to ``write`` (the output), if any."""
+def _counted(stats: RunStats, write: Callable[[Cdr], None] | None,
+             whole: bool = False) -> Callable[[Cdr], None]:
+    """Every CDR into the run's statistics, then to ``write`` (the output), if any. ``whole``
+    (files written in place): a stop waits until the record is written and counted."""
     add = stats.add
     stops = stop_requests  # a signal's stop lost where it landed is taken here (see _stop)
     if write is None:
@@ -351,6 +354,16 @@ def _counted(stats: RunStats, write: Callable[[Cdr], None] | None) -> Callable[[
             if stops:
                 raise_requested()
         return count
+
+    if whole:
+        def count_and_write_whole(cdr: Cdr) -> None:
+            hold()
+            try:
+                add(cdr, cdr.fee)
+                write(cdr)
+            finally:
+                release()
+        return count_and_write_whole
 
     def count_and_write(cdr: Cdr) -> None:
         add(cdr, cdr.fee)
