@@ -312,6 +312,11 @@ class _Rotating:
 _HOUR_MS, _DAY_MS = 3_600_000, 86_400_000
 
 
+def _numbered(texts: list[str], flownos: list[int]) -> list[str]:
+    """Rendered texts (a shard's) with their final flowno in place of ``FLOWNO``."""
+    return [text.replace(FLOWNO, str(flowno)) for text, flowno in zip(texts, flownos, strict=True)]
+
+
 class PipeSink:
     """Hourly text files ``cdr/YYYYMMDDHH.txt`` by stoptime, as SS_CDR_RECORD_TO_FILE writes."""
 
@@ -331,8 +336,7 @@ class PipeSink:
 
     def write_rendered_block(self, stoptimes: list[int], lines: list[str],
                              flownos: list[int]) -> None:
-        self.files.write_block(stoptimes, [line.replace(FLOWNO, str(flowno))
-                                           for line, flowno in zip(lines, flownos, strict=True)])
+        self.files.write_block(stoptimes, _numbered(lines, flownos))
 
     def close(self) -> None:
         self.files.close()
@@ -357,8 +361,7 @@ class ECdrCsvSink:
 
     def write_rendered_block(self, stoptimes: list[int], rows: list[str],
                              flownos: list[int]) -> None:
-        self.files.write_block(stoptimes, [row.replace(FLOWNO, str(flowno))
-                                           for row, flowno in zip(rows, flownos, strict=True)])
+        self.files.write_block(stoptimes, _numbered(rows, flownos))
 
     def close(self) -> None:
         self.files.close()

@@ -129,10 +129,16 @@ def test_a_rejection_code_has_one_verdict_so_the_ending_cache_stays_small() -> N
     would add an entry per call."""
     assert callee_rejection(599) is callee_rejection(599)
     assert callee_rejection(486) is callee_rejection(486)
-    simulation = Both(load("decision-table/16-call-rejected.yaml"))
+    simulation = Both(load("load/standard.yaml", 2000), calls=2000)
     simulation.run()
-    cached = {verdict for verdict, _ in simulation.switch._endings.values()}
-    assert len(cached) == len(simulation.switch._endings)  # one entry per verdict and protocol
+    # Equal verdicts made call by call would each add an entry: the entries differ by value,
+    # and there are far fewer of them than rejected calls.
+    entries = simulation.switch._endings
+    assert len({(verdict, protocol) for (_, protocol), (verdict, _) in entries.items()}) == \
+        len(entries)
+    rejected = sum(1 for _, cdr in simulation.pairs if cdr.endreason == 23)
+    rejections = [v for v, _ in entries.values() if v.situation.startswith("callee rejects")]
+    assert rejected > 2 * len(rejections) > 0
 
 
 # -- statistics ----------------------------------------------------------------------------------

@@ -178,4 +178,3 @@ def test_fee_texts_by_value_keep_the_sign_of_zero_and_stay_small(monkeypatch) ->
     for fee in ["0", "-0", "0.000", "-0.0", "1.005", "1.0050", "0.125", "2", "-1.5"] * 2:
         assert texts.text(Decimal(fee)) == f"{Decimal(fee):.2f}"
     assert len(texts) <= 3
-

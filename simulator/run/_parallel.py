@@ -41,7 +41,6 @@ import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from multiprocessing import get_context
-from multiprocessing.pool import AsyncResult
 from typing import Any
 
 import numpy as np
@@ -323,21 +322,22 @@ def _write_merged(writers: list[_Writer], parts: list[tuple[int, Any]], numbered
         stoptimes, recorded = stoptimes[order], recorded[order]
     flownos = np.cumsum(recorded) + numbered
     chosen = np.flatnonzero(recorded)
-    stop_list = stoptimes.tolist()
+    # where each merged record sits in the shards' parts laid end to end
+    every_place = order.tolist() if order is not None else None
+    recorded_places = (order[chosen] if order is not None else chosen).tolist()
     recorded_stoptimes = stoptimes[chosen].tolist()
     recorded_flownos = flownos[chosen].tolist()
     all_flownos: list[int | None] | None = None
     for k, writer in enumerate(writers):
         items = [item for _, (_, _, columns, _) in parts for item in columns[k]]
-        if order is not None:
-            items = [items[i] for i in order.tolist()]
         if writer.all_records:
             if all_flownos is None:
                 all_flownos = [f if r else None
                                for f, r in zip(flownos.tolist(), recorded.tolist(), strict=True)]
-            writer.write_block(stop_list, items, all_flownos)
+            writer.write_block(stoptimes.tolist(), items if every_place is None
+                               else [items[i] for i in every_place], all_flownos)
         else:
-            writer.write_block(recorded_stoptimes, [items[i] for i in chosen.tolist()],
+            writer.write_block(recorded_stoptimes, [items[i] for i in recorded_places],
                                recorded_flownos)
     if kept:
         _number_kept(kept, parts, order, flownos)
@@ -347,13 +347,16 @@ def _write_merged(writers: list[_Writer], parts: list[tuple[int, Any]], numbered
 def _number_kept(kept: dict[tuple[int, int], Cdr], parts: list[tuple[int, Any]],
                  order: np.ndarray | None, flownos: np.ndarray) -> None:
     """The final flowno of the kept records (``expect:`` calls) this block holds."""
-    where = {}
+    spans = {}  # shard -> (offset of its part, its first position, its length)
     offset = 0
     for shard, (stop, _, _, first) in parts:
-        for n in range(first, first + len(stop)):
-            if (shard, n) in kept:
-                where[offset + n - first] = kept[(shard, n)]
+        spans[shard] = (offset, first, len(stop))
         offset += len(stop)
+    where = {}
+    for (shard, n), cdr in kept.items():
+        span = spans.get(shard)
+        if span is not None and span[1] <= n < span[1] + span[2]:
+            where[span[0] + n - span[1]] = cdr
     if not where:
         return
     placed = np.empty(offset, dtype=np.int64)
@@ -397,8 +400,8 @@ def _run_local(scenario: Scenario, shards: list[Shard], formats: tuple[str, ...]
                paths: list[str], on_done: Callable[[RunStats], None] | None,
                calls: int | None) -> list[tuple[RunStats, bytes | None, dict[str, Any]]]:
     if len(shards) == 1:
-        return _in_order([_Done(run_shard(scenario, shards[0], formats, paths[0], calls))],
-                         on_done)
+        done = run_shard(scenario, shards[0], formats, paths[0], calls)
+        return _in_order([lambda: done], on_done)
     # The first shard runs here, while N - 1 workers run the others: this process has its
     # modules loaded already, and a worker takes about half a second to start.
     # spawn: a clean interpreter per worker, safe whatever threads the parent runs (rich, Dask).
@@ -406,8 +409,8 @@ def _run_local(scenario: Scenario, shards: list[Shard], formats: tuple[str, ...]
     try:
         started = [pool.apply_async(run_shard, (scenario, shard, formats, path, calls))
                    for shard, path in zip(shards[1:], paths[1:], strict=True)]
-        here = _Done(run_shard(scenario, shards[0], formats, paths[0], calls))
-        results = _in_order([here, *(_Awaited(result) for result in started)], on_done)
+        here = run_shard(scenario, shards[0], formats, paths[0], calls)
+        results = _in_order([lambda: here, *(result.get for result in started)], on_done)
     except BaseException:
         pool.terminate()  # a stopped run (Ctrl-C, SIGTERM, an error) does not wait for them
         pool.join()
@@ -415,26 +418,6 @@ def _run_local(scenario: Scenario, shards: list[Shard], formats: tuple[str, ...]
     pool.close()
     pool.join()
     return results
-
-
-class _Done:
-    """A shard run in this process, as a future that is done."""
-
-    def __init__(self, result: tuple[RunStats, bytes | None, dict[str, Any]]) -> None:
-        self._result = result
-
-    def result(self) -> tuple[RunStats, bytes | None, dict[str, Any]]:
-        return self._result
-
-
-class _Awaited:
-    """A worker's shard, as a future."""
-
-    def __init__(self, started: AsyncResult) -> None:
-        self._started = started
-
-    def result(self) -> tuple[RunStats, bytes | None, dict[str, Any]]:
-        return self._started.get()
 
 
 def _run_on_dask(address: str | Any, scenario: Scenario, shards: list[Shard],
@@ -452,18 +435,20 @@ def _run_on_dask(address: str | Any, scenario: Scenario, shards: list[Shard],
     try:
         futures = [client.submit(run_shard, scenario, shard, formats, None, calls, pure=False)
                    for shard in shards]
-        return _in_order(futures, on_done)
+        return _in_order([future.result for future in futures], on_done)
     finally:
         if client is not address:
             client.close()
 
 
-def _in_order(futures: list[Any], on_done: Callable[[RunStats], None] | None,
+def _in_order(results_of: list[Callable[[], tuple[RunStats, bytes | None, dict[str, Any]]]],
+              on_done: Callable[[RunStats], None] | None,
               ) -> list[tuple[RunStats, bytes | None, dict[str, Any]]]:
-    """Shard results in shard order (a local or a Dask future alike), reporting each one."""
+    """Shard results in shard order (each waited for: a worker's, a Dask future's), reporting
+    each one."""
     results = []
-    for future in futures:
-        results.append(future.result())
+    for result_of in results_of:
+        results.append(result_of())
         if on_done:
             on_done(results[-1][0])
     return results
