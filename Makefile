@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 APT := DEBIAN_FRONTEND=noninteractive apt-get
 
-.PHONY: demo test lint bench bench-live fuzz system-deps clean training
+.PHONY: demo test lint bench bench-live fuzz system-deps clean training compiled
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { $(APT) update -qq && $(APT) install -y -qq python3-venv && $(PYTHON) -m venv $(VENV); }
@@ -42,9 +42,18 @@ lint: $(STAMP)
 test: $(STAMP) system-deps
 	$(BIN)/ruff check simulator cdr_writer tests bench
 	$(BIN)/vossim check scenarios/
-	$(BIN)/python -m pytest -q -n 2 tests
+	VOSSIM_CORE=python $(BIN)/python -m pytest -q -n 2 tests
 
-bench: $(STAMP) system-deps
+# The optional compiled core: simulator/core built with mypyc into build/compiled, used by a run
+# under VOSSIM_CORE=compiled (same CDRs, byte for byte; see simulator/_core_choice.py). Rebuilt
+# when a source of the core changes.
+COMPILED := build/compiled/manifest.json
+$(COMPILED): $(STAMP) $(wildcard simulator/core/*.py) simulator/_compiled.py simulator/_core_choice.py
+	VOSSIM_CORE=python $(BIN)/python -m simulator._compiled build
+
+compiled: $(COMPILED)
+
+bench: $(STAMP) system-deps $(COMPILED)
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/pipeline.py
 

@@ -5,13 +5,23 @@
     >>> result.stats.calls, result.mismatches()
 
 The names below are imported on first use, so ``import simulator.core`` (the pure core, standard
-library only) does not load the schema, simpy or rich.
+library only) does not load the schema, simpy or rich. ``VOSSIM_CORE=compiled`` runs the same
+core built with mypyc (``make compiled``, see ``simulator._core_choice``).
 """
 
 from __future__ import annotations
 
 import importlib
+import sys
 from typing import TYPE_CHECKING, Any
+
+from simulator._core_choice import CompiledCoreError, select_core
+
+try:
+    CORE = select_core()  # "python" or "compiled": before any module of the core is imported
+except CompiledCoreError as _error:  # asked for in the environment: say so, not a traceback
+    sys.stderr.write(f"vossim: {_error}\n")
+    raise SystemExit(2) from None
 
 _WHERE = {
     "ALL_ROWS": "simulator.core._decisions",

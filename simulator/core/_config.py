@@ -109,7 +109,9 @@ class Behaviour:
 
     def to_dict(self) -> dict[str, float | int | None]:
         """JSON-ready, for a live agent (``Behaviour(**d)`` on the other side)."""
-        return {name: getattr(self, name) for name in self.__slots__}
+        # Named, not read off __slots__, which a compiled build (simulator._compiled) lacks.
+        return {"answer_after": self.answer_after, "hangup_after": self.hangup_after,
+                "kind": self.kind, "reply_after": self.reply_after, "ring_after": self.ring_after}
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Behaviour) and self.to_dict() == other.to_dict()

@@ -37,6 +37,7 @@ on generated traffic of every branch; a change to the agenda's order must be mir
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
 from simulator.core import _decisions as table
@@ -79,7 +80,7 @@ class PlannedCall(Call):
     returns the next instant, or None once the call has ended."""
 
     __slots__ = ("_cancel_at", "_due_arg", "_due_at", "_due_kind", "_ending_at", "_ending_kind",
-                 "_next_pulse", "_stale_refreshes", "script")
+                 "_next_pulse", "_ok", "_stale_refreshes", "callbacks", "script")
 
     def __init__(self, switch: Switch, attempt: CallAttempt, index: int,
                  script: PartyScript) -> None:
@@ -87,6 +88,11 @@ class PlannedCall(Call):
         if script.callee is None:
             raise ValueError("a planned call needs its callee's behaviour")
         self.script = script
+        # A planned call can sit on a transport's event queue as itself, with no wake-up object:
+        # what to run when it is popped, and that it is an ordinary (not a failed) entry. These
+        # are the two attributes simpy's ``Environment.step`` reads of what it pops.
+        self.callbacks: list[Callable[[PlannedCall], None]] | None = None
+        self._ok = True
         self._cancel_at = None if script.cancel_after is None else \
             attempt.at + script.cancel_after
         self._due_at = NEVER

@@ -124,14 +124,6 @@ class _Wakeup:
         self.callbacks: list[Callable[[Any], None]] | None = None
 
 
-class _PlannedOnClock(PlannedCall):
-    """A planned call that is its own clock event (simpy reads ``_ok`` and ``callbacks`` of
-    what it pops): no wake-up object at all, and at most one entry on the queue at a time."""
-
-    __slots__ = ("callbacks",)
-    _ok = True
-
-
 def _never_ends(exc: CallNeverEnds) -> SimulationError:
     if exc.answered:
         return SimulationError(
@@ -312,7 +304,7 @@ class Simulation:
             self._wake(_Wakeup(call, self.eager and script.generated))
 
     def _arrive_planned(self, script: Script, index: int) -> None:
-        call = _PlannedOnClock(self.switch, CallAttempt(
+        call = PlannedCall(self.switch, CallAttempt(
             script.call_id, script.at, script.source_ip, script.caller_number,
             script.callee_number, script.credentials), index, script)
         try:
@@ -320,13 +312,13 @@ class Simulation:
         except CallNeverEnds as exc:
             raise _never_ends(exc) from None
 
-    def _planned_due(self, call: _PlannedOnClock) -> None:
+    def _planned_due(self, call: PlannedCall) -> None:
         try:
             self._wake_planned(call, call.wake(self._env._now))
         except CallNeverEnds as exc:
             raise _never_ends(exc) from None
 
-    def _wake_planned(self, call: _PlannedOnClock, at: float | None) -> None:
+    def _wake_planned(self, call: PlannedCall, at: float | None) -> None:
         """Put the call back on the clock at ``at`` (None: it has ended)."""
         if at is not None:
             call.callbacks = self._on_planned

@@ -1,0 +1,132 @@
+"""The optional compiled core (``simulator._core_choice``, ``make compiled``): built here with mypyc
+from the very sources the rest of the suite runs as Python, it must be what runs under
+``VOSSIM_CORE=compiled`` and give the same bytes: every digest of the scenario library (the
+sharded run's spawned workers included) and the planner-against-machine comparison of
+``tests/test_eager.py``. A build that does not match the sources or this Python is refused with
+what to do, never used."""
+
+from __future__ import annotations
+
+import importlib.machinery
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from simulator import _core_choice as choice
+
+ROOT = Path(__file__).resolve().parent.parent
+SUFFIX = importlib.machinery.EXTENSION_SUFFIXES[0]
+
+
+def _env(directory: Path, core: str = "compiled") -> dict[str, str]:
+    return {**os.environ, "VOSSIM_CORE": core, "VOSSIM_COMPILED_DIR": str(directory),
+            "PYTHONPATH": str(ROOT)}
+
+
+def _python(directory: Path, *args: str, core: str = "compiled",
+            timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, *args], cwd=ROOT, env=_env(directory, core),
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    directory = tmp_path_factory.mktemp("compiled") / "core"
+    done = subprocess.run([sys.executable, "-m", "simulator._compiled", "build", str(directory)],
+                          cwd=ROOT, env=_env(directory, "python"), capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    yield directory
+
+
+def test_the_build_is_complete_and_names_its_sources(built: Path) -> None:
+    manifest = json.loads((built / "manifest.json").read_text())
+    assert manifest["suffix"] == SUFFIX
+    assert set(manifest["sources"]) == set(choice.MODULES)
+    for module in choice.MODULES:
+        assert (built / manifest["files"][module]).is_file()
+    assert not list(built.parent.glob(".compiling-*"))  # the work directory is gone
+
+
+def test_the_compiled_core_is_what_runs(built: Path) -> None:
+    probe = ("import simulator, simulator.core._state as s, simulator.core._record as r; "
+             "from simulator._core_choice import core_in_use; "
+             "print(simulator.CORE, core_in_use(), s.__file__, r.__file__)")
+    done = _python(built, "-c", probe)
+    assert done.returncode == 0, done.stderr
+    core, in_use, state_file, record_file = done.stdout.split()
+    assert (core, in_use) == ("compiled", "compiled")
+    assert state_file.startswith(str(built)) and state_file.endswith(SUFFIX)
+    assert record_file.endswith(".py")  # the Cdr stays a plain Python class
+    pure = _python(built, "-c", probe, core="python")
+    assert pure.stdout.split()[:2] == ["python", "python"]
+
+
+def test_compiled_output_is_byte_identical_to_the_digests(built: Path) -> None:
+    done = _python(built, "bench/output_digests.py", "--check",
+                   "tests/data/output-digests.json")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert " 0 differences" in done.stdout
+
+
+def test_planned_calls_match_the_full_machine_on_the_compiled_core(built: Path) -> None:
+    done = _python(built, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist",
+                   "tests/test_eager.py")
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert " passed" in done.stdout and "failed" not in done.stdout
+
+
+def _fake_build(directory: Path, **changes: object) -> Path:
+    """A manifest as a build writes it, with ``changes``, and empty module files."""
+    files = {m: f"{m.replace('.', '/')}{SUFFIX}" for m in choice.MODULES}
+    manifest = {"suffix": SUFFIX, "files": files,
+                "sources": {m: choice.digest(choice.source_of(m))
+                            for m in choice.MODULES}}
+    manifest.update(changes)
+    directory.mkdir(parents=True)
+    for relative in files.values():
+        (directory / relative).parent.mkdir(parents=True, exist_ok=True)
+        (directory / relative).write_bytes(b"")
+    (directory / "manifest.json").write_text(json.dumps(manifest))
+    return directory
+
+
+@pytest.mark.parametrize(("case", "message"), [
+    ("none", "holds no compiled core (manifest.json not found)"),
+    ("stale", "is older than simulator/core/_state.py: run `make compiled`"),
+    ("other python", "is for 'cpython-399-x86_64-linux-gnu.so', not this Python"),
+    ("unreadable", "cannot be read"),
+])
+def test_a_build_that_does_not_fit_is_refused_with_what_to_do(tmp_path: Path, case: str,
+                                                              message: str) -> None:
+    directory = tmp_path / "core"
+    if case == "stale":
+        sources = {m: choice.digest(choice.source_of(m)) for m in choice.MODULES}
+        sources["simulator.core._state"] = "0" * 64
+        _fake_build(directory, sources=sources)
+    elif case == "other python":
+        _fake_build(directory, suffix="cpython-399-x86_64-linux-gnu.so")
+    elif case == "unreadable":
+        _fake_build(directory)
+        (directory / "manifest.json").write_text("{not json")
+    out = tmp_path / "out"
+    done = subprocess.run([sys.executable, "-m", "simulator.cli", "run", "scenarios/demo.yaml",
+                           "-o", str(out)], cwd=ROOT, env=_env(directory),
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert message in done.stderr
+    assert done.stderr.startswith("vossim: VOSSIM_CORE=compiled, but ")
+    assert "Traceback" not in done.stderr
+    assert not out.exists()  # nothing was run, nothing written
+
+
+def test_an_unknown_core_choice_is_refused(tmp_path: Path) -> None:
+    done = _python(tmp_path, "-m", "simulator.cli", "check", "scenarios/demo.yaml", core="fast")
+    assert done.returncode == 2
+    assert done.stderr == "vossim: VOSSIM_CORE='fast': expected 'python' or 'compiled'\n"
+
