@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -12,7 +13,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_bench_prints_engine_naive_floor_and_workers() -> None:
     done = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "run.py"), "--calls", "3000", "--workers", "2"],
+        [sys.executable, str(ROOT / "bench" / "run.py"), "--calls", "3000", "--workers", "2",
+         "--core", "python"],  # the compiled core's own test builds and runs it
         capture_output=True, text=True, timeout=300, check=True)
     out = done.stdout
     calls = {}
@@ -25,3 +27,13 @@ def test_bench_prints_engine_naive_floor_and_workers() -> None:
     assert calls["floor"] == calls["1 process"] == calls["2 workers"]
     assert "[met] peak RSS < 200 MB" in out
     assert "[met] end-reason mix within 1 point" in out
+
+
+def test_bench_without_a_compiled_core_says_how_to_build_it(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "run.py"), "--calls", "3000"],
+        capture_output=True, text=True, timeout=60,
+        env={**os.environ, "VOSSIM_COMPILED_DIR": str(tmp_path)})
+    assert done.returncode == 1
+    assert "holds no compiled core" in done.stdout and "make compiled" in done.stdout
+    assert "1 process" not in done.stdout  # nothing measured on one core only

@@ -75,8 +75,10 @@ def test_compiled_output_is_byte_identical_to_the_digests(built: Path) -> None:
 
 
 def test_planned_calls_match_the_full_machine_on_the_compiled_core(built: Path) -> None:
+    # The profiles whose entries meet on the same instants and take every branch, and the bench
+    # profile; the long wholesale day adds minutes, not branches.
     done = _python(built, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist",
-                   "tests/test_eager.py")
+                   "-k", "not wholesale-day", "tests/test_eager.py")
     assert done.returncode == 0, done.stdout[-3000:]
     assert " passed" in done.stdout and "failed" not in done.stdout
 
