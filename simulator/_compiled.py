@@ -42,44 +42,58 @@ def build(directory: Path | None = None) -> Path:
     try:
         from mypyc.build import mypycify
         from setuptools import Distribution
+        from setuptools.errors import BaseError, CCompilerError
     except ImportError as exc:
         raise CompiledCoreError(f"building the compiled core needs mypy and setuptools "
                                 f"({exc.name} is missing): pip install 'vossim[compiled]'"
                                 ) from None
+    suffix = importlib.machinery.EXTENSION_SUFFIXES[0]
     target = (directory or build_dir()).resolve()
     target.parent.mkdir(parents=True, exist_ok=True)
     sources = {m: digest(source_of(m)) for m in MODULES}
     work = Path(tempfile.mkdtemp(prefix=".compiling-", dir=target.parent))
+    lib = work / "lib"
     here = Path.cwd()
     try:
         config = work / "mypy.ini"
         config.write_text(_MYPY_CONFIG)
-        os.chdir(PACKAGE_ROOT)  # mypyc names the modules by their paths from here
+        # mypyc names the modules by their paths from the working directory, and mypy reads
+        # every module it finds there: a copy of the core alone, not the checkout or the
+        # site-packages the package may be installed in.
+        tree = work / "src"
+        shutil.copytree(source_of("simulator.core.__init__").parent, tree / "simulator" / "core",
+                        ignore=shutil.ignore_patterns("__pycache__"))
+        (tree / "simulator" / "__init__.py").write_text("")
+        os.chdir(tree)
         paths = [str(source_of(m).relative_to(PACKAGE_ROOT)) for m in MODULES]
-        extensions = mypycify(["--config-file", str(config), *paths],
-                              target_dir=str(work / "c"))
-        distribution = Distribution({"name": "vossim-compiled-core", "ext_modules": extensions})
-        command = distribution.get_command_obj("build_ext")
-        command.build_lib = str(work / "lib")
-        command.build_temp = str(work / "tmp")
-        command.ensure_finalized()
-        command.run()
-        lib = work / "lib"
-        files = {}
-        for path in sorted(lib.rglob(f"*{importlib.machinery.EXTENSION_SUFFIXES[0]}")):
-            relative = path.relative_to(lib)
-            files[".".join(relative.parts)[:-len(importlib.machinery.EXTENSION_SUFFIXES[0])]] = \
-                str(relative)
+        try:
+            extensions = mypycify(["--config-file", str(config), *paths],
+                                  target_dir=str(work / "c"))
+            distribution = Distribution({"name": "vossim-compiled-core",
+                                         "ext_modules": extensions})
+            command = distribution.get_command_obj("build_ext")
+            command.build_lib = str(lib)
+            command.build_temp = str(work / "tmp")
+            command.ensure_finalized()
+            command.run()
+        except SystemExit:  # mypy has printed why
+            raise CompiledCoreError("mypyc could not compile the core (see above)") from None
+        except (BaseError, CCompilerError) as exc:  # no C compiler, no Python headers, …
+            raise CompiledCoreError(f"building the compiled core failed: {exc} (it needs gcc "
+                                    "and the Python headers)") from None
+        files = {path.relative_to(lib).as_posix()[:-len(suffix)].replace("/", "."):
+                 path.relative_to(lib).as_posix() for path in sorted(lib.rglob(f"*{suffix}"))}
         missing = [m for m in MODULES if m not in files]
         if missing:
             raise CompiledCoreError(f"mypyc made no module for {missing[0]}")
-        (lib / MANIFEST).write_text(json.dumps({
-            "suffix": importlib.machinery.EXTENSION_SUFFIXES[0], "sources": sources,
-            "files": files}, indent=1, sort_keys=True) + "\n")
+        (lib / MANIFEST).write_text(json.dumps({"suffix": suffix, "sources": sources,
+                                                "files": files}, indent=1, sort_keys=True)
+                                    + "\n")
         old = target.with_name(target.name + ".old")
+        shutil.rmtree(old, ignore_errors=True)  # left by a build that was stopped midway
         if target.exists():
             target.rename(old)
-        (lib).rename(target)
+        lib.rename(target)
         shutil.rmtree(old, ignore_errors=True)
     finally:
         os.chdir(here)

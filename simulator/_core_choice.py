@@ -51,6 +51,7 @@ MODULES = ("simulator.core._reasons", "simulator.core._decisions", "simulator.co
            "simulator.core._rating", "simulator.core._state", "simulator.core._plan",
            "simulator.core._cdr")
 
+
 class CompiledCoreError(RuntimeError):
     """The compiled core was asked for and cannot be used (missing, stale, other Python)."""
 
@@ -107,8 +108,10 @@ def compiled_files(directory: Path) -> dict[str, Path]:
                                 f"than {source_of(stale[0]).relative_to(PACKAGE_ROOT)}"
                                 f"{f' and {len(stale) - 1} more' if len(stale) > 1 else ''}: "
                                 f"{hint}")
-    files = {name: directory / relative for name, relative in manifest["files"].items()}
-    missing = [str(f) for f in files.values() if not f.is_file()]
+    listed = manifest.get("files", {})
+    files = {name: directory / relative for name, relative in listed.items()}
+    missing = [m for m in MODULES if m not in files]  # a manifest that lists too little
+    missing += [str(f) for f in files.values() if not f.is_file()]
     if missing:
         raise CompiledCoreError(f"VOSSIM_CORE=compiled, but {missing[0]} is missing: {hint}")
     return files
@@ -135,5 +138,3 @@ def core_in_use() -> str:
     from simulator.core import _state
 
     return "python" if (_state.__file__ or "").endswith(".py") else "compiled"
-
-

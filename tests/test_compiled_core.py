@@ -67,9 +67,16 @@ def test_the_compiled_core_is_what_runs(built: Path) -> None:
     assert pure.stdout.split()[:2] == ["python", "python"]
 
 
+# Run a script only once the core it imported is known to be the compiled one: the pure core
+# gives the same digests, so without this check these tests would pass on it as well.
+_ON_COMPILED = ("import runpy, sys; from simulator._core_choice import core_in_use; "
+                "assert core_in_use() == 'compiled', core_in_use(); ")
+
+
 def test_compiled_output_is_byte_identical_to_the_digests(built: Path) -> None:
-    done = _python(built, "bench/output_digests.py", "--check",
-                   "tests/data/output-digests.json")
+    done = _python(built, "-c", _ON_COMPILED + "sys.argv = sys.argv[1:]; "
+                   "runpy.run_path(sys.argv[0], run_name='__main__')",
+                   "bench/output_digests.py", "--check", "tests/data/output-digests.json")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert " 0 differences" in done.stdout
 
@@ -77,7 +84,8 @@ def test_compiled_output_is_byte_identical_to_the_digests(built: Path) -> None:
 def test_planned_calls_match_the_full_machine_on_the_compiled_core(built: Path) -> None:
     # The profiles whose entries meet on the same instants and take every branch, and the bench
     # profile; the long wholesale day adds minutes, not branches.
-    done = _python(built, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist",
+    done = _python(built, "-c", _ON_COMPILED + "import pytest; sys.exit(pytest.main(sys.argv[1:]))",
+                   "-q", "-p", "no:cacheprovider", "-p", "no:xdist",
                    "-k", "not wholesale-day", "tests/test_eager.py")
     assert done.returncode == 0, done.stdout[-3000:]
     assert " passed" in done.stdout and "failed" not in done.stdout
@@ -103,6 +111,7 @@ def _fake_build(directory: Path, **changes: object) -> Path:
     ("stale", "is older than simulator/core/_state.py: run `make compiled`"),
     ("other python", "is for 'cpython-399-x86_64-linux-gnu.so', not this Python"),
     ("unreadable", "cannot be read"),
+    ("lists too little", "but simulator.core._plan is missing"),
 ])
 def test_a_build_that_does_not_fit_is_refused_with_what_to_do(tmp_path: Path, case: str,
                                                               message: str) -> None:
@@ -113,6 +122,11 @@ def test_a_build_that_does_not_fit_is_refused_with_what_to_do(tmp_path: Path, ca
         _fake_build(directory, sources=sources)
     elif case == "other python":
         _fake_build(directory, suffix="cpython-399-x86_64-linux-gnu.so")
+    elif case == "lists too little":
+        _fake_build(directory)
+        manifest = json.loads((directory / "manifest.json").read_text())
+        del manifest["files"]["simulator.core._plan"]
+        (directory / "manifest.json").write_text(json.dumps(manifest))
     elif case == "unreadable":
         _fake_build(directory)
         (directory / "manifest.json").write_text("{not json")
