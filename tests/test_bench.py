@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_bench_prints_engine_naive_floor_and_workers() -> None:
     done = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "run.py"), "--calls", "3000", "--workers", "2",
-         "--core", "python"],  # the compiled core's own test builds and runs it
+         "--core", "python", "--repeat", "2"],  # the compiled core's own test builds and runs it
         capture_output=True, text=True, timeout=300, check=True)
     out = done.stdout
     calls = {}
@@ -27,6 +27,9 @@ def test_bench_prints_engine_naive_floor_and_workers() -> None:
     assert calls["floor"] == calls["1 process"] == calls["2 workers"]
     assert "[met] peak RSS < 200 MB" in out
     assert "[met] end-reason mix within 1 point" in out
+    assert "[met] every round wrote the same CDR files" in out
+    rounds = [line for line in out.splitlines() if line.strip().startswith("round ")]
+    assert len(rounds) == 2 and all("naive" in line and "workers" in line for line in rounds)
 
 
 def test_bench_without_a_compiled_core_says_how_to_build_it(tmp_path: Path) -> None:

@@ -11,7 +11,8 @@ from pathlib import Path
 from cdr_writer import FLOWNO, Cdr, Output
 from simulator import load_scenario, run_scenario
 from simulator.run import _parallel
-from simulator.run._parallel import plan_shards, split
+from simulator.run._parallel import account_work, plan_shards, split
+from simulator.run._run import scale_traffic
 from traffic_support import ROOT, load_scenario_from, pipe_records, profile, tree_bytes
 
 STANDARD = ROOT / "scenarios" / "load" / "standard.yaml"
@@ -23,13 +24,45 @@ def test_shards_split_accounts_by_load_and_capacity_adds_up() -> None:
     shards = plan_shards(scenario, 3)
     accounts = [a for shard in shards for a in shard.accounts]
     assert sorted(accounts) == sorted(scenario.accounts)
-    assert [len(s.accounts) for s in shards] == [3, 3, 2]
+    # P1 and P2 pay pulses on the clock: they weigh more than a postpaid account, so the
+    # three shards hold C3+C4+C6, P1+P2 and C1+C2+C5 rather than three accounts and two.
+    assert [sorted(s.accounts) for s in shards] == [["C3", "C4", "C6"], ["P1", "P2"],
+                                                    ["C1", "C2", "C5"]]
     for name, gateway in scenario.routing_gateways.items():
         slices = [shard.capacities[name] for shard in shards]
         assert slices == [None] * 3 if gateway.capacity is None else \
             sum(slices) == gateway.capacity
     assert plan_shards(scenario, 3) == shards  # deterministic
     assert split(7, [0.5, 0.25, 0.25]) == [3, 2, 2]  # largest remainders get the rest
+
+
+def test_shards_weigh_pulses_and_money_that_runs_out() -> None:
+    # Stretched to 85 minutes, P2's money (about six minutes' worth) runs out early: its later
+    # calls are turned away at setup, cheap and never sent to a vendor. P1 pays pulses all day.
+    scenario = scale_traffic(load_scenario(STANDARD), 85)
+    work = account_work(scenario)
+    postpaid = work["C1"]
+    assert all(work[f"C{i}"] == postpaid for i in range(2, 7))  # the same profile, the same work
+    assert work["P2"].cost < 0.75 * postpaid.cost < postpaid.cost < 0.75 * work["P1"].cost
+    assert work["P1"].vendor_calls == postpaid.vendor_calls
+    assert work["P2"].vendor_calls < 0.1 * postpaid.vendor_calls
+    shards = plan_shards(scenario, 2)
+    # P1 and P2 together against four postpaid accounts: the heavy and the light one even out
+    assert [sorted(s.accounts) for s in shards] == [["C3", "C5", "P1", "P2"],
+                                                    ["C1", "C2", "C4", "C6"]]
+    # The shard with P2 hands vendors about 3 accounts' calls against 4: capacity follows that
+    assert [s.capacities["UK-PRIME"] for s in shards] == [3888, 5112]
+    assert [s.capacities["UK-BACKUP"] for s in shards] == [None, None]
+
+
+def test_shard_balance_moves_and_swaps_until_the_heaviest_cannot_drop() -> None:
+    costs = {"a": 7.0, "b": 7.0, "c": 4.0, "d": 4.0, "e": 4.0, "f": 4.0, "g": 4.0, "h": 4.0}
+    sets = _parallel._balanced(costs, 3)
+    totals = sorted(sum(costs[n] for n in group) for group in sets)
+    assert totals == [12.0, 12.0, 14.0]  # heaviest-first alone gives 11, 12, 15 here
+    assert sorted(n for group in sets for n in group) == sorted(costs)
+    assert _parallel._balanced(costs, 3) == sets
+    assert _parallel._balanced({"x": 1.0}, 2) == [{"x"}, set()]
 
 
 def _mix(result) -> dict[int, float]:
