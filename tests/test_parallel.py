@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
-import pickle
 import random
+import time
 from collections import Counter
+from multiprocessing.pool import ThreadPool
 from pathlib import Path
 
-from cdr_writer import FLOWNO, Cdr, Output
+import pytest
+
+from cdr_writer import FLOWNO, Output
 from simulator import load_scenario, run_scenario
 from simulator.run import _parallel
-from simulator.run._parallel import account_work, plan_shards, split
+from simulator.run._parallel import ShardingError, account_work, plan_shards, split
 from simulator.run._run import scale_traffic
 from traffic_support import ROOT, load_scenario_from, pipe_records, profile, tree_bytes
 
@@ -152,7 +155,7 @@ def test_the_block_merge_keeps_stoptime_shard_position_order_across_batches(
     rng = random.Random(7)
     hour = 3_600_000
     start = 1_795_996_800_000 - 30  # 30 ms before an hour starts
-    spools, expected = [], []
+    spools, expected, kept_at = [], [], []
     for shard in range(3):
         stoptimes = sorted(start + rng.randrange(60) for _ in range(rng.randrange(40, 90)))
         path = tmp_path / f"shard-{shard}.spool"
@@ -167,16 +170,18 @@ def test_the_block_merge_keeps_stoptime_shard_position_order_across_batches(
                         for k, r in zip(keys, recorded, strict=True)]
                 jsonl = [json.dumps({"k": k, "flowno": FLOWNO if r else None}) + "\n"
                          for k, r in zip(keys, recorded, strict=True)]
-                pickle.dump((batch, recorded, [pipe, jsonl]), handle)
+                kept_here = [position + i + 1 for i in range(len(batch))
+                             if recorded[i] and (position + i) % 7 == 3]
+                _parallel.write_frame(handle, (batch, recorded, [pipe, jsonl], kept_here))
+                kept_at += [(shard, n) for n in kept_here]
                 expected += [(t, shard, position + i + 1, r)
                              for i, (t, r) in enumerate(zip(batch, recorded, strict=True))]
                 position += size
+            _parallel.write_frame(handle, None)
         spools.append(str(path))
     expected.sort()
-    kept_at = [(s, n) for _, s, n, r in expected[::17] if r]
-    kept = {position: Cdr() for position in kept_at}
     output = Output(tmp_path / "out", ("pipe", "jsonl"), 2)
-    _parallel.merge_into(output, spools, kept)
+    kept = _parallel.merge_into(output, spools)
     output.commit()
     recorded = [(t, s, n) for t, s, n, r in expected if r]
     files = sorted((tmp_path / "out" / "cdr").glob("*.txt"))
@@ -189,6 +194,76 @@ def test_the_block_merge_keeps_stoptime_shard_position_order_across_batches(
     assert [row["k"] for row in rows] == [f"{t}-{s}-{n}" for t, s, n, _ in expected]
     flownos = dict(((s, n), i) for i, (_, s, n) in enumerate(recorded, 1))
     assert [row["flowno"] for row in rows] == [flownos.get((s, n)) for _, s, n, _ in expected]
-    assert {position: cdr.flowno for position, cdr in kept.items()} == \
-        {position: flownos[position] for position in kept_at}
+    assert len(kept_at) > 10
+    assert kept == {position: flownos[position] for position in kept_at}
     assert (start + 30) % hour == 0  # the boundary crossed is a whole hour
+
+
+def _spool_of(path: Path, stoptimes: list[int], shard: int, end: bool = True) -> None:
+    """A spool of pipe lines ``t-shard-position|flowno``, one batch per 3 records."""
+    with path.open("wb") as handle:
+        for at in range(0, len(stoptimes), 3):
+            batch = stoptimes[at:at + 3]
+            lines = [f"{t}-{shard}-{at + i + 1}|{FLOWNO}\n" for i, t in enumerate(batch)]
+            _parallel.write_frame(handle, (batch, [True] * len(batch), [lines], []))
+        if end:
+            _parallel.write_frame(handle, None)
+
+
+def test_the_merge_keeps_pace_with_a_shard_still_writing(tmp_path: Path) -> None:
+    # The parent merges while a worker still writes its spool: frames come one at a time, and
+    # the merge waits for each (wait_more) instead of taking a half-written one as the end.
+    start = 1_795_996_800_000
+    _spool_of(tmp_path / "done.spool", [start + 2 * i for i in range(40)], 0)
+    _spool_of(tmp_path / "whole.spool", [start + 3 * i for i in range(40)], 1)
+    frames = (tmp_path / "whole.spool").read_bytes()
+    growing = tmp_path / "growing.spool"
+    growing.touch()
+    pool = ThreadPool(1)
+
+    def write_slowly() -> None:
+        with growing.open("ab") as handle:
+            for at in range(0, len(frames), 37):  # cuts inside frames and their lengths
+                handle.write(frames[at:at + 37])
+                handle.flush()
+                time.sleep(0.002)
+    writing = pool.apply_async(write_slowly)
+    waits = 0
+    follow = _parallel._following(writing)
+
+    def wait_more() -> bool:
+        nonlocal waits
+        waits += 1
+        return follow()
+    output = Output(tmp_path / "out", ("pipe",), 2)
+    _parallel.merge_into(output, [str(tmp_path / "done.spool"), str(growing)], [None, wait_more])
+    output.commit()
+    pool.close()
+    assert waits > 10 and writing.successful()
+    lines = (tmp_path / "out" / "cdr" / "2026113000.txt").read_text().splitlines()
+    expected = sorted([(start + 2 * i, 0, i + 1) for i in range(40)]
+                      + [(start + 3 * i, 1, i + 1) for i in range(40)])
+    assert lines == [f"{t}-{s}-{n}|{flowno}" for flowno, (t, s, n) in enumerate(expected, 1)]
+
+
+def test_a_spool_cut_short_or_a_failed_worker_stops_the_merge(tmp_path: Path) -> None:
+    start = 1_795_996_800_000
+    _spool_of(tmp_path / "cut.spool", [start + i for i in range(10)], 0, end=False)
+    with pytest.raises(ShardingError, match="cut short"):
+        _parallel.merge_into(Output(tmp_path / "a", ("pipe",), 2), [str(tmp_path / "cut.spool")])
+    pool = ThreadPool(1)
+    ended = pool.apply_async(lambda: None)
+    ended.wait()
+    # its worker is done, yet the spool lacks its end: one more look, then the error
+    with pytest.raises(ShardingError, match="cut short"):
+        _parallel.merge_into(Output(tmp_path / "b", ("pipe",), 2),
+                             [str(tmp_path / "cut.spool")], [_parallel._following(ended)])
+
+    def fail() -> None:
+        raise RuntimeError("the worker's own error")
+    failed = pool.apply_async(fail)
+    failed.wait()
+    with pytest.raises(RuntimeError, match="the worker's own error"):  # raised in the parent
+        _parallel.merge_into(Output(tmp_path / "c", ("pipe",), 2),
+                             [str(tmp_path / "cut.spool")], [_parallel._following(failed)])
+    pool.close()

@@ -31,11 +31,13 @@ How the output is merged
 ------------------------
 Each shard renders its records (in the formats asked for, by each format's ``renderer`` in the
 registry, ``cdr_writer._formats``) with a placeholder for ``flowno`` and spools them in stoptime
-order, in column batches. The parent merges the spools on (stoptime, shard, order in the shard)
-a block at a time (see ``merge_into``), numbers the recorded ones 1, 2, 3 … and hands them to
-the same sinks (``write_rendered_block``, or ``write_rendered`` one by one where a sink has no
-block form), hourly and daily files included, as a single process does. A format without
-``renderer`` gets the record itself.
+order, in column batches written through as they fill. The parent runs the lightest shard
+itself, then merges the spools on (stoptime, shard, order in the shard) a block at a time (see
+``merge_into``), keeping pace with the workers still writing theirs, so that on a balanced run
+most of the merge is done before the last shard ends. It numbers the recorded records 1, 2, 3 …
+and hands them to the same sinks (``write_rendered_block``, or ``write_rendered`` one by one
+where a sink has no block form), hourly and daily files included, as a single process does. A
+format without ``renderer`` gets the record itself.
 """
 
 from __future__ import annotations
@@ -43,10 +45,12 @@ from __future__ import annotations
 import io
 import os
 import pickle
+import struct
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from multiprocessing import get_context
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -60,6 +64,8 @@ from simulator.scenario._schema import Scenario
 from simulator.transports._simulated import Simulation
 
 _BATCH = 2048
+_FRAME = struct.Struct("<I")  # a spool frame's length
+_POLL = 0.005  # s between looks at a running shard's spool
 DASK_CONNECT_TIMEOUT = 15.0  # s to reach a scheduler given by address
 
 
@@ -72,6 +78,7 @@ class Shard:
     index: int
     accounts: frozenset[str]
     capacities: dict[str, int | None]
+    cost: float = 0.0  # the accounts' expected work (``account_work``)
 
 
 # A call's setup and record cost about as much as 0.6 clock events (measured on the standard
@@ -148,7 +155,8 @@ def plan_shards(scenario: Scenario, count: int) -> list[Shard]:
     for name, gateway in scenario.routing_gateways.items():
         for i, share in enumerate(split(gateway.capacity, weights)):
             capacities[i][name] = share
-    return [Shard(i, frozenset(members[i]), capacities[i]) for i in range(count)]
+    return [Shard(i, frozenset(members[i]), capacities[i],
+                  sum(work[name].cost for name in members[i])) for i in range(count)]
 
 
 def _balanced(costs: dict[str, float], count: int) -> list[set[str]]:
@@ -202,9 +210,12 @@ def split(capacity: int | None, weights: list[float]) -> list[int | None]:
 class _Spool:
     """Receives a shard's CDRs and spools them, rendered, in pickled column batches.
 
-    Batch: (stoptimes, recorded, columns): ``columns`` holds one list per format asked for,
-    None where the format does not take the record (a suppressed one). The n-th record spooled
-    (from 1) is the shard's position n, which ``kept`` positions name.
+    Batch: (stoptimes, recorded, columns, kept): ``columns`` holds one list per format asked
+    for, None where the format does not take the record (a suppressed one). The n-th record
+    spooled (from 1) is the shard's position n; ``kept`` lists the batch's positions of
+    recorded ``expect:`` calls, whose final flowno the merge reports. Each batch is one frame
+    (its length, then its pickle), written through as it is made so that the parent can merge
+    while the shard still runs; a frame of length 0 ends the spool.
     """
 
     def __init__(self, handle: io.BufferedIOBase, shard: int, formats: tuple[str, ...],
@@ -222,6 +233,7 @@ class _Spool:
         self._new_batch()
 
     def _new_batch(self) -> None:
+        self.kept_here: list[int] = []
         self.stoptimes: list[int] = []
         self.recorded: list[bool] = []
         self.columns: list[list[Any]] = [[] for _ in self.renderers]
@@ -239,6 +251,8 @@ class _Spool:
         self.count += 1
         if keep:
             self.kept[cdr.call_id] = ((self.shard, self.count) if recorded else None, cdr)
+            if recorded:
+                self.kept_here.append(self.count)
         if recorded:
             flowno, cdr.flowno = cdr.flowno, FLOWNO
             for append, render, _ in self.filled:
@@ -254,9 +268,24 @@ class _Spool:
 
     def flush(self) -> None:
         if self.stoptimes:
-            pickle.dump((self.stoptimes, self.recorded, self.columns), self.handle,
-                        protocol=pickle.HIGHEST_PROTOCOL)
+            write_frame(self.handle, (self.stoptimes, self.recorded, self.columns,
+                                      self.kept_here))
             self._new_batch()
+
+    def finish(self) -> None:
+        self.flush()
+        write_frame(self.handle, None)
+
+
+def write_frame(handle: io.BufferedIOBase, batch: Batch | None) -> None:
+    """One batch into a spool, and through to the file (None: the end of the spool)."""
+    if batch is None:
+        handle.write(_FRAME.pack(0))
+    else:
+        frame = pickle.dumps(batch, protocol=pickle.HIGHEST_PROTOCOL)
+        handle.write(_FRAME.pack(len(frame)))
+        handle.write(frame)
+    handle.flush()
 
 
 def _the_record(cdr: Cdr) -> Cdr:
@@ -310,7 +339,7 @@ def run_shard(scenario: Scenario, shard: Shard, formats: tuple[str, ...],
                                 capacities=shard.capacities, calls=calls)
         simulation.run()
         stats.sim_seconds = simulation.last_end
-        spool.flush()
+        spool.finish()
         data = None if spool_path else handle.getvalue()
     finally:
         handle.close()
@@ -318,27 +347,63 @@ def run_shard(scenario: Scenario, shard: Shard, formats: tuple[str, ...],
 
 
 # -- the parent ---------------------------------------------------------------------------------
-def _batches(source: str | bytes) -> Iterator[tuple[list[int], list[bool], list[list[Any]]]]:
+Batch = tuple[list[int], list[bool], list[list[Any]], list[int]]
+
+
+def _batches(source: str | bytes, wait_more: Callable[[], bool] | None = None,
+             ) -> Iterator[Batch]:
+    """The batches of a spool (a file, or a Dask shard's bytes). ``wait_more`` follows a spool
+    a shard still writes: called when the frame is not all there yet, it waits a little and
+    says whether to look again (False: the shard is done, so the spool is cut short)."""
     handle = open(source, "rb") if isinstance(source, str) else io.BytesIO(source)  # noqa: SIM115
     with handle:
         while True:
-            try:
-                yield pickle.load(handle)
-            except EOFError:
+            (size,) = _FRAME.unpack(_read(handle, _FRAME.size, wait_more))
+            if not size:
                 return
+            yield pickle.loads(_read(handle, size, wait_more))
+
+
+def _read(handle: io.BufferedIOBase, size: int, wait_more: Callable[[], bool] | None) -> bytes:
+    data = handle.read(size)
+    while len(data) < size:
+        if wait_more is None or not wait_more():
+            raise ShardingError("a shard's spool ends before its last record: it was cut short")
+        data += handle.read(size - len(data))
+    return data
+
+
+def _following(result: Any) -> Callable[[], bool]:
+    """``wait_more`` for the spool of a worker's shard (``result``, its AsyncResult); a
+    worker's error is raised here, in the parent."""
+    ended = False
+
+    def wait_more() -> bool:
+        nonlocal ended
+        if ended:
+            return False
+        if result.ready():
+            result.get()
+            ended = True  # all it wrote is in the file now: one more look
+        else:
+            result.wait(_POLL)
+        return True
+    return wait_more
 
 
 class _Pending:
     """One shard's spooled records read but not yet merged (a batch or two)."""
 
-    def __init__(self, shard: int, source: str | bytes, formats: int) -> None:
+    def __init__(self, shard: int, source: str | bytes, formats: int,
+                 wait_more: Callable[[], bool] | None) -> None:
         self.shard = shard
-        self.batches = _batches(source)
+        self.batches = _batches(source, wait_more)
         self.live = True  # batches left to read
         self.first = 1  # the shard position of stoptimes[0]
         self.stoptimes = np.empty(0, dtype=np.int64)
         self.recorded = np.empty(0, dtype=bool)
         self.columns: list[list[Any]] = [[] for _ in range(formats)]
+        self.kept: list[int] = []  # positions of kept records not yet merged
 
     def read(self) -> None:
         """Append the next batch (or learn there is none)."""
@@ -346,28 +411,48 @@ class _Pending:
         if batch is None:
             self.live = False
             return
-        stoptimes, recorded, columns = batch
+        stoptimes, recorded, columns, kept = batch
         self.stoptimes = np.concatenate((self.stoptimes, np.array(stoptimes, dtype=np.int64)))
         self.recorded = np.concatenate((self.recorded, np.array(recorded, dtype=bool)))
         for mine, more in zip(self.columns, columns, strict=True):
             mine.extend(more)
+        self.kept.extend(kept)
 
-    def take(self, count: int) -> tuple[np.ndarray, np.ndarray, list[list[Any]], int]:
-        """The first ``count`` records, and the shard position of the first."""
-        taken = (self.stoptimes[:count], self.recorded[:count],
-                 [column[:count] for column in self.columns], self.first)
+    def take(self, count: int) -> _Part:
+        """The first ``count`` records."""
+        end = self.first + count
+        taken = _Part(self.shard, self.first, self.stoptimes[:count], self.recorded[:count],
+                      [column[:count] for column in self.columns],
+                      [n for n in self.kept if n < end])
         self.stoptimes = self.stoptimes[count:]
         self.recorded = self.recorded[count:]
         for column in self.columns:
             del column[:count]
-        self.first += count
+        if taken.kept:
+            self.kept = [n for n in self.kept if n >= end]
+        self.first = end
         return taken
 
 
+@dataclass
+class _Part:
+    """A shard's records in one block of the merge."""
+
+    shard: int
+    first: int  # the shard position of the first
+    stoptimes: np.ndarray
+    recorded: np.ndarray
+    columns: list[list[Any]]
+    kept: list[int]  # positions of kept records among them
+
+
 def merge_into(output: Output | None, sources: list[str | bytes],
-               kept: dict[tuple[int, int], Cdr] | None = None) -> None:
+               following: list[Callable[[], bool] | None] | None = None,
+               ) -> dict[tuple[int, int], int]:
     """Merge shard spools into ``output`` in (stoptime, shard, position) order, numbering the
-    recorded records' flowno 1, 2, 3 …
+    recorded records' flowno 1, 2, 3 …; returns the flowno given to each kept record, by
+    (shard, position). ``following`` holds a ``wait_more`` for each spool a shard still
+    writes (see ``_batches``): the merge then keeps pace with it.
 
     Block by block: the smallest last stoptime among the shards' pending records is a horizon
     no record still unread can be below, so every pending record before it goes out at once,
@@ -376,10 +461,13 @@ def merge_into(output: Output | None, sources: list[str | bytes],
     blocks out of order.
     """
     if output is None:
-        return
+        return {}
     writers = [_Writer(f, sink) for f, sink in zip(output.formats, output.sinks, strict=True)]
-    pending = [_Pending(i, source, len(writers)) for i, source in enumerate(sources)]
+    pending = [_Pending(i, source, len(writers), wait_more)
+               for i, (source, wait_more) in enumerate(
+                   zip(sources, following or [None] * len(sources), strict=True))]
     numbered = 0
+    kept: dict[tuple[int, int], int] = {}
     while True:
         for shard in pending:
             while shard.live and not len(shard.stoptimes):
@@ -391,21 +479,21 @@ def merge_into(output: Output | None, sources: list[str | bytes],
             cut = (len(shard.stoptimes) if horizon is None
                    else int(np.searchsorted(shard.stoptimes, horizon, side="left")))
             if cut:
-                parts.append((shard.shard, shard.take(cut)))
+                parts.append(shard.take(cut))
         if parts:
             numbered = _write_merged(writers, parts, numbered, kept)
         if horizon is None:
-            return
+            return kept
         for shard in pending:
             if shard.live and int(shard.stoptimes[-1]) == horizon:
                 shard.read()
 
 
-def _write_merged(writers: list[_Writer], parts: list[tuple[int, Any]], numbered: int,
-                  kept: dict[tuple[int, int], Cdr] | None) -> int:
+def _write_merged(writers: list[_Writer], parts: list[_Part], numbered: int,
+                  kept: dict[tuple[int, int], int]) -> int:
     """One block of the merge into every writer; returns the last flowno given."""
-    stoptimes = np.concatenate([stop for _, (stop, _, _, _) in parts])
-    recorded = np.concatenate([rec for _, (_, rec, _, _) in parts])
+    stoptimes = np.concatenate([part.stoptimes for part in parts])
+    recorded = np.concatenate([part.recorded for part in parts])
     order = np.argsort(stoptimes, kind="stable") if len(parts) > 1 else None
     if order is not None:
         stoptimes, recorded = stoptimes[order], recorded[order]
@@ -418,7 +506,7 @@ def _write_merged(writers: list[_Writer], parts: list[tuple[int, Any]], numbered
     recorded_flownos = flownos[chosen].tolist()
     all_flownos: list[int | None] | None = None
     for k, writer in enumerate(writers):
-        items = [item for _, (_, _, columns, _) in parts for item in columns[k]]
+        items = [item for part in parts for item in part.columns[k]]
         if writer.all_records:
             if all_flownos is None:
                 all_flownos = [f if r else None
@@ -428,30 +516,22 @@ def _write_merged(writers: list[_Writer], parts: list[tuple[int, Any]], numbered
         else:
             writer.write_block(recorded_stoptimes, [items[i] for i in recorded_places],
                                recorded_flownos)
-    if kept:
+    if any(part.kept for part in parts):
         _number_kept(kept, parts, order, flownos)
     return numbered + len(chosen)
 
 
-def _number_kept(kept: dict[tuple[int, int], Cdr], parts: list[tuple[int, Any]],
+def _number_kept(kept: dict[tuple[int, int], int], parts: list[_Part],
                  order: np.ndarray | None, flownos: np.ndarray) -> None:
     """The final flowno of the kept records (``expect:`` calls) this block holds."""
-    spans = {}  # shard -> (offset of its part, its first position, its length)
+    total = sum(len(part.stoptimes) for part in parts)
+    placed = np.empty(total, dtype=np.int64)  # merged place of each record of the parts
+    placed[order if order is not None else np.arange(total)] = np.arange(total)
     offset = 0
-    for shard, (stop, _, _, first) in parts:
-        spans[shard] = (offset, first, len(stop))
-        offset += len(stop)
-    where = {}
-    for (shard, n), cdr in kept.items():
-        span = spans.get(shard)
-        if span is not None and span[1] <= n < span[1] + span[2]:
-            where[span[0] + n - span[1]] = cdr
-    if not where:
-        return
-    placed = np.empty(offset, dtype=np.int64)
-    placed[order if order is not None else np.arange(offset)] = np.arange(offset)
-    for index, cdr in where.items():
-        cdr.flowno = int(flownos[placed[index]])
+    for part in parts:
+        for n in part.kept:
+            kept[part.shard, n] = int(flownos[placed[offset + n - part.first]])
+        offset += len(part.stoptimes)
 
 
 def run_sharded(scenario: Scenario, output: Output | None, formats: tuple[str, ...], *,
@@ -467,51 +547,71 @@ def run_sharded(scenario: Scenario, output: Output | None, formats: tuple[str, .
                                      dir=output.staging if output else None) as spool_dir:
         if dask_address is not None:
             results = _run_on_dask(dask_address, scenario, shards, formats, on_shard_done, calls)
-            sources: list[str | bytes] = [data for _, data, _ in results]
+            flownos = merge_into(output, [data for _, data, _ in results])
         else:
             paths = [os.path.join(spool_dir, f"shard-{s.index}.spool") for s in shards]
-            results = _run_local(scenario, shards, formats, paths, on_shard_done, calls)
-            sources = list(paths)
-        by_position: dict[tuple[int, int], Cdr] = {}
+            results, flownos = _run_local(
+                scenario, shards, formats, paths, on_shard_done, calls,
+                lambda following: merge_into(output, list(paths), following))
         for shard_stats, _, shard_kept in results:
             stats.merge(shard_stats)
             for call_id, (position, cdr) in shard_kept.items():
-                # The shard numbered the record itself; the merge gives it the final flowno.
-                cdr.flowno = None
+                # The shard numbered the record itself; the merge gave it its final flowno.
+                cdr.flowno = None if position is None else flownos.get(position)
                 kept[call_id] = cdr
-                if position is not None:
-                    by_position[position] = cdr
-        merge_into(output, sources, by_position)
     return stats, kept
+
+
+ShardResult = tuple[RunStats, bytes | None, dict[str, Any]]
 
 
 def _run_local(scenario: Scenario, shards: list[Shard], formats: tuple[str, ...],
                paths: list[str], on_done: Callable[[RunStats], None] | None,
-               calls: int | None) -> list[tuple[RunStats, bytes | None, dict[str, Any]]]:
+               calls: int | None,
+               merge: Callable[[list[Callable[[], bool] | None]], dict[tuple[int, int], int]],
+               ) -> tuple[list[ShardResult], dict[tuple[int, int], int]]:
+    """Run the shards, then ``merge`` their spools: the results in shard order, and what the
+    merge returns."""
     if len(shards) == 1:
         done = run_shard(scenario, shards[0], formats, paths[0], calls)
-        return _in_order([lambda: done], on_done)
-    # The first shard runs here, while N - 1 workers run the others: this process has its
-    # modules loaded already, and a worker takes about half a second to start.
+        if on_done:
+            on_done(done[0])
+        return [done], merge([None])
+    # The lightest shard runs here, while N - 1 workers run the others: this process has its
+    # modules loaded already (a worker takes a few tenths of a second to start), and it merges
+    # when its shard is done, following the spools of the workers still running as they
+    # write them, so that the merge fills the wait for them instead of coming after it.
     # spawn: a clean interpreter per worker, safe whatever threads the parent runs (rich, Dask).
+    here = min(range(len(shards)), key=lambda i: (shards[i].cost, i))
+    for i, path in enumerate(paths):
+        if i != here:
+            Path(path).touch()  # there for the merge, even before its worker opens it
     pool = get_context("spawn").Pool(len(shards) - 1)
     try:
-        started = [pool.apply_async(run_shard, (scenario, shard, formats, path, calls))
-                   for shard, path in zip(shards[1:], paths[1:], strict=True)]
-        here = run_shard(scenario, shards[0], formats, paths[0], calls)
-        results = _in_order([lambda: here, *(result.get for result in started)], on_done)
+        started = {i: pool.apply_async(run_shard, (scenario, shard, formats, paths[i], calls))
+                   for i, shard in enumerate(shards) if i != here}
+        done_here = run_shard(scenario, shards[here], formats, paths[here], calls)
+        if on_done:
+            on_done(done_here[0])
+        flownos = merge([None if i == here else _following(started[i])
+                         for i in range(len(shards))])
+        results = []
+        for i in range(len(shards)):
+            results.append(done_here if i == here else started[i].get())
+            if on_done and i != here:
+                on_done(results[-1][0])
     except BaseException:
         pool.terminate()  # a stopped run (Ctrl-C, SIGTERM, an error) does not wait for them
         pool.join()
         raise
     pool.close()
     pool.join()
-    return results
+    return results, flownos
 
 
 def _run_on_dask(address: str | Any, scenario: Scenario, shards: list[Shard],
                  formats: tuple[str, ...], on_done: Callable[[RunStats], None] | None,
-                 calls: int | None) -> list[tuple[RunStats, bytes | None, dict[str, Any]]]:
+                 calls: int | None) -> list[ShardResult]:
     from distributed import Client
 
     if isinstance(address, Client):
@@ -530,9 +630,8 @@ def _run_on_dask(address: str | Any, scenario: Scenario, shards: list[Shard],
             client.close()
 
 
-def _in_order(results_of: list[Callable[[], tuple[RunStats, bytes | None, dict[str, Any]]]],
-              on_done: Callable[[RunStats], None] | None,
-              ) -> list[tuple[RunStats, bytes | None, dict[str, Any]]]:
+def _in_order(results_of: list[Callable[[], ShardResult]],
+              on_done: Callable[[RunStats], None] | None) -> list[ShardResult]:
     """Shard results in shard order (each waited for: a worker's, a Dask future's), reporting
     each one."""
     results = []
