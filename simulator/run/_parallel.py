@@ -108,7 +108,7 @@ def account_work(scenario: Scenario) -> dict[str, AccountWork]:
     spend = dict.fromkeys(scenario.accounts, 0.0)  # expected money those pulses take
     for call in scenario.calls:
         calls[gateways[call.from_].account] += 1
-    tables: dict[str, RateTable] = {}
+    tables = {name: RateTable(rates) for name, rates in scenario.core_rate_tables().items()}
     for profile in scenario.traffic:
         name = gateways[profile.from_].account
         account = scenario.accounts[name]
@@ -116,10 +116,7 @@ def account_work(scenario: Scenario) -> dict[str, AccountWork]:
         calls[name] += attempts
         if account.type != "prepaid":
             continue
-        table = tables.get(account.rate_table)
-        if table is None:
-            table = tables[account.rate_table] = RateTable(
-                [rate.core() for rate in scenario.rate_tables.get(account.rate_table, [])])
+        table = tables[account.rate_table]
         answered = attempts * profile.callee_mix.answer * (
             1 - (profile.cancel.share if profile.cancel else 0.0))
         hold = min(profile.hold_time.expected, cap)
