@@ -14,8 +14,8 @@ import pytest
 
 from cdr_writer import E_CDR_NAMES
 from simulator.analyze import analyze, parse_threshold
+from simulator.analyze._layouts import OLDER_FEED_NAMES
 from simulator.analyze._report import Aggregates
-from simulator.analyze._sources import OLDER_FEED_NAMES
 from simulator.run._run import apply_overrides, run_scenario
 from simulator.scenario._loader import load_scenario
 

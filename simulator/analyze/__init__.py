@@ -3,6 +3,12 @@
 ``analyze(paths)`` reads pipe files, e_cdr CSV, SQLite, MySQL/MariaDB, JSON lines or Parquet
 (see ``_sources``), streams them through polars into small aggregates (``_report``) and returns
 the report as plain data; ``_text``, ``_plots`` and ``_html`` present it.
+
+Row reader API (for ``explain --cdr``, ``reproduce`` and ``audit``; see ``_rows``):
+``read_cdr_rows(source, warnings=None) -> Iterator[dict[str, object]]`` gives every CDR of a file,
+directory or ``mysql://`` URL keyed by lower-case e_cdr column names, whatever its shape;
+``parse_cdr_row(text) -> dict[str, object]`` parses one row given as text (CSV/TSV line, JSON
+object, pipe line). Both raise ``SourceError``.
 """
 
 from __future__ import annotations
@@ -18,9 +24,11 @@ from simulator.analyze._alarms import (
     threshold_alarms,
 )
 from simulator.analyze._report import Aggregates, build_report
+from simulator.analyze._rows import parse_cdr_row, read_cdr_rows
 from simulator.analyze._sources import SourceError, find_sources
 
-__all__ = ["AlarmSyntaxError", "SourceError", "Threshold", "analyze", "parse_threshold"]
+__all__ = ["AlarmSyntaxError", "SourceError", "Threshold", "analyze", "parse_cdr_row",
+           "parse_threshold", "read_cdr_rows"]
 
 
 def analyze(paths: list[str], *, thresholds: list[Threshold] | None = None, min_calls: int = 1,

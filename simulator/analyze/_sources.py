@@ -20,28 +20,27 @@ from pathlib import Path
 
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
-from cdr_writer import E_CDR_NAMES, JSONL_NAME, PIPE_FIELDS, SQLITE_NAME
+from cdr_writer import JSONL_NAME, SQLITE_NAME
+from simulator.analyze._layouts import (
+    PIPE_NAMES,
+    SourceError,
+    canonical,
+    is_comment,
+    json_file_objects,
+    layout_for,
+    looks_like_header,
+    separator_of,
+    whole_json_object,
+)
 
 BATCH_ROWS = 100_000
 _BLOCK_BYTES = 8 << 20  # CSV/JSON read block: about 25,000-60,000 CDRs
 
-# The 46 fields of the older real-time feed (the reference's real row, in its column order).
-OLDER_FEED_NAMES: tuple[str, ...] = (
-    "callere164", "calleraccesse164", "calleee164", "calleeaccesse164", "callerip",
-    "callergatewayid", "callerproductid", "callertogatewaye164", "callertype", "calleeip",
-    "calleegatewayid", "calleeproductid", "calleetogatewaye164", "calleetype", "billingmode",
-    "calllevel", "agentfeetime", "starttime", "stoptime", "callerpdd", "calleepdd", "holdtime",
-    "callerareacode", "feetime", "fee", "suitefee", "suitefeetime", "incomefee",
-    "customeraccount", "customername", "calleeareacode", "agentfee", "agentsuitefee",
-    "agentsuitefeetime", "agentaccount", "agentname", "flowno", "softswitchname",
-    "softswitchcallid", "callercallid", "calleecallid", "enddirection", "endreason",
-    "calleebilling", "cdrlevel", "agentcdr_id",
-)
-PIPE_NAMES: tuple[str, ...] = tuple(column for _, column in PIPE_FIELDS)
 
 # What the report reads; the rest of a CDR's columns are never loaded.
 WANTED: dict[str, pl.DataType] = {
@@ -58,23 +57,19 @@ _TIMES = ("starttime", "stoptime")
 _SECONDS_BELOW = 100_000_000_000
 
 
-class SourceError(Exception):
-    """A CDR source that cannot be read: says which file (line) and what was expected."""
-
-
 @dataclass
 class Source:
     """One readable set of CDRs: a file, a database, or the tables of a database."""
 
     label: str
-    kind: str  # pipe, e_cdr, sqlite, mariadb, jsonl, parquet
+    kind: str  # pipe, e_cdr (comma or tab), sqlite, mariadb, jsonl, json, parquet
     path: str
     options: dict[str, object] = field(default_factory=dict)
     rows: int = 0
 
     def batches(self) -> Iterator[pl.DataFrame]:
         reader = {"pipe": _pipe, "e_cdr": _e_cdr_csv, "sqlite": _sqlite, "mariadb": _mariadb,
-                  "jsonl": _jsonl, "parquet": _parquet}[self.kind]
+                  "jsonl": _jsonl, "json": _json, "parquet": _parquet}[self.kind]
         for batch in reader(self):
             line = self.rows + 1 + int(self.options.get("header_lines", 0))  # type: ignore[arg-type]
             frame = normalise(batch, self.label, line if self.kind in ("pipe", "e_cdr", "jsonl")
@@ -137,36 +132,53 @@ def _file(path: Path) -> Source:
         return Source(str(path), "parquet", str(path))
     if head.startswith(b"SQLite format 3"):
         return Source(str(path), "sqlite", str(path))
-    if name.endswith((".jsonl", ".ndjson", ".json")) or head.lstrip().startswith(b"{"):
-        return Source(str(path), "jsonl", str(path))
-    first = _first_line(path)
-    if first.count("|") >= 17 and first.count(",") < first.count("|"):
+    _, first = _first_line(path)
+    if name.endswith((".jsonl", ".ndjson", ".json")) or first.lstrip().startswith(("{", "[")):
+        return Source(str(path), "jsonl" if whole_json_object(first) else "json", str(path))
+    if separator_of(first) == "|":
         return Source(str(path), "pipe", str(path))
     return Source(str(path), "e_cdr", str(path))
 
 
-def _first_line(path: Path) -> str:
+def _first_line(path: Path) -> tuple[int, str]:
+    """(lines before it, the first line that is neither blank nor a ``#`` comment)."""
     with path.open("r", encoding="utf-8", errors="replace", newline="") as handle:
-        return handle.readline().rstrip("\r\n")
+        for skipped, line in enumerate(handle):
+            if line.strip() and not is_comment(line):
+                return skipped, line.rstrip("\r\n")
+    return 0, ""
 
 
 # -- readers ------------------------------------------------------------------------------------
 def _csv_batches(source: Source, names: list[str], delimiter: str,
-                 skip_header: bool) -> Iterator[pa.RecordBatch]:
-    wanted = [n for n in dict.fromkeys(names) if n in WANTED]
+                 skip_rows: int) -> Iterator[pa.RecordBatch]:
+    """The WANTED columns of a delimited file; ``#`` comment lines are dropped wherever they are."""
     if len(set(names)) != len(names):  # duplicated header names: keep the first of each
         names = [n if n not in names[:i] else f"{n}__{i}" for i, n in enumerate(names)]
-    read = pacsv.ReadOptions(column_names=names, skip_rows=1 if skip_header else 0,
-                             block_size=_BLOCK_BYTES)
+    wanted = [n for n in names if n in WANTED]
+    marker = "__first_field"  # the first field, read to find comment lines of the right width
+    names = [marker, *names[1:]] if names[0] not in WANTED else names
+    first = names[0]
+    read = pacsv.ReadOptions(column_names=names, skip_rows=skip_rows, block_size=_BLOCK_BYTES)
+
+    def comment_or_error(row: pacsv.InvalidRow) -> str:
+        return "skip" if is_comment(row.text or "") else "error"
+
     parse = pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=False,
-                               invalid_row_handler=None)
-    convert = pacsv.ConvertOptions(include_columns=wanted,
-                                   column_types=dict.fromkeys(wanted, pa.string()),
+                               invalid_row_handler=comment_or_error)
+    columns = list(dict.fromkeys([first, *wanted]))
+    convert = pacsv.ConvertOptions(include_columns=columns,
+                                   column_types=dict.fromkeys(columns, pa.string()),
                                    strings_can_be_null=False, quoted_strings_can_be_null=False)
     try:
         reader = pacsv.open_csv(source.path, read_options=read, parse_options=parse,
                                 convert_options=convert)
-        yield from reader
+        for batch in reader:
+            starts = pc.starts_with(pc.utf8_ltrim_whitespace(
+                batch.column(first)), "#")
+            if pc.any(starts).as_py():
+                batch = batch.filter(pc.invert(starts))
+            yield batch.select(wanted) if first not in wanted else batch
     except pa.ArrowInvalid as exc:
         raise SourceError(f"{source.path}: {_arrow_message(exc, len(names), delimiter)}") from None
 
@@ -180,40 +192,44 @@ def _arrow_message(exc: Exception, expected: int, delimiter: str) -> str:
 
 
 def _pipe(source: Source) -> Iterator[pa.RecordBatch]:
-    first = _first_line(Path(source.path))
+    skipped, first = _first_line(Path(source.path))
     count = first.count("|") + 1
     if count != len(PIPE_NAMES):
-        raise SourceError(f"{source.path}:1: expected the {len(PIPE_NAMES)} '|'-separated fields "
-                          f"of a VOS3000 CDR text file, found {count}")
-    yield from _csv_batches(source, list(PIPE_NAMES), "|", skip_header=False)
+        raise SourceError(f"{source.path}:{skipped + 1}: expected the {len(PIPE_NAMES)} "
+                          f"'|'-separated fields of a VOS3000 CDR text file, found {count}")
+    source.options["header_lines"] = skipped
+    yield from _csv_batches(source, list(PIPE_NAMES), "|", skip_rows=skipped)
 
 
 def _e_cdr_csv(source: Source) -> Iterator[pa.RecordBatch]:
-    first = _first_line(Path(source.path))
-    if not first:
-        return
-    fields = [f.strip().strip('"').lower() for f in first.split(",")]
-    known = {n.lower() for n in (*E_CDR_NAMES, *OLDER_FEED_NAMES, *PIPE_NAMES)}
-    if sum(f in known for f in fields) >= 3:
-        names = ["billingtype" if f == "calleebilling" else f for f in fields]
-        missing = [c for c in REQUIRED if c not in names]
-        if missing:
-            raise SourceError(f"{source.path}:1: the header names no {', '.join(missing)} "
-                              f"column (found: {', '.join(fields[:8])}…)")
-        source.options["header_lines"] = 1
-        yield from _csv_batches(source, names, ",", skip_header=True)
-        return
-    layouts = {len(E_CDR_NAMES): E_CDR_NAMES, len(OLDER_FEED_NAMES): OLDER_FEED_NAMES}
-    # the field count of a header-less line, counted by the CSV parser (quoted commas)
+    """e_cdr rows, comma- or tab-separated, with a header or in a layout known by its width."""
     import csv
 
-    count = len(next(csv.reader([first])))
-    layout = layouts.get(count)
-    if layout is None:
-        raise SourceError(f"{source.path}:1: expected a header row naming the e_cdr columns, or "
-                          f"a row of {len(E_CDR_NAMES)} (e_cdr) or {len(OLDER_FEED_NAMES)} "
-                          f"(older feed) fields; found {count} fields")
-    yield from _csv_batches(source, list(layout), ",", skip_header=False)
+    skipped, first = _first_line(Path(source.path))
+    if not first:
+        return
+    delimiter = separator_of(first)
+    fields = next(csv.reader([first], delimiter=delimiter))
+    where = f"{source.path}:{skipped + 1}"
+    if delimiter == "\t":
+        source.kind = "e_cdr"
+        source.options["separator"] = "tab"
+    if looks_like_header(fields):
+        names = [canonical(f) for f in fields]
+        missing = [c for c in REQUIRED if c not in names]
+        if missing:
+            raise SourceError(f"{where}: the header names no {', '.join(missing)} column "
+                              f"(found: {', '.join(fields[:8])}…)")
+        source.options["header_lines"] = skipped + 1
+        source.options["layout"] = "header"
+        yield from _csv_batches(source, names, delimiter, skip_rows=skipped + 1)
+        return
+    label, layout = layout_for(len(fields), where)
+    if label == "pipe":  # 18 comma-separated fields are no e_cdr layout
+        layout_for(-1, f"{where} ({len(fields)} fields)")
+    source.options["header_lines"] = skipped
+    source.options["layout"] = label
+    yield from _csv_batches(source, [canonical(n) for n in layout], delimiter, skip_rows=skipped)
 
 
 def _jsonl(source: Source) -> Iterator[pa.RecordBatch]:
@@ -221,9 +237,21 @@ def _jsonl(source: Source) -> Iterator[pa.RecordBatch]:
         reader = pajson.open_json(source.path, read_options=pajson.ReadOptions(
             block_size=_BLOCK_BYTES))
         for batch in reader:
-            yield batch.select([n for n in batch.schema.names if n.lower() in WANTED])
+            yield batch.select([n for n in batch.schema.names if canonical(n) in WANTED])
     except pa.ArrowInvalid as exc:
         raise SourceError(f"{source.path}: not JSON lines: {str(exc).splitlines()[0]}") from None
+
+
+def _json(source: Source) -> Iterator[pl.DataFrame]:
+    """A JSON document: an array of CDR objects (GetCdr's), or the reply object holding one."""
+    rows: list[dict[str, object]] = []
+    for item in json_file_objects(Path(source.path)):
+        rows.append({canonical(k): v for k, v in item.items() if canonical(k) in WANTED})
+        if len(rows) == BATCH_ROWS:
+            yield pl.DataFrame(rows, infer_schema_length=None)
+            rows = []
+    if rows:
+        yield pl.DataFrame(rows, infer_schema_length=None)
 
 
 def _parquet(source: Source) -> Iterator[pa.RecordBatch]:
@@ -306,7 +334,12 @@ def normalise(batch: pa.RecordBatch | pl.DataFrame, label: str, first_line: int 
     """The WANTED columns, typed, with times in ms; absent optional columns as nulls."""
     frame = batch if isinstance(batch, pl.DataFrame) else pl.from_arrow(batch)
     assert isinstance(frame, pl.DataFrame)
-    frame = frame.rename({c: c.lower() for c in frame.columns if c != c.lower()})
+    renames: dict[str, str] = {}
+    for column in frame.columns:  # GetCdr's camelCase and the older layouts' names
+        name = canonical(column)
+        if name != column and name not in frame.columns and name not in renames.values():
+            renames[column] = name
+    frame = frame.rename(renames)
     missing = [c for c in REQUIRED if c not in frame.columns]
     if missing:
         raise SourceError(f"{label}: no {', '.join(missing)} column; a VOS3000 CDR needs "
