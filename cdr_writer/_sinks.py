@@ -496,22 +496,6 @@ class JsonlSink:
 _FLOWNO_COLUMNS = tuple(E_CDR_NAMES.index(c) for c in ("id", "flowno", "flownofirst"))
 
 
-# Sinks that need a heavy library (pyarrow, PyMySQL) load it when a run asks for them.
-def _parquet(context: SinkContext) -> Sink:
-    from cdr_writer._parquet import ParquetSink
-
-    return ParquetSink(context)
-
-
-def _mariadb(context: SinkContext) -> Sink:
-    from cdr_writer._mariadb import MariaDbSink
-
-    url = context.options.get("db")
-    if not url:
-        raise ValueError("--format mariadb needs --db mysql://USER:PASS@HOST:PORT/DATABASE")
-    return MariaDbSink(url, context.flush)
-
-
 for _format in (
     CdrFormat("pipe", PipeSink, "hourly text files cdr/YYYYMMDDHH.txt, 18 |-separated fields",
               files=("cdr/*.txt",), renderer=PipeSink.renderer),
@@ -522,10 +506,6 @@ for _format in (
     CdrFormat("jsonl", JsonlSink, f"{JSONL_NAME}: every column and the end reason, suppressed "
               "records included", files=(JSONL_NAME,), all_records=True,
               renderer=JsonlSink.renderer),
-    CdrFormat("parquet", _parquet, "daily Parquet files e_cdr_YYYYMMDD.parquet, typed e_cdr "
-              "columns", files=("e_cdr_*.parquet",), renderer=EcdrRows.renderer),
-    CdrFormat("mariadb", _mariadb, "daily tables e_cdr_YYYYMMDD in a MySQL/MariaDB database "
-              "(--db URL)", options=("db",), renderer=EcdrRows.renderer),
 ):
     register(_format)
 

@@ -15,6 +15,7 @@ from typing import Any
 from rich.console import Console
 
 from cdr_writer import DEFAULT_FORMATS, FORMATS, UnknownFormat, parse_formats
+from simulator.run import RunStats
 from simulator.run import _stop as stop
 from simulator.run._run import RunResult, apply_overrides, find_run_errors, run_scenario
 from simulator.run._summary import print_summary
@@ -189,13 +190,14 @@ def cmd_live(args: argparse.Namespace, out: Console, err: Console) -> int:
     if args.speed <= 0:
         err.print("--speed must be positive", markup=False)
         return EXIT_INVALID
+    stats = RunStats()
     if "mariadb" in _formats(args.format):
         err.print("vossim live: --format mariadb is for vossim run (batch, --realtime or "
                   "--workers); write e.g. --format jsonl here and load it", markup=False)
         return EXIT_INVALID
     try:
-        result = run_live(scenario, port=args.port, speed=args.speed, duration=args.duration,
-                          gateway_port=args.gateway_port,
+        result = run_live(scenario, stats=stats, port=args.port, speed=args.speed,
+                          duration=args.duration, gateway_port=args.gateway_port,
                           out_dir=args.output, formats=_formats(args.format), pcap=args.pcap,
                           agents=not args.no_agents, media=True if args.media else None,
                       trace=args.trace,
@@ -204,7 +206,7 @@ def cmd_live(args: argparse.Namespace, out: Console, err: Console) -> int:
         err.print(f"{args.file}: {exc}", markup=False, highlight=False)
         return EXIT_INVALID
     places = scenario.switch.SERVER_BILLING_FEE_PRECISTION
-    print_summary(out, result.stats, f"{scenario.name or args.file} (live)", places)
+    print_summary(out, stats, f"{scenario.name or args.file} (live)", places)
     for path in result.files:
         out.print(f"wrote {path}", markup=False, highlight=False)
     for problem in result.agent_errors:

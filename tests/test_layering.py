@@ -1,5 +1,11 @@
-"""The layout is the architecture: no module-level import cycle anywhere in the package, the
-scenario schema never imports the traffic generator, and the core imports only itself."""
+"""The layout is the architecture: no import cycle anywhere in the packages (imports inside
+functions count: they run too, only later), and each floor imports only the floors below it:
+
+- ``simulator.core`` imports only itself and the standard library;
+- ``simulator.transports`` never imports the run, the CLI, explain or analyze;
+- ``cdr_writer`` never imports the simulator's upper floors (only the core's record);
+- the scenario schema never imports the traffic generator, the transports or the run.
+"""
 
 from __future__ import annotations
 
@@ -18,34 +24,35 @@ def _module_name(path: Path) -> str:
     return ".".join(parts)
 
 
-def _top_level_imports(path: Path) -> set[str]:
-    """Modules imported when ``path`` is imported (not inside functions, not TYPE_CHECKING)."""
+def _imports(path: Path) -> set[str]:
+    """Every module ``path`` imports, at module level or inside a function or class, except
+    under ``if TYPE_CHECKING:`` (those never run)."""
     tree = ast.parse(path.read_text(), str(path))
     found: set[str] = set()
 
-    def visit(body: list[ast.stmt]) -> None:
-        for node in body:
-            if isinstance(node, ast.Import):
-                found.update(alias.name for alias in node.names)
-            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-                found.add(node.module)
-                found.update(f"{node.module}.{alias.name}" for alias in node.names)
-            elif isinstance(node, ast.If) and "TYPE_CHECKING" not in ast.unparse(node.test):
-                visit(node.body)
-                visit(node.orelse)
-            elif isinstance(node, ast.Try):
-                visit(node.body)
-    visit(tree.body)
+    def visit(node: ast.AST) -> None:
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            for child in node.orelse:
+                visit(child)
+            return
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+    visit(tree)
     return found
 
 
 def _graph() -> dict[str, set[str]]:
     modules = {_module_name(p): p for package in PACKAGES for p in (ROOT / package).rglob("*.py")}
-    return {name: {m for m in _top_level_imports(path) if m in modules and m != name}
+    return {name: {m for m in _imports(path) if m in modules and m != name}
             for name, path in modules.items()}
 
 
-def test_no_module_level_import_cycle() -> None:
+def test_no_import_cycle() -> None:
     graph = _graph()
     # a package's __init__ importing its own submodules is not a cycle of the code's layers
     edges = {m: {d for d in deps if not (m == d.rsplit(".", 1)[0] or d == m.rsplit(".", 1)[0])}
@@ -83,7 +90,34 @@ def test_the_scenario_schema_does_not_import_the_traffic_generator_or_the_transp
 
 def test_the_core_imports_only_the_standard_library_and_itself() -> None:
     for path in (ROOT / "simulator" / "core").rglob("*.py"):
-        for module in _top_level_imports(path):
+        for module in _imports(path):
             top = module.split(".")[0]
             assert module.startswith("simulator.core") or top in sys.stdlib_module_names \
                 or top == "__future__", (path.name, module)
+
+
+def _importers(prefix: str) -> dict[str, set[str]]:
+    return {name: deps for name, deps in _graph().items() if name.startswith(prefix)}
+
+
+def test_the_transports_never_import_the_run_or_its_consumers() -> None:
+    upper = ("simulator.run", "simulator.cli", "simulator.explain", "simulator.analyze")
+    for name, deps in _importers("simulator.transports").items():
+        assert not {d for d in deps if d.startswith(upper)}, name
+
+
+def test_cdr_writer_imports_only_the_core_of_the_simulator() -> None:
+    for name, deps in _importers("cdr_writer").items():
+        above = {d for d in deps if d.startswith("simulator") and
+                 not d.startswith("simulator.core")}
+        assert not above, (name, above)
+
+
+def test_a_cycle_hidden_inside_a_function_is_found(tmp_path: Path) -> None:
+    module = tmp_path / "m.py"
+    module.write_text("def later():\n    from simulator.run._summary import alarms\n")
+    assert "simulator.run._summary" in _imports(module)
+    guarded = tmp_path / "g.py"
+    guarded.write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
+                       "    import simulator.run\n")
+    assert "simulator.run" not in _imports(guarded)

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from simulator.analyze._report import SERVER_HANGUP_ALARM, SHORT_HANGUP_ALARM
+from simulator.core._metrics import gateway_alarms
 
 SCOPES = {"gateway": "gateways", "customer": "customers", "prefix": "prefixes", "hour": "hours",
           "total": None}
@@ -95,23 +95,11 @@ def seed_alarms(report: dict[str, Any], min_calls: int) -> list[dict[str, Any]]:
         if not gateway["answered"] or gateway["calls"] < min_calls:
             continue
         label = _label("gateway", gateway)
-        rules = (
-            ("server_hangups", SERVER_HANGUP_ALARM,
-             f"server hangups {gateway['server_hangups']:.1%} of answered calls (over "
-             f"{SERVER_HANGUP_ALARM:.0%}): check session timers and prepaid balances"),
-            ("short_callee_hangups", SHORT_HANGUP_ALARM,
-             f"callee hangups under 5 s {gateway['short_callee_hangups']:.1%} of answered calls: "
-             "possible CLI or spam problem"),
-            ("short_caller_hangups", SHORT_HANGUP_ALARM,
-             f"caller hangups under 3 s {gateway['short_caller_hangups']:.1%} of answered calls: "
-             "one-way audio or wrong numbers"),
-        )
-        for metric, limit, message in rules:
-            if gateway[metric] > limit:
-                out.append({"rule": f"{metric}>{limit:.0%}", "scope": "gateway",
-                            "side": gateway["side"], "name": gateway["name"], "metric": metric,
-                            "value": gateway[metric], "threshold": limit,
-                            "calls": gateway["calls"], "message": f"{label}: {message}"})
+        for metric, value, limit, message in gateway_alarms(gateway):
+            out.append({"rule": f"{metric}>{limit:.0%}", "scope": "gateway",
+                        "side": gateway["side"], "name": gateway["name"], "metric": metric,
+                        "value": value, "threshold": limit,
+                        "calls": gateway["calls"], "message": f"{label}: {message}"})
     return out
 
 

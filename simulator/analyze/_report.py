@@ -26,12 +26,16 @@ from typing import Any
 import polars as pl
 
 from simulator.analyze._reasons import reason_category, reason_name
+from simulator.core._metrics import (
+    DIRECTION_NAMES,
+    SHORT_CALLEE_SECONDS,
+    SHORT_CALLER_SECONDS,
+    ratio,
+)
 
 KEYS = ("hour", "callergatewayid", "calleegatewayid", "customeraccount", "prefix",
         "enddirection", "endreason")
-DIRECTIONS = {0: "caller", 1: "callee", 2: "server"}
-SERVER_HANGUP_ALARM = 0.25  # the seeds' own "server hangup over 25 %: investigate"
-SHORT_HANGUP_ALARM = 0.10  # "unusually high share" of short hangups, as the run summary takes it
+DIRECTIONS = DIRECTION_NAMES
 _REDUCE_AT = 200_000  # re-reduce the cube when its pieces add up to this many rows
 _HOUR_MS = 3_600_000
 
@@ -87,8 +91,8 @@ class Aggregates:
             under_5s=(ans & (hold < 5)).sum(),
             under_10s=(ans & (hold < 10)).sum(),
             under_30s=(ans & (hold < 30)).sum(),
-            short_callee=(ans & (direction == 1) & (hold < 5)).sum(),
-            short_caller=(ans & (direction == 0) & (hold < 3)).sum(),
+            short_callee=(ans & (direction == 1) & (hold < SHORT_CALLEE_SECONDS)).sum(),
+            short_caller=(ans & (direction == 0) & (hold < SHORT_CALLER_SECONDS)).sum(),
         )
         self.pieces.append(cube)
         self.pieces_rows += cube.height
@@ -130,10 +134,6 @@ def _iso(ms: int | None) -> str | None:
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _ratio(a: float, b: float) -> float:
-    return a / b if b else 0.0
-
-
 def _normal_codes(codes: list[int], names: dict[int, str], style: str) -> set[int]:
     return {c for c in codes if reason_category(c, names.get(c), style) == "Normal"}
 
@@ -143,17 +143,17 @@ def _metrics(group: dict[str, Any], normal_calls: int) -> dict[str, Any]:
     return {
         "calls": calls,
         "answered": answered,
-        "asr": _ratio(answered, calls),
-        "acd": _ratio(group["talk"], answered),
-        "ner": _ratio(normal_calls, calls),
+        "asr": ratio(answered, calls),
+        "acd": ratio(group["talk"], answered),
+        "ner": ratio(normal_calls, calls),
         "talk_seconds": group["talk"],
-        "pdd_ms": _ratio(group["pdd_sum"], group["pdd_calls"]),
+        "pdd_ms": ratio(group["pdd_sum"], group["pdd_calls"]),
         "fee": round(group["fee"], 6),
         "billed_seconds": group["feetime"],
         "ended_by": {DIRECTIONS[d]: group.get(f"ended_{d}", 0) for d in DIRECTIONS},
-        "short_callee_hangups": _ratio(group["short_callee"], answered),
-        "short_caller_hangups": _ratio(group["short_caller"], answered),
-        "server_hangups": _ratio(group.get("ended_2", 0), answered),
+        "short_callee_hangups": ratio(group["short_callee"], answered),
+        "short_caller_hangups": ratio(group["short_caller"], answered),
+        "server_hangups": ratio(group.get("ended_2", 0), answered),
     }
 
 
@@ -219,7 +219,7 @@ def build_report(agg: Aggregates, style: str = "table") -> dict[str, Any]:
             pl.col("calls").sum(), pl.col("answered").sum()).sort("hour", column)
         for hour, name, count, ans in cells.iter_rows():
             heatmap.append({"hour": _iso(hour), "side": side, "gateway": name, "calls": count,
-                            "asr": _ratio(ans, count)})
+                            "asr": ratio(ans, count)})
 
     hours = _grouped(cube, ["hour"], normal)
     for entry in hours:
@@ -240,26 +240,26 @@ def build_report(agg: Aggregates, style: str = "table") -> dict[str, Any]:
             "total": round(sums["fee"], 6),
             "charged": round(sums["fee_recorded"], 6),
             "billed_seconds": sums["feetime"],
-            "per_answered_minute": round(_ratio(sums["fee"], total["talk_seconds"] / 60), 9),
-            "per_call": round(_ratio(sums["fee"], calls), 9),
+            "per_answered_minute": round(ratio(sums["fee"], total["talk_seconds"] / 60), 9),
+            "per_call": round(ratio(sums["fee"], calls), 9),
         },
         "pdd": {"mean_ms": total["pdd_ms"], "max_ms": agg.pdd_max,
                 "calls_with_pdd": sums["pdd_calls"]},
         "short_calls": {
-            "under_3s": _ratio(sums["under_3s"], answered),
-            "under_5s": _ratio(sums["under_5s"], answered),
-            "under_10s": _ratio(sums["under_10s"], answered),
-            "under_30s": _ratio(sums["under_30s"], answered),
-            "callee_hangups_under_5s": _ratio(sums["short_callee"], answered),
-            "caller_hangups_under_3s": _ratio(sums["short_caller"], answered),
+            "under_3s": ratio(sums["under_3s"], answered),
+            "under_5s": ratio(sums["under_5s"], answered),
+            "under_10s": ratio(sums["under_10s"], answered),
+            "under_30s": ratio(sums["under_30s"], answered),
+            "callee_hangups_under_5s": ratio(sums["short_callee"], answered),
+            "caller_hangups_under_3s": ratio(sums["short_caller"], answered),
         },
         "zero_duration_rows": sums["zero_hold"],
         "time_range": {"first_stop": _iso(agg.first_stop), "last_stop": _iso(agg.last_stop)},
         "by_end_direction": {
-            str(d): {"name": DIRECTIONS.get(d, str(d)), "calls": c, "share": _ratio(c, calls),
+            str(d): {"name": DIRECTIONS.get(d, str(d)), "calls": c, "share": ratio(c, calls),
                      "answered": a}
             for d, c, a in by_direction.iter_rows()},
-        "by_end_reason": [{**reason(code), "calls": count, "share": _ratio(count, calls)}
+        "by_end_reason": [{**reason(code), "calls": count, "share": ratio(count, calls)}
                           for code, count in by_reason.iter_rows()],
         "pivot": [{"enddirection": d, "direction": DIRECTIONS.get(d, str(d)), **reason(code),
                    "calls": count} for d, code, count in pivot.iter_rows()],

@@ -12,13 +12,14 @@ from decimal import Decimal
 from typing import Any
 
 from cdr_writer import Cdr, pipe_line
+from simulator.core._metrics import DIRECTION_NAMES
 from simulator.core._rating import Rate
 from simulator.explain._model import Entry, Explanation, clock, stamp
 from simulator.scenario._schema import Scenario
 from simulator.transports._simulated import Simulation
 
 ILLEGAL_ROWS = frozenset({1, 2, 5})
-_DIRECTIONS = {0: "caller", 1: "callee", 2: "server"}
+_DIRECTIONS = DIRECTION_NAMES
 
 
 class ExplainError(ValueError):

@@ -12,9 +12,10 @@ from decimal import Decimal
 from typing import Any
 
 from simulator.core._decisions import Party
+from simulator.core._metrics import gateway_alarms, is_short_hangup, ratio
 from simulator.core._record import Cdr
 
-_CALLER, _CALLEE = int(Party.CALLER), int(Party.CALLEE)
+_CALLEE, _SERVER = int(Party.CALLEE), int(Party.SERVER)
 
 
 @dataclass
@@ -27,11 +28,11 @@ class _Traffic:
 
     @property
     def asr(self) -> float:
-        return self.answered / self.calls if self.calls else 0.0
+        return ratio(self.answered, self.calls)
 
     @property
     def acd(self) -> float:
-        return self.talk_seconds / self.answered if self.answered else 0.0
+        return ratio(self.talk_seconds, self.answered)
 
 
 @dataclass
@@ -43,7 +44,16 @@ class GatewayStats(_Traffic):
     short_caller_hangups: int = 0  # caller BYE with holdTime < 3 s: one-way audio, wrong number
 
     def share(self, count: int) -> float:
-        return count / self.answered if self.answered else 0.0
+        return ratio(count, self.answered)
+
+    def alarms(self) -> list[str]:
+        """The seeds' alarms this gateway's answered calls trip (none if it answered none)."""
+        if not self.answered:
+            return []
+        shares = {"server_hangups": self.share(self.ended_by[_SERVER]),
+                  "short_callee_hangups": self.share(self.short_callee_hangups),
+                  "short_caller_hangups": self.share(self.short_caller_hangups)}
+        return [message for _, _, _, message in gateway_alarms(shares)]
 
     def merge(self, other: GatewayStats) -> None:
         self.calls += other.calls
@@ -122,8 +132,7 @@ class RunStats(_Traffic):
         hold = cdr.holdtime
         direction = cdr.enddirection
         answered = cdr.starttime != cdr.stoptime or hold != 0
-        short = answered and (hold < 5 if direction == _CALLEE else
-                              hold < 3 if direction == _CALLER else False)
+        short = answered and is_short_hangup(direction, hold)
         key = (cdr.callergatewayid, cdr.calleegatewayid, direction, cdr.endreason,
                cdr.end_reason_name, answered, short, cdr.recorded)
         group = self._groups.get(key)
@@ -201,10 +210,10 @@ class RunStats(_Traffic):
             mine.merge(stats)
 
     def alarms(self) -> list[str]:
-        """The seeds' alarms this run trips; the rules are the summary's (``_summary.alarms``)."""
-        from simulator.run._summary import alarms
-
-        return alarms(self)
+        """The seeds' alarms this run trips, per gateway (``core._metrics`` holds the rules)."""
+        return [f"{side} gateway {name}: {alarm}"
+                for (side, name), gateway in sorted(self.gateways.items())
+                for alarm in gateway.alarms()]
 
 
 # After the dataclass is made: its __init__ sets these through the descriptors, and its

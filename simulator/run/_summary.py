@@ -8,17 +8,10 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from simulator.core._decisions import Party
-from simulator.run._stats import GatewayStats, RunStats
+from simulator.core._metrics import DIRECTION_NAMES
+from simulator.run._stats import RunStats
 
-_DIRECTIONS = ((0, "caller"), (1, "callee"), (2, "server"))
-_SERVER = int(Party.SERVER)
-
-# Alarm thresholds. 25 % is the seeds' own ("server hangup over 25 %: investigate"); for the two
-# short-hangup patterns the seeds name no threshold, so an "unusually high share" is taken as
-# more than 10 % of the answered calls.
-SERVER_HANGUP_ALARM = 0.25
-SHORT_HANGUP_ALARM = 0.10
+_DIRECTIONS = tuple(DIRECTION_NAMES.items())
 
 
 def print_summary(console: Console, stats: RunStats, title: str, places: int) -> None:
@@ -27,7 +20,7 @@ def print_summary(console: Console, stats: RunStats, title: str, places: int) ->
     gateways = gateway_table(stats)
     if gateways is not None:
         console.print(gateways)
-    for alarm in alarms(stats):
+    for alarm in stats.alarms():
         console.print(f"ALARM {alarm}", markup=False, highlight=False)
 
 
@@ -72,31 +65,3 @@ def gateway_table(stats: RunStats) -> Table | None:
                       f"{gateway.share(gateway.short_callee_hangups):.1%}",
                       f"{gateway.share(gateway.short_caller_hangups):.1%}")
     return table
-
-
-def alarms(stats: RunStats) -> list[str]:
-    """The seeds' analysis rules, per gateway, that this run trips."""
-    out = []
-    for (side, name), gateway in sorted(stats.gateways.items()):
-        out.extend(f"{side} gateway {name}: {alarm}" for alarm in gateway_alarms(gateway))
-    return out
-
-
-def gateway_alarms(gateway: GatewayStats) -> list[str]:
-    """The alarms of one gateway's answered calls (none if it answered nothing)."""
-    if not gateway.answered:
-        return []
-    out = []
-    server = gateway.share(gateway.ended_by[_SERVER])
-    if server > SERVER_HANGUP_ALARM:
-        out.append(f"server hangups {server:.1%} of answered calls (over "
-                   f"{SERVER_HANGUP_ALARM:.0%}): check session timers and prepaid balances")
-    callee = gateway.share(gateway.short_callee_hangups)
-    if callee > SHORT_HANGUP_ALARM:
-        out.append(f"callee hangups under 5 s {callee:.1%} of answered calls: possible CLI or "
-                   "spam problem")
-    caller = gateway.share(gateway.short_caller_hangups)
-    if caller > SHORT_HANGUP_ALARM:
-        out.append(f"caller hangups under 3 s {caller:.1%} of answered calls: one-way audio or "
-                   "wrong numbers")
-    return out

@@ -126,6 +126,7 @@ def main() -> int:
     limit = int(sys.argv[7]) if len(sys.argv) > 7 else None
     sys.path.insert(0, str(ROOT))
     from simulator import load_scenario
+    from simulator.run import RunStats
     from simulator.transports.live import _switch, run_live
 
     if limit is not None:
@@ -174,9 +175,10 @@ def main() -> int:
             os.kill(os.getpid(), signal.SIGINT)
 
     threading.Thread(target=flood, daemon=True).start()
-    result = run_live(load_scenario(scenario_path), port=0, agents=False,
+    stats = RunStats()
+    result = run_live(load_scenario(scenario_path), stats=stats, port=0, agents=False,
                       out_dir=None, echo=echo)
-    report["calls"] = result.stats.calls
+    report["calls"] = stats.calls
     report["kept_cdrs"] = len(result.cdrs)
     Path(out).write_text(json.dumps(report))
     return 0

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from cdr_writer import DEFAULT_FORMATS, Cdr, Output
 from simulator.core._state import Call
-from simulator.run._stats import RunStats
 from simulator.scenario._schema import Scenario
+from simulator.transports.base import CallTally
 from simulator.transports.live._addresses import AddressPlan
 from simulator.transports.live._switch import LiveError, LiveOptions, LiveSwitch
 
@@ -23,7 +23,7 @@ SETTLE_GRACE = 3.0  # s after the last caller agent exited before missing CDRs a
 @dataclass
 class LiveResult:
     scenario: Scenario
-    stats: RunStats
+    stats: CallTally
     cdrs: list[Cdr] = field(default_factory=list)
     files: list[Path] = field(default_factory=list)
     agent_errors: list[str] = field(default_factory=list)
@@ -32,7 +32,7 @@ class LiveResult:
         return {cdr.call_id: cdr for cdr in self.cdrs}
 
 
-def run_live(scenario: Scenario, *, port: int = 5060, speed: float = 1.0,
+def run_live(scenario: Scenario, *, stats: CallTally, port: int = 5060, speed: float = 1.0,
              duration: float | None = None, gateway_port: int = 5060,
              out_dir: str | Path | None = "out",
              formats: tuple[str, ...] = DEFAULT_FORMATS, pcap: str | Path | None = None,
@@ -46,6 +46,7 @@ def run_live(scenario: Scenario, *, port: int = 5060, speed: float = 1.0,
     ``media``: anchor every call's RTP at the switch (True), none (False), or only when a call
     of the scenario stops its RTP under a media timeout (None). ``trace``: write every call's
     ladder and the core's events as JSON lines, the same lines as ``vossim run --trace``.
+    ``stats``: the run's tally (``simulator.run.RunStats``); every CDR written is added to it.
     """
     if not 1 <= gateway_port <= 65535:
         raise LiveError(f"gateway port {gateway_port} is not a UDP port (1-65535)")
@@ -57,7 +58,6 @@ def run_live(scenario: Scenario, *, port: int = 5060, speed: float = 1.0,
         needs = agent_needs(scenario, speed)  # refuses what cannot be played, before anything
     places = scenario.switch.SERVER_BILLING_FEE_PRECISTION
     output: Output | None = None
-    stats = RunStats()
     result = LiveResult(scenario, stats)
 
     wanted = {call.id for call in scenario.calls}
