@@ -20,7 +20,7 @@ from simulator.core._config import (
     SwitchConfig,
 )
 from simulator.core._decisions import ALL_ROWS, SETUP_CHECKS, Party, Verdict
-from simulator.core._rating import Rate, RateTable, Section, Wallet
+from simulator.core._rating import Charge, Rate, RateTable, Section, Wallet
 from simulator.core._reasons import EndReason
 from simulator.core._record import Cdr
 from simulator.core._state import Call, CallAttempt, Kind, Leg, Phase, Signalling, Switch
@@ -34,6 +34,7 @@ __all__ = [
     "CallAttempt",
     "CallerBehaviour",
     "Cdr",
+    "Charge",
     "CoreConfig",
     "Credentials",
     "EndReason",

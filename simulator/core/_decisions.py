@@ -161,3 +161,43 @@ ALL_ROWS: tuple[Verdict, ...] = (
     RING_TIMEOUT, CALLER_CANCEL, CALLER_BYE, CALLEE_BYE, ADMIN_DISCONNECT, PREPAID_EXHAUSTED,
     MAX_DURATION, NO_TIMER_CAP, REFRESH_FAILED, MEDIA_TIMEOUT,
 )
+
+# --- Recording: whether the ending's CDR is written (spec §4's SERVER_BILLING_RECORD_*) -------
+# (switch, what it suppresses, applies to (ending, holdTime)). A switch set to 0 suppresses the
+# record of every call it applies to; the call is then charged nothing (a revenue gap).
+RECORDING_SWITCHES: tuple[tuple[str, str, Callable[[Verdict, int], bool]], ...] = (
+    ("SERVER_BILLING_RECORD_SERVER_HANG_UP", "the server ended the call (endDirection 2)",
+     lambda verdict, hold: verdict.end_direction == Party.SERVER),
+    ("SERVER_BILLING_RECORD_ZERO_HOLD_TIME", "holdTime is 0",
+     lambda verdict, hold: hold == 0),
+    ("SERVER_BILLING_RECORD_ILLEGAL_CALL", "an illegal call (rows 1, 2 and 5)",
+     lambda verdict, hold: verdict.illegal),
+)
+
+
+class RecordingSettings(Protocol):
+    SERVER_BILLING_RECORD_SERVER_HANG_UP: int
+    SERVER_BILLING_RECORD_ZERO_HOLD_TIME: int
+    SERVER_BILLING_RECORD_ILLEGAL_CALL: int
+
+
+def suppressed_by(settings: RecordingSettings, verdict: Verdict,
+                  hold_time: int) -> tuple[tuple[str, str], ...]:
+    """(switch, why) of every recording switch that suppresses this ending's CDR; () = written."""
+    return tuple((name, why) for name, why, applies in RECORDING_SWITCHES
+                 if not getattr(settings, name) and applies(verdict, hold_time))
+
+
+def records_everything(settings: RecordingSettings) -> bool:
+    """No recording switch is 0: every CDR is written, whatever the ending."""
+    return all(getattr(settings, name) for name, _, _ in RECORDING_SWITCHES)
+
+
+def verdict_of_row(row: int, situation: str = "") -> Verdict:
+    """The table's verdict of ``row``: the one of that ``situation`` where a row has several
+    (row 18: every gateway answered 503, or none was reachable), else the row's first.
+    Codes a callee may answer outside the table share their row's recording facts."""
+    same_row = [verdict for verdict in ALL_ROWS if verdict.row == row]
+    if not same_row:
+        raise ValueError(f"the decision table has no row {row}")
+    return next((v for v in same_row if v.situation == situation), same_row[0])

@@ -22,6 +22,16 @@ class Section:
 
 
 @dataclass(frozen=True, slots=True)
+class Charge:
+    """One line of a bill: a section reached, or the whole periods after the sections."""
+
+    section: int  # the section's number (1, 2 …), or 0 for the periods after the sections
+    count: int  # 1 for a section; how many whole periods
+    seconds: int  # billed seconds of one unit (the section's time, or the period)
+    fee: Decimal  # money of one unit
+
+
+@dataclass(frozen=True, slots=True)
 class Rate:
     prefix: str
     fee: Decimal
@@ -42,22 +52,30 @@ class Rate:
         start = self.section_time + (index - len(sections)) * self.period
         return start, self.period, self.fee
 
-    def bill(self, hold_seconds: int) -> tuple[int, Decimal]:
-        """(feeTime, unrounded fee) for a call that talked ``hold_seconds`` whole seconds."""
+    def charges(self, hold_seconds: int) -> tuple[Charge, ...]:
+        """The lines of the bill of a call that talked ``hold_seconds`` whole seconds: every
+        section it reaches, then the rest in whole periods rounded up (none if it never talked).
+        """
         if hold_seconds <= 0:
-            return 0, ZERO
-        fee_time, fee, start = 0, ZERO, 0
-        for section in self.sections:
+            return ()
+        lines: list[Charge] = []
+        start = 0
+        for number, section in enumerate(self.sections, 1):
             if hold_seconds <= start:
-                return fee_time, fee
-            fee_time += section.time
-            fee += section.fee
+                return tuple(lines)
+            lines.append(Charge(number, 1, section.time, section.fee))
             start += section.time
         rest = hold_seconds - start
         if rest > 0:
-            periods = math.ceil(rest / self.period)
-            fee_time += periods * self.period
-            fee += periods * self.fee
+            lines.append(Charge(0, math.ceil(rest / self.period), self.period, self.fee))
+        return tuple(lines)
+
+    def bill(self, hold_seconds: int) -> tuple[int, Decimal]:
+        """(feeTime, unrounded fee) for a call that talked ``hold_seconds`` whole seconds."""
+        fee_time, fee = 0, ZERO
+        for line in self.charges(hold_seconds):
+            fee_time += line.count * line.seconds
+            fee += line.count * line.fee
         return fee_time, fee
 
 

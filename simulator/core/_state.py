@@ -213,6 +213,7 @@ class Switch:
         self._blacklist = frozenset(config.blacklist)
         self._blacklist_lengths = sorted({len(p) for p in self._blacklist}, reverse=True)
         self.reason_numbers = config.switch.reason_numbers
+        self.records_everything = table.records_everything(config.switch)
         settings = config.switch
         self.refresh_interval = (settings.SS_SIP_SESSION_TTL
                                  / settings.SS_SIP_SESSION_UPDATE_SEGMENT)
@@ -843,11 +844,8 @@ class Call:
             if remainder and remainder >= config.SERVER_BILLING_HOLD_TIME_PRECISION:
                 seconds += 1
             self.hold_time = seconds
-        self.recorded = bool(
-            (config.SERVER_BILLING_RECORD_SERVER_HANG_UP or verdict.end_direction != Party.SERVER)
-            and (config.SERVER_BILLING_RECORD_ZERO_HOLD_TIME or self.hold_time > 0)
-            and (config.SERVER_BILLING_RECORD_ILLEGAL_CALL or not verdict.illegal)
-        )
+        self.recorded = switch.records_everything or \
+            not table.suppressed_by(config, verdict, self.hold_time)
         fee = ZERO
         if self.rate is not None and verdict.rated:
             self.billed = True

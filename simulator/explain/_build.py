@@ -12,13 +12,13 @@ from decimal import Decimal
 from typing import Any
 
 from cdr_writer import Cdr, pipe_line
+from simulator.core._decisions import suppressed_by, verdict_of_row
 from simulator.core._metrics import DIRECTION_NAMES
 from simulator.core._rating import Rate
 from simulator.explain._model import Entry, Explanation, clock, stamp
 from simulator.scenario._schema import Scenario
 from simulator.transports._simulated import Simulation
 
-ILLEGAL_ROWS = frozenset({1, 2, 5})
 _DIRECTIONS = DIRECTION_NAMES
 
 
@@ -256,16 +256,10 @@ def _header(scenario: Scenario, cdr: Cdr, entries: list[Entry], tried: list[str]
 
 def _recording(scenario: Scenario, cdr: Cdr, ending: dict[str, Any],
                money: _Money) -> dict[str, Any]:
-    config = scenario.switch
-    rules = []
-    if cdr.enddirection == 2 and not config.SERVER_BILLING_RECORD_SERVER_HANG_UP:
-        rules.append(("SERVER_BILLING_RECORD_SERVER_HANG_UP",
-                      "the server ended the call (endDirection 2)"))
-    if cdr.holdtime == 0 and not config.SERVER_BILLING_RECORD_ZERO_HOLD_TIME:
-        rules.append(("SERVER_BILLING_RECORD_ZERO_HOLD_TIME", "holdTime is 0"))
-    if ending.get("row") in ILLEGAL_ROWS and not config.SERVER_BILLING_RECORD_ILLEGAL_CALL:
-        rules.append(("SERVER_BILLING_RECORD_ILLEGAL_CALL",
-                      f"an illegal call (row {ending.get('row')})"))
+    rules: tuple[tuple[str, str], ...] = ()
+    if "row" in ending:  # the core's own rule, on the ending the trace recorded
+        verdict = verdict_of_row(ending["row"], ending.get("situation", ""))
+        rules = suppressed_by(scenario.switch, verdict, cdr.holdtime)
     gap = cdr.fee if not cdr.recorded else Decimal(0)
     if cdr.recorded:
         text = f"recorded: written as flowNo {cdr.flowno}"
@@ -288,20 +282,16 @@ def _rate_of(scenario: Scenario, cdr: Cdr) -> tuple[str, Rate] | None:
 
 
 def _fee_story(rate: Rate, hold: int, money: _Money) -> tuple[str, str]:
-    """(feeTime provenance, fee provenance) as the rating rule computes them."""
-    parts_time, parts_fee, start = [], [], 0
-    for number, section in enumerate(rate.sections, 1):
-        if hold <= start:
-            break
-        parts_time.append(f"section {number} {section.time} s")
-        parts_fee.append(f"section {number} {money(section.fee)}")
-        start += section.time
-    rest = hold - start
-    if rest > 0:
-        periods = -(-rest // rate.period)
-        unit = "period" if periods == 1 else "periods"
-        parts_time.append(f"{periods} {unit} x {rate.period} s")
-        parts_fee.append(f"{periods} {unit} x {money(rate.fee)}")
+    """(feeTime provenance, fee provenance): the lines of the bill the rating rule made."""
+    parts_time, parts_fee = [], []
+    for line in rate.charges(hold):
+        if line.section:
+            parts_time.append(f"section {line.section} {line.seconds} s")
+            parts_fee.append(f"section {line.section} {money(line.fee)}")
+        else:
+            unit = "period" if line.count == 1 else "periods"
+            parts_time.append(f"{line.count} {unit} x {line.seconds} s")
+            parts_fee.append(f"{line.count} {unit} x {money(line.fee)}")
     return " + ".join(parts_time), " + ".join(parts_fee)
 
 
