@@ -331,9 +331,12 @@ def build_parser() -> argparse.ArgumentParser:
                          help="no alarm for a gateway (customer, ...) with fewer calls (default 1)")
     analyze.add_argument("--prefix-digits", type=int, default=4, metavar="N",
                          help="without a feePrefix column, group by the callee's first N digits")
-    analyze.add_argument("--reason-codes", choices=("table", "sip", "q850"), default="table",
-                         help="how endReason numbers are named when the CDRs carry no name "
-                              "(default: VOS3000's 25-code table)")
+    analyze.add_argument("--reason-codes", choices=("auto", "vos3000", "seeds", "table", "sip",
+                                                     "q850"), default="auto",
+                         help="how endReason numbers are named when the CDRs carry no name: "
+                              "vos3000 (real rows: -7 caller hangup, -69 no route, SIP codes), "
+                              "seeds (the 25-code table; also 'table'), sip, q850; default auto: "
+                              "vos3000 when a code is negative, else seeds for codes 1-25")
     analyze.add_argument("--plots", metavar="DIR", help="write PNG plots into DIR")
     analyze.add_argument("--html", metavar="FILE", help="write one self-contained HTML page")
     analyze.add_argument("--json", action="store_true", help="print the report as one JSON object")

@@ -268,3 +268,155 @@ def test_no_cdrs_at_all_is_a_report_of_zeros(tmp_path: Path) -> None:
     report = json.loads(_vossim("analyze", "--json", str(empty)).stdout)
     assert report["calls"] == 0 and report["gateways"] == [] and report["alarms"] == []
     assert (tmp_path / "page.html").read_text().count("<img") == 0
+
+
+# -- real VOS3000 rows (third-party: read from ../shared, never copied) --------------------------
+REAL = ROOT.parent / "shared" / "reference" / "real-cdrs" / "e_cdr-2023-07-16.csv"
+needs_real = pytest.mark.skipif(not REAL.is_file(), reason=f"the real CDR rows are not here "
+                                f"({REAL}: ../shared is absent in this clone)")
+REAL_NAMES = {-7: "Caller Hangup", -69: "No Available Route",
+              480: "Callee SIP 480 Temporarily Unavailable",
+              484: "Callee SIP 484 Address Incomplete", 503: "Callee SIP 503 Service Unavailable"}
+
+
+def _real_rows() -> tuple[list[str], list[list[str]]]:
+    import csv
+
+    with REAL.open(newline="", encoding="utf-8") as handle:
+        header, *rows = list(csv.reader(handle))
+    return header, rows
+
+
+def _check_real_report(path: Path) -> dict[str, Any]:
+    done = _vossim("analyze", "--json", str(path))
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    header, rows = _real_rows()
+    column = {name: i for i, name in enumerate(header)}
+    assert report["calls"] == len(rows) == 49
+    assert report["answered"] == 2 == sum(int(r[column["holdtime"]]) > 0 for r in rows)
+    expected: dict[tuple[int, int], int] = {}
+    for row in rows:
+        key = (int(row[column["enddirection"]]), int(row[column["endreason"]]))
+        expected[key] = expected.get(key, 0) + 1
+    assert {(p["enddirection"], p["code"]): p["calls"] for p in report["pivot"]} == expected
+    assert {p["code"]: p["name"] for p in report["pivot"]} == REAL_NAMES
+    categories = {p["code"]: p["category"] for p in report["pivot"]}
+    assert categories[484] == "Number Error" and categories[-7] == "Normal"
+    assert report["reason_codes"] == "vos3000"
+    mangled = sum("E+" in r[column["calleee164"]] for r in rows)
+    assert any(f"calleee164: {mangled:,} values in a spreadsheet's scientific notation" in w
+               for w in report["warnings"])
+    assert sum(p["calls"] for p in report["prefixes"]) == len(rows) - mangled
+    assert not any("." in p["prefix"] or "E" in p["prefix"] for p in report["prefixes"])
+    # the vendor side: margin = fee − agentfee, per customer, vendor and prefix
+    fee = sum(float(r[column["fee"]]) for r in rows)
+    agentfee = sum(float(r[column["agentfee"]]) for r in rows)
+    total = report["margins"]["total"]
+    assert report["margins"]["vendor_side"] is True
+    assert total["margin"] == pytest.approx(fee - agentfee, abs=1e-6)
+    assert sum(v["agentfee"] for v in report["margins"]["vendors"]) == pytest.approx(agentfee)
+    assert {v["vendor"] for v in report["margins"]["vendors"]} == \
+        {r[column["agentaccount"]] for r in rows if r[column["agentaccount"]]}
+    return report
+
+
+@needs_real
+def test_real_rows_with_their_header() -> None:
+    report = _check_real_report(REAL)
+    assert report["sources"][0]["cdrs"] == 49
+    text = _vossim("analyze", str(REAL))
+    assert text.returncode == 0, text.stderr
+    assert "-7 Caller Hangup" in text.stdout and "-69 No Available Route" in text.stdout
+    assert "margin (fee - agentfee) per vendor" in text.stdout
+    assert "WARNING" in text.stdout and "calleee164" in text.stdout
+
+
+@needs_real
+def test_real_rows_without_a_header(tmp_path: Path) -> None:
+    import csv
+
+    _, rows = _real_rows()
+    path = tmp_path / "cdr_20230716_000000.csv"
+    with path.open("w", newline="") as handle:
+        csv.writer(handle, lineterminator="\r\n").writerows(rows)
+    _check_real_report(path)
+
+
+@needs_real
+def test_real_rows_tab_separated_with_a_header_and_comments(tmp_path: Path) -> None:
+    header, rows = _real_rows()
+    path = tmp_path / "export.tsv"  # as `mysql -B -e 'SELECT * FROM e_cdr_20230716'` writes it
+    path.write_text("# exported with mysql -B\n" + "\n".join(
+        "\t".join(r) for r in [header, *rows[:20], ["# half way"], *rows[20:]]) + "\n")
+    _check_real_report(path)
+
+
+@needs_real
+def test_real_rows_as_getcdr_json(tmp_path: Path) -> None:
+    header, rows = _real_rows()
+    camel = {"flowno": "flowNo", "callere164": "callerE164", "calleee164": "calleeE164",
+             "calleegatewayid": "calleeGateway", "callergatewayid": "callerGateway",
+             "customeraccount": "customerAccount", "agentaccount": "agentAccount",
+             "starttime": "start", "stoptime": "stop", "holdtime": "holdTime",
+             "feetime": "feeTime", "fee": "fee", "agentfee": "agentFee",
+             "enddirection": "endDirection", "endreason": "endReason", "callerpdd": "callerPdd"}
+    objects = [{c: dict(zip(header, r, strict=True))[n] for n, c in camel.items()}
+               for r in rows]
+    for i, obj in enumerate(objects):  # GetCdr's numbers are JSON numbers
+        for key in ("flowNo", "start", "stop", "holdTime", "feeTime", "endDirection",
+                    "endReason", "callerPdd"):
+            obj[key] = int(obj[key])
+        obj["fee"], obj["agentFee"] = float(obj["fee"]), float(obj["agentFee"])
+        objects[i] = obj
+    array = tmp_path / "getcdr.json"
+    array.write_text(json.dumps({"retCode": 0, "infoCdrs": objects}, indent=1))
+    lines = tmp_path / "getcdr.jsonl"
+    lines.write_text("".join(json.dumps(o) + "\n" for o in objects))
+    for path in (array, lines):
+        _check_real_report(path)
+
+
+def test_reason_numbering_follows_the_data_and_a_flag_forces_it(tmp_path: Path) -> None:
+    seeds = tmp_path / "seeds.csv"
+    seeds.write_text("flowno,stoptime,holdtime,enddirection,endreason\n"
+                     "1,1700000000000,30,0,11\n2,1700000001000,0,2,7\n3,1700000002000,0,1,486\n")
+    observed = tmp_path / "observed.csv"
+    observed.write_text("flowno,stoptime,holdtime,enddirection,endreason\n"
+                        "1,1700000000000,30,0,-7\n2,1700000001000,0,2,-9\n"
+                        "3,1700000002000,40,1,-8\n4,1700000003000,0,1,16\n")
+
+    def names(path: Path, style: str = "auto") -> tuple[str, dict[int, str]]:
+        report = analyze([str(path)], reason_codes=style)
+        return report["reason_codes"], {e["code"]: e["name"] for e in report["by_end_reason"]}
+
+    assert names(seeds) == ("seeds", {7: "Rate Not Found", 11: "Caller Hangup",
+                                      486: "Callee SIP 486 Busy Here"})
+    assert names(observed) == ("vos3000", {-9: "Illegal Call", -8: "Callee Hangup",
+                                           -7: "Caller Hangup",
+                                           16: "Callee Q.850 16 Normal call clearing"})
+    assert names(observed, "seeds")[1][16] == "Authentication Failed"
+    assert names(seeds, "vos3000")[1][7] == "Callee Q.850 7 Unspecified"
+    assert names(seeds, "table")[0] == "seeds"
+    assert names(seeds, "sip")[1][486] == "SIP 486 Busy Here"
+    done = _vossim("analyze", str(observed), "--reason-codes", "negative")
+    assert done.returncode == 2 and "invalid choice" in done.stderr
+
+
+def test_margin_per_customer_vendor_and_prefix(tmp_path: Path) -> None:
+    path = tmp_path / "vendor.csv"
+    path.write_text(
+        "flowno,stoptime,holdtime,enddirection,endreason,customeraccount,agentaccount,"
+        "calleee164,fee,agentfee\n"
+        "1,1700000000000,60,0,-7,ACME,CARRIER-A,4420000001,0.30,0.10\n"
+        "2,1700000001000,60,0,-7,ACME,CARRIER-B,4930000002,0.50,0.45\n"
+        "3,1700000002000,0,1,503,GLOBEX,CARRIER-A,4420000003,0,0\n"
+        "4,1700000003000,30,0,-7,GLOBEX,CARRIER-A,4420000004,0.20,0.25\n")
+    margins = analyze([str(path)])["margins"]
+    assert margins["total"]["margin"] == pytest.approx(1.0 - 0.8)
+    assert {c["customer"]: c["margin"] for c in margins["customers"]} == \
+        pytest.approx({"ACME": 0.25, "GLOBEX": -0.05})
+    assert {v["vendor"]: (v["calls"], v["agentfee"]) for v in margins["vendors"]} == \
+        {"CARRIER-A": (3, pytest.approx(0.35)), "CARRIER-B": (1, pytest.approx(0.45))}
+    assert {p["prefix"]: p["margin"] for p in margins["prefixes"]} == \
+        pytest.approx({"4420": 0.15, "4930": 0.05})

@@ -24,7 +24,7 @@ from simulator.analyze._alarms import (
     threshold_alarms,
 )
 from simulator.analyze._report import Aggregates, build_report
-from simulator.analyze._rows import parse_cdr_row, read_cdr_rows
+from simulator.analyze._rows import mangled_warning, parse_cdr_row, read_cdr_rows
 from simulator.analyze._sources import SourceError, find_sources
 
 __all__ = ["AlarmSyntaxError", "SourceError", "Threshold", "analyze", "parse_cdr_row",
@@ -32,7 +32,7 @@ __all__ = ["AlarmSyntaxError", "SourceError", "Threshold", "analyze", "parse_cdr
 
 
 def analyze(paths: list[str], *, thresholds: list[Threshold] | None = None, min_calls: int = 1,
-            prefix_digits: int = 4, reason_codes: str = "table") -> dict[str, Any]:
+            prefix_digits: int = 4, reason_codes: str = "auto") -> dict[str, Any]:
     """The report of every CDR under ``paths`` (files, vossim output directories, mysql:// URLs)."""
     began = time.perf_counter()
     sources = find_sources(paths)
@@ -45,6 +45,12 @@ def analyze(paths: list[str], *, thresholds: list[Threshold] | None = None, min_
     report["alarms"] = seed_alarms(report, min_calls) + threshold_alarms(
         report, thresholds or [], min_calls)
     warnings = list(report.get("warnings", []))
+    for source in sources:
+        for column, (count, example) in source.mangled.items():
+            warnings.append(mangled_warning(
+                source.label, column, int(count), str(example),
+                "those rows are left out of the per-prefix figures" if column == "calleee164"
+                else "not grouped by"))
     if report["calls"] and not report["zero_duration_rows"]:
         warnings.append(
             "no zero-duration rows: failed attempts are missing from these CDRs (a switch with "

@@ -25,7 +25,7 @@ from typing import Any
 
 import polars as pl
 
-from simulator.analyze._reasons import reason_category, reason_name
+from simulator.analyze._reasons import reason_category, reason_name, resolve_style
 from simulator.core._metrics import (
     DIRECTION_NAMES,
     SHORT_CALLEE_SECONDS,
@@ -33,8 +33,8 @@ from simulator.core._metrics import (
     ratio,
 )
 
-KEYS = ("hour", "callergatewayid", "calleegatewayid", "customeraccount", "prefix",
-        "enddirection", "endreason")
+KEYS = ("hour", "callergatewayid", "calleegatewayid", "customeraccount", "agentaccount",
+        "prefix", "enddirection", "endreason")
 DIRECTIONS = DIRECTION_NAMES
 _REDUCE_AT = 200_000  # re-reduce the cube when its pieces add up to this many rows
 _HOUR_MS = 3_600_000
@@ -66,6 +66,7 @@ class Aggregates:
             answered=answered, recorded=recorded, prefix=prefix,
             hour=(pl.col("stoptime") // _HOUR_MS) * _HOUR_MS,
             fee=pl.col("fee").fill_null(0.0), feetime=pl.col("feetime").fill_null(0),
+            agentfee=pl.col("agentfee").fill_null(0.0),
             callerpdd=pl.col("callerpdd").fill_null(0))
         if frame["recorded"].null_count() < frame.height and not frame["recorded"].all():
             self.has_recorded = True
@@ -81,6 +82,7 @@ class Aggregates:
             answered=ans.sum(),
             talk=hold.filter(ans).sum(),
             fee=pl.col("fee").sum(),
+            agentfee=pl.col("agentfee").sum(),
             fee_recorded=pl.col("fee").filter(pl.col("recorded")).sum(),
             recorded=pl.col("recorded").sum(),
             feetime=pl.col("feetime").sum(),
@@ -157,8 +159,8 @@ def _metrics(group: dict[str, Any], normal_calls: int) -> dict[str, Any]:
     }
 
 
-_SUMS = ("calls", "answered", "talk", "fee", "fee_recorded", "recorded", "feetime", "pdd_sum",
-         "pdd_calls", "zero_hold", "under_3s", "under_5s", "under_10s", "under_30s",
+_SUMS = ("calls", "answered", "talk", "fee", "agentfee", "fee_recorded", "recorded", "feetime",
+         "pdd_sum", "pdd_calls", "zero_hold", "under_3s", "under_5s", "under_10s", "under_30s",
          "short_callee", "short_caller")
 
 
@@ -179,12 +181,38 @@ def _grouped(cube: pl.DataFrame, keys: list[str], normal: set[int]) -> list[dict
     return out
 
 
-def build_report(agg: Aggregates, style: str = "table") -> dict[str, Any]:
+def _margins(cube: pl.DataFrame) -> dict[str, Any]:
+    """fee − agentfee (what the customer paid less what the vendor charged), in total and per
+    customer, vendor (agentaccount) and prefix."""
+    def rows(column: str, label: str) -> list[dict[str, Any]]:
+        table = cube.filter(pl.col(column) != "").group_by(column).agg(
+            pl.col("calls").sum(), pl.col("answered").sum(), pl.col("fee").sum(),
+            pl.col("agentfee").sum()).sort(column)
+        return [_margin_entry({label: name}, calls, answered, fee, agentfee)
+                for name, calls, answered, fee, agentfee in table.iter_rows()]
+
+    sums = cube.select(pl.col("calls").sum(), pl.col("answered").sum(), pl.col("fee").sum(),
+                       pl.col("agentfee").sum()).row(0)
+    vendor_side = bool((cube["agentaccount"] != "").any() or sums[3])
+    return {"vendor_side": vendor_side, "total": _margin_entry({}, *sums),
+            "customers": rows("customeraccount", "customer"),
+            "vendors": rows("agentaccount", "vendor"), "prefixes": rows("prefix", "prefix")}
+
+
+def _margin_entry(key: dict[str, Any], calls: int, answered: int, fee: float,
+                  agentfee: float) -> dict[str, Any]:
+    return {**key, "calls": calls, "answered": answered, "fee": round(fee, 7),
+            "agentfee": round(agentfee, 7), "margin": round(fee - agentfee, 7),
+            "margin_share": round(ratio(fee - agentfee, fee), 6)}
+
+
+def build_report(agg: Aggregates, style: str = "auto") -> dict[str, Any]:
     """The whole report as plain data (what ``--json`` prints)."""
     cube = agg.cube()
     if cube.is_empty():
         return _empty_report()
     codes = sorted(cube["endreason"].unique().to_list())
+    style = resolve_style(style, [c for c in codes if c not in agg.names])
     normal = _normal_codes(codes, agg.names, style)
     (total,) = _grouped(cube.with_columns(all=pl.lit(1)), ["all"], normal)
     del total["all"]
@@ -272,6 +300,8 @@ def build_report(agg: Aggregates, style: str = "table") -> dict[str, Any]:
         "holdtime_histogram": {"bin_seconds": 1,
                                "counts": [[h, n] for h, n in holds.iter_rows()]},
         "concurrency": _concurrency(agg),
+        "margins": _margins(cube),
+        "reason_codes": style,
     }
     return report
 
@@ -294,7 +324,9 @@ def _empty_report() -> dict[str, Any]:
         "customers": [], "prefixes": [], "hours": [], "hour_gateway_asr": [],
         "end_reasons_by_gateway": [], "holdtime_histogram": {"bin_seconds": 1, "counts": []},
         "concurrency": {"peak": 0, "peak_at": None, "bucket_seconds": 0, "series": []},
-        "alarms": [], "warnings": ["no CDRs found"]}
+        "margins": {"vendor_side": False, "total": _margin_entry({}, 0, 0, 0.0, 0.0),
+                    "customers": [], "vendors": [], "prefixes": []},
+        "reason_codes": "auto", "alarms": [], "warnings": ["no CDRs found"]}
 
 
 def _concurrency(agg: Aggregates, points: int = 720) -> dict[str, Any]:

@@ -184,9 +184,10 @@ def read_cdr_rows(source: str | Path, warnings: list[str] | None = None
                             for column, count in mangled.items())
 
 
-def mangled_warning(label: str, column: str, count: int, example: str) -> str:
+def mangled_warning(label: str, column: str, count: int, example: str,
+                    consequence: str = "kept as text, never read as numbers") -> str:
     return (f"{label}: {column}: {count:,} values in a spreadsheet's scientific notation (e.g. "
-            f"{example}): their digits are lost, so they are kept as text and not grouped by")
+            f"{example}): their digits are lost; {consequence}")
 
 
 def _rows_of(kind: str, path: str, label: str) -> Iterator[dict[str, object]]:

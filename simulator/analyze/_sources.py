@@ -49,8 +49,12 @@ WANTED: dict[str, pl.DataType] = {
     "enddirection": pl.Int64(), "callergatewayid": pl.String(), "calleegatewayid": pl.String(),
     "customeraccount": pl.String(), "feeprefix": pl.String(), "fee": pl.Float64(),
     "feetime": pl.Int64(), "callerpdd": pl.Int64(), "recorded": pl.Boolean(),
-    "endreasonname": pl.String(),
+    "endreasonname": pl.String(), "agentaccount": pl.String(), "agentfee": pl.Float64(),
 }
+# Columns grouped by (the callee number gives the prefix) or shown: a spreadsheet's rewriting
+# of their digits (1.00206285364032E+017) is counted, warned about and never grouped by.
+NUMBER_TEXTS = ("calleee164", "callere164")
+_MANGLED_PATTERN = r"^\s*[+-]?\d(\.\d+)?[eE]\+?\d+\s*$"
 REQUIRED = ("stoptime", "holdtime", "enddirection", "endreason")
 _TIMES = ("starttime", "stoptime")
 # Times below this are seconds since 1970 (1e11 ms is March 1973); above it, milliseconds.
@@ -66,6 +70,7 @@ class Source:
     path: str
     options: dict[str, object] = field(default_factory=dict)
     rows: int = 0
+    mangled: dict[str, list[object]] = field(default_factory=dict)  # column: [count, example]
 
     def batches(self) -> Iterator[pl.DataFrame]:
         reader = {"pipe": _pipe, "e_cdr": _e_cdr_csv, "sqlite": _sqlite, "mariadb": _mariadb,
@@ -73,7 +78,7 @@ class Source:
         for batch in reader(self):
             line = self.rows + 1 + int(self.options.get("header_lines", 0))  # type: ignore[arg-type]
             frame = normalise(batch, self.label, line if self.kind in ("pipe", "e_cdr", "jsonl")
-                              else None, self.rows)
+                              else None, self.rows, self.mangled)
             self.rows += frame.height
             if frame.height:
                 yield frame
@@ -330,8 +335,11 @@ def _mariadb(source: Source) -> Iterator[pl.DataFrame]:
 
 # -- one schema ---------------------------------------------------------------------------------
 def normalise(batch: pa.RecordBatch | pl.DataFrame, label: str, first_line: int | None = None,
-              offset: int = 0) -> pl.DataFrame:
-    """The WANTED columns, typed, with times in ms; absent optional columns as nulls."""
+              offset: int = 0, mangled: dict[str, list[object]] | None = None) -> pl.DataFrame:
+    """The WANTED columns, typed, with times in ms; absent optional columns as nulls.
+
+    Numbers a spreadsheet rewrote in ``NUMBER_TEXTS`` are counted into ``mangled`` and blanked,
+    so no prefix is made of them."""
     frame = batch if isinstance(batch, pl.DataFrame) else pl.from_arrow(batch)
     assert isinstance(frame, pl.DataFrame)
     renames: dict[str, str] = {}
@@ -356,6 +364,15 @@ def normalise(batch: pa.RecordBatch | pl.DataFrame, label: str, first_line: int 
     if "starttime" not in frame.columns:  # no start time: an answered call began holdtime ago
         out = out.with_columns(starttime=pl.col("stoptime") - pl.col("holdtime") * 1000)
     _check_numbers(frame, out, label, first_line, offset)
+    for name in NUMBER_TEXTS:
+        bad = out[name].str.contains(_MANGLED_PATTERN)
+        count = int(bad.sum())
+        if count:
+            entry = (mangled if mangled is not None else {}).setdefault(
+                name, [0, out[name].filter(bad)[0]])
+            entry[0] = int(entry[0]) + count  # type: ignore[call-overload]
+            out = out.with_columns(pl.when(bad).then(pl.lit("")).otherwise(pl.col(name))
+                                   .alias(name))
     return out
 
 

@@ -29,6 +29,7 @@ def overview_table(report: dict[str, Any], places: int = 2) -> Table:
                       f"{entry['calls']:,} ({entry['share']:.1%})")
     for entry in report["by_end_reason"]:
         table.add_row(f"endReason {entry['code']} {entry['name']}", f"{entry['calls']:,}")
+    table.add_row("endReason numbering", report.get("reason_codes", "auto"))
     table.add_row("records written", f"{report['records']:,}")
     table.add_row("money charged", f"{report['charged']:.{places}f}")
     table.add_row("suppressed records", f"{report['suppressed']:,}")
@@ -86,6 +87,22 @@ def group_table(report: dict[str, Any], by: str) -> Table:
     return table
 
 
+def margin_tables(report: dict[str, Any], places: int = 4) -> list[Table]:
+    """fee − agentfee per customer, vendor and prefix (only when the CDRs carry a vendor side)."""
+    margins = report["margins"]
+    tables = []
+    for key, label in (("customers", "customer"), ("vendors", "vendor"), ("prefixes", "prefix")):
+        table = Table(title=f"margin (fee - agentfee) per {label}", title_justify="left")
+        for name in (label, "calls", "answered", "fee", "agentfee", "margin", "margin %"):
+            table.add_column(name, justify="left" if name == label else "right", no_wrap=True)
+        for entry in [*margins[key], {label: "all calls", **margins["total"]}]:
+            table.add_row(str(entry[label]), f"{entry['calls']:,}", f"{entry['answered']:,}",
+                          f"{entry['fee']:.{places}f}", f"{entry['agentfee']:.{places}f}",
+                          f"{entry['margin']:.{places}f}", f"{entry['margin_share']:.1%}")
+        tables.append(table)
+    return tables
+
+
 def print_report(report: dict[str, Any], console: Console, by: list[str]) -> None:
     for source in report["sources"]:
         console.print(f"read {source['path']} ({source['format']}): {source['cdrs']:,} CDRs",
@@ -95,6 +112,9 @@ def print_report(report: dict[str, Any], console: Console, by: list[str]) -> Non
         console.print(pivot_table(report))
         for name in by:
             console.print(group_table(report, name))
+        if report["margins"]["vendor_side"]:
+            for table in margin_tables(report):
+                console.print(table)
     for alarm in report["alarms"]:
         console.print(f"ALARM {alarm['message']}", markup=False, highlight=False)
     for warning in report["warnings"]:
