@@ -6,6 +6,8 @@ import json
 import re
 from pathlib import Path
 
+import pytest
+
 from scenario_support import ROOT, cli
 
 PREPAID = str(ROOT / "scenarios" / "prepaid-cutoff.yaml")
@@ -233,3 +235,88 @@ def test_options_that_do_not_go_together_are_refused_before_writing(tmp_path: Pa
     assert done.returncode == 0, done.stderr
     assert "Release Complete (cause 41)" in page.read_text()
     assert "H.225 on H.323 legs" in done.stdout
+
+
+# -- explain --cdr: any shape of row ------------------------------------------------------------
+REAL = ROOT.parent / "shared" / "reference" / "real-cdrs" / "e_cdr-2023-07-16.csv"
+needs_real = pytest.mark.skipif(not REAL.is_file(), reason=f"the real CDR rows are not here "
+                                f"({REAL}: ../shared is absent in this clone)")
+
+
+def _real_lines() -> list[str]:
+    return REAL.read_text(encoding="utf-8").splitlines()
+
+
+def _every_field_explained(doc: dict, count: int) -> None:
+    assert len(doc["fields"]) == count
+    for field in doc["fields"]:
+        assert field["meaning"], field
+        assert "not an e_cdr column" not in field["meaning"], field
+
+
+@needs_real
+def test_explain_a_real_row_pasted_as_csv_tsv_json_or_with_its_header() -> None:
+    import csv
+
+    header, *lines = _real_lines()
+    names = header.split(",")
+    for line in (lines[0], lines[-1]):
+        done = cli("explain", "--cdr", line)  # a long row is no file name
+        assert done.returncode == 0, done.stderr
+        assert "File name too long" not in done.stderr and "field by field" in done.stdout
+        doc = json.loads(cli("explain", "--cdr", line, "--json").stdout)
+        _every_field_explained(doc, len(names))
+        (values,) = list(csv.reader([line]))
+        row = dict(zip(names, values, strict=True))
+        fields = {f["name"]: f for f in doc["fields"]}
+        assert fields["flowno"]["value"] == row["flowno"]
+        assert fields["endreason"]["meaning"].startswith("why the call ended: " + row["endreason"])
+        assert doc["end"]["text"] and doc["numbering"] == "vos3000"
+        if "E+" in row["calleee164"]:
+            assert "a spreadsheet rewrote" in fields["calleee164"]["meaning"]
+        tab = json.loads(cli("explain", "--cdr", "\t".join(values), "--json").stdout)
+        assert tab["fields"] == doc["fields"] and "tab-separated" in tab["shape"]
+        headed = json.loads(cli("explain", "--cdr", header + "\n" + line, "--json").stdout)
+        assert headed["fields"] == doc["fields"]
+        as_json = json.loads(cli("explain", "--cdr", json.dumps(row), "--json").stdout)
+        assert {f["name"]: f["value"] for f in as_json["fields"]} == \
+            {f["name"]: f["value"] for f in doc["fields"]}
+
+
+@needs_real
+def test_explain_a_real_file_row_by_flowno(tmp_path: Path) -> None:
+    header, *lines = _real_lines()
+    flowno_at = header.split(",").index("flowno")
+    flowno = lines[5].split(",")[flowno_at]
+    doc = json.loads(cli("explain", "--cdr", str(REAL), "--flowno", flowno, "--json").stdout)
+    _every_field_explained(doc, len(header.split(",")))
+    assert {f["name"]: f["value"] for f in doc["fields"]}["flowno"] == flowno
+    headerless = tmp_path / "cdr_20230716_000000.csv"
+    headerless.write_text("\n".join(lines) + "\n")
+    again = json.loads(cli("explain", "--cdr", str(headerless), "--flowno", flowno,
+                           "--json").stdout)
+    assert again["fields"] == doc["fields"]
+    many = cli("explain", "--cdr", str(REAL))
+    assert many.returncode == 2 and f"holds {len(lines)} CDRs: say which with --flowno N" in \
+        many.stderr
+    missing = cli("explain", "--cdr", str(REAL), "--flowno", "1")
+    assert missing.returncode == 2 and "no CDR with flowno 1" in missing.stderr
+
+
+def test_explain_a_getcdr_object_and_refuse_what_is_no_row() -> None:
+    getcdr = {"flowNo": 41, "callerE164": "1001", "calleeAccessE164": "0044207",
+              "calleeGateway": "", "start": 1700000001000, "stop": 1700000001000,
+              "holdTime": 0, "feeTime": 0, "fee": 0.0, "endDirection": 2, "endReason": -69}
+    doc = json.loads(cli("explain", "--cdr", json.dumps(getcdr), "--json").stdout)
+    fields = {f["name"]: f for f in doc["fields"]}
+    assert set(fields) == {"flowno", "callere164", "calleeaccesse164", "calleegatewayid",
+                           "starttime", "stoptime", "holdtime", "feetime", "fee",
+                           "enddirection", "endreason"}
+    assert fields["calleegatewayid"]["meaning"].endswith(": empty")
+    assert doc["end"]["reason"] == "No Available Route"
+    assert "no routing gateway serves the callee number" in doc["end"]["text"]
+    for text, message in (("1,2,3,4", "found 4 fields"), ("{\"flowNo\": 1", "not a JSON object"),
+                          ("a" * 5000, "found 1 fields")):
+        done = cli("explain", "--cdr", text)
+        assert done.returncode == 2 and message in done.stderr, (text[:20], done.stderr)
+        assert "Traceback" not in done.stderr

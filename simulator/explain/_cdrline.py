@@ -1,5 +1,11 @@
-"""``vossim explain --cdr 'PIPE LINE'``: any VOS3000 pipe CDR line, field by field.
+"""``vossim explain --cdr ROW``: any VOS3000 CDR row, field by field.
 
+A pipe line is read here in its 18-field view; any other shape (a CSV or TSV e_cdr line, with or
+without its header line, a GetCdr or vossim JSON object) is read by ``simulator.analyze``'s row
+reader and explained column by column (``_cdrrow``); a file holding CDRs in any shape gives the
+row whose flowno is ``--flowno N``.
+
+For a pipe line:
 The end reason is read in the switch's default server-code numbering (1-25), or as a negative
 refusal code, or as a protocol code (SIP response or Q.850 cause) when it is outside 1-25. The
 library scenarios that produce it are found from the ``expect`` blocks of ``scenarios/`` (which
@@ -21,6 +27,7 @@ from cdr_writer import PIPE_FIELDS
 from simulator.core._decisions import ALL_ROWS
 from simulator.core._reasons import EndReason, q850_text, sip_phrase
 from simulator.explain._build import ExplainError
+from simulator.explain._cdrrow import explain_row
 
 _DIRECTIONS = {0: "the caller hung up", 1: "the callee side ended it (BYE or refusal)",
                2: "the server (the switch) ended it"}
@@ -165,8 +172,65 @@ def line_from_file(path: Path, flowno: int | None) -> str:
     raise ExplainError(f"no line with flowNo {flowno} in {path} (its flowNos: {span})")
 
 
+def _is_pipe_line(text: str) -> bool:
+    line = text.strip()
+    if line.startswith(("{", "[")) or "\n" in line:
+        return False
+    return line.count("|") > max(line.count(","), line.count("\t"))
+
+
+def decode_text(text: str) -> dict[str, Any]:
+    """One CDR given on the command line: a pipe line, a CSV/TSV line or a JSON object."""
+    from simulator.analyze import SourceError
+    from simulator.analyze._rows import parse_row_and_shape
+
+    if _is_pipe_line(text):
+        return decode_pipe(text)
+    try:
+        shape, row = parse_row_and_shape(text)
+    except SourceError as exc:
+        raise ExplainError(f"--cdr: {exc}") from None
+    return explain_row(row, shape, text.strip(), list(_library()))
+
+
+def names_a_file(text: str) -> bool:
+    """``text`` is the name of an existing file (a long CSV row is not: no OSError for it)."""
+    if "\n" in text or len(text) > 4096:
+        return False
+    try:
+        return Path(text).is_file()
+    except (OSError, ValueError):
+        return False
+
+
+def decode_file(path: Path, flowno: int | None) -> dict[str, Any]:
+    """The row of ``path`` whose flowno is ``flowno`` (or its only row), explained."""
+    from simulator.analyze import SourceError, read_cdr_rows
+    from simulator.analyze._sources import find_sources
+
+    try:
+        (source,) = find_sources([str(path)])
+        if source.kind == "pipe":
+            return decode_pipe(line_from_file(path, flowno))
+        rows = read_cdr_rows(path)
+        if flowno is not None:
+            row = next((r for r in rows if r.get("flowno") == flowno), None)
+            if row is None:
+                raise ExplainError(f"no CDR with flowno {flowno} in {path}")
+        else:
+            row, second = next(rows, None), next(rows, None)
+            if row is None or second is not None:
+                count = 0 if row is None else 2 + sum(1 for _ in rows)
+                raise ExplainError(f"{path} holds {count} CDRs: say which with --flowno N")
+    except SourceError as exc:
+        raise ExplainError(str(exc)) from None
+    shape = f"{source.kind} file {path.name}, flowno {row.get('flowno')}"
+    return explain_row(row, shape, str(path), list(_library()))
+
+
 def render_decoded(decoded: dict[str, Any], console: Console) -> None:
-    table = Table(title="VOS3000 pipe CDR, field by field", title_justify="left",
+    shape = decoded.get("shape", "pipe line")
+    table = Table(title=f"VOS3000 CDR ({shape}), field by field", title_justify="left",
                   title_style="bold")
     table.add_column("#", justify="right")
     table.add_column("field", style="bold", no_wrap=True)

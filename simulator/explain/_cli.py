@@ -33,10 +33,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     explain.add_argument("--what-if", action="append", metavar="KEY=VALUE", dest="what_if",
                          help="run again with a scenario path changed, e.g. "
                               "accounts.ACME.money=5 (repeatable)")
-    explain.add_argument("--cdr", metavar="LINE|FILE",
-                         help="decode a VOS3000 pipe CDR line (or a pipe file, with --flowno)")
+    explain.add_argument("--cdr", metavar="ROW|FILE",
+                         help="explain one CDR, field by field: a CSV or TSV e_cdr row (any "
+                              "layout vossim analyze reads), a JSON object or a pipe line; or "
+                              "a CDR file of any of these shapes, with --flowno")
     explain.add_argument("--flowno", type=int, metavar="N",
-                         help="with --cdr FILE: the line whose flowNo is N")
+                         help="with --cdr FILE: the CDR whose flowno is N")
     explain.set_defaults(handler=cmd_explain)
 
 
@@ -108,15 +110,18 @@ def _check_options(args: argparse.Namespace) -> None:
 
 
 def _decode(args: argparse.Namespace, out: Console) -> int:
-    from simulator.explain._cdrline import decode_pipe, line_from_file, render_decoded
+    from simulator.explain._cdrline import decode_file, decode_text, names_a_file, render_decoded
 
     text = args.cdr
-    if args.flowno is not None or ("|" not in text and Path(text).is_file()):
-        text = line_from_file(Path(text), args.flowno)
-    decoded = decode_pipe(text)
+    if args.flowno is not None or names_a_file(text):
+        decoded = decode_file(Path(text), args.flowno)
+    else:
+        decoded = decode_text(text)
     if args.json:
         out.file.write(json.dumps(decoded, indent=2) + "\n")
     else:
+        if not out.is_terminal:
+            out.width = max(out.width, 160)  # a file or pipe: room for the meanings
         render_decoded(decoded, out)
     return 0
 
