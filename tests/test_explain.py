@@ -315,6 +315,11 @@ def test_explain_a_getcdr_object_and_refuse_what_is_no_row() -> None:
     assert fields["calleegatewayid"]["meaning"].endswith(": empty")
     assert doc["end"]["reason"] == "No Available Route"
     assert "no routing gateway serves the callee number" in doc["end"]["text"]
+    named = {**getcdr, "endReason": -121, "endReasonName": "Gateway Unavailable"}
+    doc = json.loads(cli("explain", "--cdr", json.dumps(named), "--json").stdout)
+    assert doc["end"]["reason"] == "Gateway Unavailable"  # a vossim JSON line names its reason
+    assert {f["name"]: f["meaning"] for f in doc["fields"]}["endreason"].endswith(
+        "-121 = Gateway Unavailable, as the row names it")
     for text, message in (("1,2,3,4", "found 4 fields"), ("{\"flowNo\": 1", "not a JSON object"),
                           ("a" * 5000, "found 1 fields")):
         done = cli("explain", "--cdr", text)

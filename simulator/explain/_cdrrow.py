@@ -129,6 +129,10 @@ def explain_row(row: dict[str, object], shape: str, text: str,
         fields.append({"number": number, "name": name, "value": "" if value is None else
                        str(value), "meaning": _meaning(name, value, row, answered, style)})
     ending = _ending(reason, direction, answered, style)
+    given = row.get("endreasonname")
+    if isinstance(given, str) and given and given != ending["reason"]:
+        ending = {"reason": given, "category": row.get("endreasoncategory") or "", "rows": [],
+                  "text": f"{given}, as the row names it (endReason {reason})"}
     scenarios = [{"file": f, "call": c} for f, c, d, r in library
                  if reason is not None and r == reason and (d is None or d == direction)]
     return {"line": text, "shape": shape, "numbering": style, "fields": fields, "end": ending,
@@ -157,6 +161,9 @@ def _detail(name: str, value: object, row: dict[str, object], answered: bool,
     if name == "holdtime" and number is not None:
         return f"{number} s" + ("" if answered or number else ", not answered")
     if name == "endreason" and number is not None:
+        given = row.get("endreasonname")
+        if isinstance(given, str) and given:  # vossim's JSON lines name it: no reading needed
+            return f"{number} = {given}, as the row names it"
         code_name = reason_name(number, None, style)
         return (f"{number} = {code_name} ({reason_category(number, None, style)}), in the "
                 f"{style} numbering")
