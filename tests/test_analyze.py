@@ -134,6 +134,11 @@ def test_mariadb_source_gives_the_same_report(mariadb, tmp_path: Path) -> None: 
     assert from_db["sources"][0]["format"] == "mariadb"
     assert "vossim-test" not in from_db["sources"][0]["path"]  # the password is not shown
     assert _figures(from_db) == _figures(analyze([str(tmp_path)]))
+    from simulator.analyze import read_cdr_rows  # the row reader takes the same URL
+
+    rows = list(read_cdr_rows(url))
+    assert len(rows) == from_db["calls"]
+    assert all(isinstance(r["flowno"], int) and isinstance(r["calleee164"], str) for r in rows)
 
 
 def test_csv_without_header_older_layout_and_other_time_units(standard_run: tuple[Path, Any],
