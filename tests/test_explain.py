@@ -315,6 +315,10 @@ def test_explain_a_getcdr_object_and_refuse_what_is_no_row() -> None:
     assert fields["calleegatewayid"]["meaning"].endswith(": empty")
     assert doc["end"]["reason"] == "No Available Route"
     assert "no routing gateway serves the callee number" in doc["end"]["text"]
+    released = json.loads(cli("explain", "--cdr", PIPE.replace("|240|24|2|", "|0|-7|0|"),
+                              "--json").stdout)  # a pipe line in the observed numbering
+    assert released["end"]["reason"] == "Caller Hangup"
+    assert "Rate Not Found" not in json.dumps(released)
     named = {**getcdr, "endReason": -121, "endReasonName": "Gateway Unavailable"}
     doc = json.loads(cli("explain", "--cdr", json.dumps(named), "--json").stdout)
     assert doc["end"]["reason"] == "Gateway Unavailable"  # a vossim JSON line names its reason

@@ -24,9 +24,10 @@ from rich.table import Table
 from rich.text import Text
 
 from cdr_writer import PIPE_FIELDS
-from simulator.core._decisions import ALL_ROWS
+from simulator.analyze._reasons import reason_name
 from simulator.core._reasons import EndReason, q850_text, sip_phrase
 from simulator.explain._build import ExplainError
+from simulator.explain._cdrrow import ending as observed_ending
 from simulator.explain._cdrrow import explain_row
 
 _DIRECTIONS = {0: "the caller hung up", 1: "the callee side ended it (BYE or refusal)",
@@ -131,26 +132,21 @@ def _reason_meaning(code: int) -> str:
     if 1 <= code <= 25:
         reason = EndReason(code)
         return f"{code} = {reason.title} ({reason.category}), server-code style"
-    if -25 <= code <= -1:
-        reason = EndReason(-code)
-        return f"{code} = {reason.title}, negative style: refused before rating"
+    if code < 0:
+        return (f"{code} = {reason_name(code, None, 'vos3000')}, the numbering real VOS3000 rows "
+                "show")
     if 100 <= code <= 699:
         return f"{code}: protocol style, the SIP code {code} {sip_phrase(code)}"
     return f"{code}: protocol style, the Q.850 cause {code} ({q850_text(code)})"
 
 
 def _ending(direction: int, code: int, answered: bool) -> dict[str, Any]:
-    if not 1 <= abs(code) <= 25:
+    if code < 0:  # the observed numbering (what real rows carry)
+        return observed_ending(code, direction, answered, "vos3000")
+    if not 1 <= code <= 25:
         return {"reason": None, "rows": [], "text": "a protocol code: which row decided it "
                                                     "depends on the caller leg's protocol"}
-    reason = EndReason(abs(code))
-    same = [v for v in ALL_ROWS if v.reason is reason and int(v.end_direction) == direction]
-    phase = [v for v in same if (v.row >= 21) == answered]  # rows 21-28 end answered calls
-    rows = phase or same or [v for v in ALL_ROWS if v.reason is reason]
-    text = "; ".join(f"row {v.row}: {v.situation} (endDirection {int(v.end_direction)})"
-                     for v in rows)
-    return {"reason": reason.title, "category": reason.category,
-            "rows": [v.row for v in rows], "text": f"{reason.title}: {text}"}
+    return observed_ending(code, direction, answered, "seeds")
 
 
 def line_from_file(path: Path, flowno: int | None) -> str:

@@ -128,14 +128,14 @@ def explain_row(row: dict[str, object], shape: str, text: str,
     for number, (name, value) in enumerate(row.items(), 1):
         fields.append({"number": number, "name": name, "value": "" if value is None else
                        str(value), "meaning": _meaning(name, value, row, answered, style)})
-    ending = _ending(reason, direction, answered, style)
+    end = ending(reason, direction, answered, style)
     given = row.get("endreasonname")
-    if isinstance(given, str) and given and given != ending["reason"]:
-        ending = {"reason": given, "category": row.get("endreasoncategory") or "", "rows": [],
+    if isinstance(given, str) and given and given != end["reason"]:
+        end = {"reason": given, "category": row.get("endreasoncategory") or "", "rows": [],
                   "text": f"{given}, as the row names it (endReason {reason})"}
     scenarios = [{"file": f, "call": c} for f, c, d, r in library
                  if reason is not None and r == reason and (d is None or d == direction)]
-    return {"line": text, "shape": shape, "numbering": style, "fields": fields, "end": ending,
+    return {"line": text, "shape": shape, "numbering": style, "fields": fields, "end": end,
             "scenarios": scenarios}
 
 
@@ -198,7 +198,7 @@ def _detail(name: str, value: object, row: dict[str, object], answered: bool,
     return ""
 
 
-def _ending(reason: int | None, direction: int | None, answered: bool,
+def ending(reason: int | None, direction: int | None, answered: bool,
             style: str) -> dict[str, Any]:
     if reason is None:
         return {"reason": None, "rows": [], "text": "the row has no endreason number"}
