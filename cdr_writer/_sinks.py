@@ -115,26 +115,32 @@ class _CsvLine:
 
 
 _FEE_COLUMN = E_CDR_NAMES.index("fee")
+_AGENT_FEE_COLUMN = E_CDR_NAMES.index("agentfee")
 
 
-def _csv_row(row: tuple[object, ...], fee: str) -> list[object]:
+def _csv_row(row: tuple[object, ...], fee: str,
+             fee_text: Callable[[Decimal], str]) -> list[object]:
     """What the CSV line is written from: None stays, as csv.writer writes it as ""."""
     values = list(row)
     values[_FEE_COLUMN] = fee
+    agent_fee = values[_AGENT_FEE_COLUMN]
+    if agent_fee.__class__ is Decimal:  # a vendor's fee: the same places as the fee's
+        values[_AGENT_FEE_COLUMN] = fee_text(agent_fee)  # type: ignore[arg-type]
     return values
 
 
 def e_cdr_csv_values(cdr: Cdr, places: int) -> list[object]:
     """The values of a record's CSV line, as written."""
     return ["" if value is None else value
-            for value in _csv_row(cdr.e_cdr_row(), f"{cdr.fee:.{places}f}")]
+            for value in _csv_row(cdr.e_cdr_row(), f"{cdr.fee:.{places}f}",
+                                  FeeTexts(places).text)]
 
 
 def e_cdr_csv_renderer(places: int) -> Callable[[Cdr], str]:
     """One CSV line of ``e_cdr_csv_values(cdr, places)``, with the fee texts remembered."""
     fee_text = FeeTexts(places).text
     line = _CsvLine()
-    return lambda cdr: line(_csv_row(cdr.e_cdr_row(), fee_text(cdr.fee)))
+    return lambda cdr: line(_csv_row(cdr.e_cdr_row(), fee_text(cdr.fee), fee_text))
 
 
 # What json.dumps(obj, separators=(",", ":")) builds on every call, built once.
@@ -144,6 +150,8 @@ _json_text = json.JSONEncoder(separators=(",", ":")).encode
 def jsonl_line(cdr: Cdr) -> str:
     obj = dict(zip(E_CDR_NAMES, cdr.e_cdr_row(), strict=True))
     obj["fee"] = float(cdr.fee)
+    if cdr.vendor is not None:
+        obj["agentfee"] = float(cdr.vendor.agentfee)
     obj["feeprefix"] = cdr.feeprefix
     obj["endReasonName"] = cdr.end_reason_name
     obj["endReasonCategory"] = cdr.end_reason_category
@@ -155,6 +163,8 @@ def jsonl_line(cdr: Cdr) -> str:
 def sqlite_row(cdr: Cdr) -> list[object]:
     row = list(cdr.e_cdr_row())
     row[_FEE_COLUMN] = float(row[_FEE_COLUMN])
+    if cdr.vendor is not None:
+        row[_AGENT_FEE_COLUMN] = float(cdr.vendor.agentfee)
     return row
 
 

@@ -96,7 +96,10 @@ def cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
     from simulator.run._trace_file import is_stdout
     from simulator.transports._simulated import expected_arrivals
 
-    scenario = apply_overrides(load_scenario(args.file), args.set or [])
+    overrides = list(args.set or [])
+    if args.cdr_profile:
+        overrides.append(f"switch.cdr_profile={args.cdr_profile}")
+    scenario = apply_overrides(load_scenario(args.file), overrides)
     if args.trace and is_stdout(args.trace):
         out = err  # standard output carries the trace's JSON lines, and nothing else
     try:
@@ -274,6 +277,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="change any scenario path, e.g. accounts.ACME.money=5, "
                           "calls[ID].refresh_fails=false, or a switch: key such as "
                           "SERVER_BILLING_FEE_PRECISTION=4 (repeatable)")
+    run.add_argument("--cdr-profile", choices=("seeds", "vos3000"),
+                     help="the CDR profile (as --set switch.cdr_profile=…): seeds (the seed "
+                          "pages' columns, default) or vos3000 (what real VOS3000 rows show)")
     run.add_argument("--trace", metavar="FILE",
                      help="write every call's signalling as JSON lines")
     run.add_argument("--scale", type=float, default=1.0, metavar="X",

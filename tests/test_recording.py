@@ -162,9 +162,26 @@ def test_ringing_for_ever_is_an_error(tmp_path: Path) -> None:
         run_scenario(scn, None)
 
 
-def test_end_reason_codes_override_and_negative_style(tmp_path: Path) -> None:
+def test_end_reason_codes_override(tmp_path: Path) -> None:
+    records, _ = run(scenario({"callee_does": {"busy": True}}, {"at": 1, "callee": "44123"},
+                              switch={"end_reason_codes": {"User Busy": 102}}), tmp_path)
+    assert records["c1"]["endreason"] == 102
+    assert records["c2"]["endreason"] == 7  # no rate for 44: the server code of row 8
+
+
+def test_negative_style_writes_the_observed_numbers(tmp_path: Path) -> None:
+    """-7 is a caller release in real rows, never Rate Not Found: ``negative`` writes what real
+    rows carry (the callee's own code, placeholders for unknown server endings)."""
     records, _ = run(scenario({"callee_does": {"busy": True}}, {"at": 1, "callee": "44123"},
                               switch={"end_reason_codes": {"User Busy": 102},
                                       "end_reason_style": "negative"}), tmp_path)
-    assert records["c1"]["endreason"] == 102
-    assert records["c2"]["endreason"] == -7  # a refusal before rating: VOS's negative code
+    assert records["c1"]["endreason"] == 486  # the callee's own response, never renumbered
+    assert records["c1"]["endReasonName"] == "User Busy"
+    assert records["c2"]["endreason"] == -108  # placeholder: -(100 + row 8)
+    assert records["c2"]["endReasonName"] == "Rate Not Found"
+    records, _ = run(scenario({"callee_does": {"busy": True}}, {"at": 1, "callee": "44123"},
+                              switch={"end_reason_codes": {"Rate Not Found": -30},
+                                      "end_reason_style": "negative"}), tmp_path / "again")
+    assert records["c2"]["endreason"] == -30
+
+

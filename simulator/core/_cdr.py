@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
-from simulator.core._record import Cdr
+from simulator.core._decisions import Party
+from simulator.core._rating import ZERO
+from simulator.core._record import Cdr, VendorSide, VosColumns
 from simulator.core._state import Call
 
 _new = object.__new__
+NO_HEADERS = ("", "")
 
 
-def cdr_from_call(call: Call, flowno: int | None, seed: int) -> Cdr:
-    """The record of ``call`` (ended); ``flowno`` is None for a suppressed record."""
+def cdr_from_call(call: Call, flowno: int | None, seed: int, *,
+                  reason_headers: tuple[str, str] = NO_HEADERS,
+                  caller_call_id: str = "") -> Cdr:
+    """The record of ``call`` (ended); ``flowno`` is None for a suppressed record.
+
+    The vos3000 profile also reads what only the transport saw: ``reason_headers``, the Reason
+    header (caller's, callee's) each party sent with its BYE, CANCEL or final response, and
+    ``caller_call_id``, the Call-ID the caller sent ("": one in the caller's style is made).
+    """
     switch = call.switch
     epoch = switch.start_epoch  # Switch.wall_ms, inlined: three to five instants per record
     stop = round((epoch + call.end_at) * 1000)
@@ -21,7 +31,9 @@ def cdr_from_call(call: Call, flowno: int | None, seed: int) -> Cdr:
     gateway_invite_at = call.gateway_invite_at
     verdict = call.verdict
     end_reason, end_direction, sip_header, reason_name, reason_category = \
-        switch.ending_fields(verdict, call.caller_protocol)
+        switch.ending_fields(verdict, call.caller_protocol) if not switch.observed \
+        else switch.observed_fields(verdict, call.caller_protocol,
+                                    switch.callee_protocol(call.final_gateway))
     account = call.account
     rate = call.rate
     attempt = call.attempt
@@ -69,7 +81,79 @@ def cdr_from_call(call: Call, flowno: int | None, seed: int) -> Cdr:
     cdr.recorded = recorded
     cdr.call_id = attempt.call_id
     cdr.seed_key = f"{seed}/{call.index}"
+    cdr.vendor = vendor_side(call) if switch.vendors and call.final_gateway else None
+    if switch.vos3000:
+        _vos3000(cdr, call, reason_headers, caller_call_id)
+    else:
+        cdr.vos = None
     return cdr
+
+
+def vendor_side(call: Call) -> VendorSide | None:
+    """What the vendor of the gateway the call ended on charges for it (None: no account)."""
+    switch = call.switch
+    account_name = switch.gateways[call.final_gateway].config.account
+    if not account_name:
+        return None
+    account = switch.accounts[account_name]
+    rate = account.rates.lookup(call.attempt.callee)
+    fee_time, fee = 0, ZERO
+    if rate is not None and call.answer_at is not None:
+        fee_time, fee = switch.bill(rate, call.hold_time)
+    return VendorSide(account_name, account.config.name, fee_time, fee)
+
+
+def _vos3000(cdr: Cdr, call: Call, reason_headers: tuple[str, str],
+             caller_call_id: str) -> None:
+    """The columns the vos3000 profile writes as real rows show them (docs/cdr-formats.md)."""
+    switch = call.switch
+    attempt = call.attempt
+    epoch = switch.start_epoch
+    account = call.account
+    rate = call.rate
+    if rate is None and account is not None:  # refused before rating: the rate still applies
+        rate = account.rates.lookup(attempt.callee)
+    cdr.calllevel = rate.call_level if rate is not None else 0
+    cdr.billingmode = 1 if account is not None and call.gateway_name else -1
+    invite = round((epoch + call.invite_at) * 1000)
+    answered_at = call.caller_pdd_at if call.caller_pdd_at is not None else call.end_at
+    cdr.callerpdd = round((epoch + answered_at) * 1000) - invite
+    if call.callee_pdd_at is None:
+        cdr.calleepdd = -1
+    cdr.recordstarttime = 0
+    direction = call.verdict.end_direction
+    cdr.sipreasonheader = reason_headers[0] if direction == Party.CALLER \
+        else reason_headers[1] if direction == Party.CALLEE else ""
+    mapping = switch.gateway_by_ip.get(attempt.source_ip)
+    caller_gateway = mapping[1] if mapping is not None else None
+    media = call.callee_pdd_at is not None  # the callee's SDP came back: codecs were agreed
+    reached = call.final_gateway
+    callee_gateway = switch.gateways[reached].config if reached else None
+    vendor = cdr.vendor
+    vendor_rate = None
+    if vendor is not None:
+        vendor_rate = switch.accounts[vendor.agentaccount].rates.lookup(attempt.callee)
+    caller_id = caller_call_id or cdr.leg_call_id("caller", cdr.callerip or "0.0.0.0")
+    vos = VosColumns(
+        flowno=call.index + 1,
+        callerrtpip=(caller_gateway.rtp_ip if caller_gateway is not None else "")
+        or cdr.callerip,
+        callercodec=caller_gateway.codec if media and caller_gateway is not None else "",
+        callerproductid=caller_gateway.user_agent if caller_gateway is not None else "",
+        callerareacode=rate.area_code if rate is not None else "",
+        callercallid=caller_id, calleroriginalcallid=caller_id,
+        rtpforward=1 if call.attempts else 0,
+    )
+    if callee_gateway is not None:
+        vos.calleetype = 1
+        vos.calleeproductid = callee_gateway.user_agent
+        vos.calleecallid = cdr.leg_call_id("callee", switch.config.address)
+        area_rate = vendor_rate if vendor_rate is not None else rate
+        vos.calleeareacode = area_rate.area_code if area_rate is not None else ""
+        if media:
+            vos.calleecodec = callee_gateway.codec
+            vos.calleertpip = callee_gateway.rtp_ip or host_of(callee_gateway.ip)
+    cdr.vos = vos
 
 
 def host_of(address: str) -> str:

@@ -39,9 +39,16 @@ class SwitchConfig:
     media_timeout: float = 60
     no_answer_timeout: float = 60
     end_reason_style: str = "server-code"
+    # ``seeds`` (the seed pages' CDR, the contract) or ``vos3000`` (what real rows show; see
+    # ``_record.VosColumns`` and docs/cdr-formats.md)
+    cdr_profile: str = "seeds"
+    # the switch's own address: ``calleecallid`` ends in it under the vos3000 profile
+    address: str = "192.0.2.1"
     # endReason number of every reason (the defaults, with ``end_reason_codes`` applied)
     reason_numbers: dict[EndReason, int] = field(
         default_factory=lambda: {reason: int(reason) for reason in EndReason})
+    # the reasons ``end_reason_codes`` renumbers explicitly (the observed numbering's overrides)
+    end_reason_overrides: dict[EndReason, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +80,9 @@ class MappingGatewayConfig:
     protocol: Protocol = "sip"
     session_timer: bool = True
     auth: Credentials | None = None
+    codec: str = "g729"      # vos3000 profile: callercodec
+    user_agent: str = ""     # vos3000 profile: callerproductid
+    rtp_ip: str = ""         # vos3000 profile: callerrtpip ("" = the call's source address)
 
 
 # What a called party does, by kind; a busy or rejecting party has its SIP code as its kind.
@@ -150,6 +160,10 @@ class RoutingGatewayConfig:
     status: str = "up"  # up | down | unreachable
     outages: tuple[Outage, ...] = ()
     callee_does: Behaviour | None = None  # what its callees do unless a call says otherwise
+    account: str | None = None  # the vendor's account: its rate table prices agentfee
+    codec: str = "g729"      # vos3000 profile: calleecodec
+    user_agent: str = ""     # vos3000 profile: calleeproductid
+    rtp_ip: str = ""         # vos3000 profile: calleertpip ("" = the gateway's address)
 
 
 @dataclass(frozen=True, slots=True)

@@ -201,3 +201,56 @@ def verdict_of_row(row: int, situation: str = "") -> Verdict:
     if not same_row:
         raise ValueError(f"the decision table has no row {row}")
     return next((v for v in same_row if v.situation == situation), same_row[0])
+
+
+# --- The observed numbering (``end_reason_style: negative``, the vos3000 profile's default) -----
+# What real VOS3000 rows carry (docs/cdr-formats.md cites them). The caller's release, before or
+# after answer, is -7 and the callee's BYE -8; a callee's final response is its own SIP code (an
+# H.323 callee's: its Q.850 cause); an illegal call is -9 and no routing gateway for the callee
+# -69. The other server endings have no public number: each row gets PLACEHOLDER_BASE + its row,
+# negated (-112 every gateway down, -124 prepaid cut-off …), distinct and not confirmed by real
+# data, and ``end_reason_codes`` renumbers them by reason.
+CALLER_RELEASE, CALLEE_RELEASE, ILLEGAL_CALL, NO_ROUTE = -7, -8, -9, -69
+PLACEHOLDER_BASE = 100
+OBSERVED_CODES: dict[int, int] = {
+    CALLER_CANCEL.row: CALLER_RELEASE, CALLER_BYE.row: CALLER_RELEASE,
+    CALLEE_BYE.row: CALLEE_RELEASE,
+    **{verdict.row: ILLEGAL_CALL for verdict, _ in SETUP_CHECKS if verdict.illegal},
+    SETUP_CHECKS[10][0].row: NO_ROUTE,
+}
+# (name, category) of the observed codes that are not a row's own reason.
+OBSERVED_NAMES: dict[int, tuple[str, str]] = {
+    CALLER_RELEASE: (R.CALLER_HANGUP.title, R.CALLER_HANGUP.category),
+    CALLEE_RELEASE: (R.CALLEE_HANGUP.title, R.CALLEE_HANGUP.category),
+    ILLEGAL_CALL: ("Illegal Call", "Security"),
+    NO_ROUTE: ("No Available Route", "Routing"),
+}
+
+
+def is_callee_response(verdict: Verdict) -> bool:
+    """Whether the ending is the callee's own final response (rows 14-18, endDirection 1)."""
+    return verdict.end_direction == Party.CALLEE and verdict.row != CALLEE_BYE.row
+
+
+def placeholder_code(verdict: Verdict) -> int:
+    """The documented stand-in for a server ending whose real number is not public."""
+    return -(PLACEHOLDER_BASE + verdict.row)
+
+
+def observed_end_reason(verdict: Verdict, callee_protocol: str,
+                        overrides: dict[R, int]) -> tuple[int, str, str]:
+    """(endReason, name, category) of an ending in the observed numbering.
+
+    ``overrides`` (``end_reason_codes``) renumber any ending by its reason, except a callee's
+    final response, which is always the callee's own code: that is what real rows show.
+    """
+    reason = verdict.reason
+    if is_callee_response(verdict):
+        code = verdict.sip_code if callee_protocol == "sip" else verdict.q850
+        return code, reason.title, reason.category
+    code = OBSERVED_CODES.get(verdict.row)
+    name, category = OBSERVED_NAMES.get(code, (reason.title, reason.category)) \
+        if code is not None else (reason.title, reason.category)
+    if code is None:
+        code = placeholder_code(verdict)
+    return overrides.get(reason, code), name, category

@@ -38,6 +38,7 @@ class Rate:
     period: int
     call_level: int = 0
     sections: tuple[Section, ...] = ()
+    area_code: str = ""  # vos3000 profile: callerareacode / calleeareacode
     section_time: int = field(init=False)
 
     def __post_init__(self) -> None:

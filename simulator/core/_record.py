@@ -62,6 +62,57 @@ def column_for(name: str) -> str:
     return PIPE_TO_COLUMN.get(name, name)
 
 
+class VendorSide:
+    """The vendor's side of a call (``agent*`` columns): the routing gateway's ``account`` and
+    what its rate table charges for the call. Written in both profiles."""
+
+    __slots__ = ("agentaccount", "agentfee", "agentfeetime", "agentname")
+
+    def __init__(self, agentaccount: str, agentname: str, agentfeetime: int,
+                 agentfee: Decimal) -> None:
+        self.agentaccount = agentaccount
+        self.agentname = agentname
+        self.agentfeetime = agentfeetime
+        self.agentfee = agentfee
+
+
+class VosColumns:
+    """The columns the vos3000 profile fills beyond the seeds' record (docs/cdr-formats.md).
+
+    ``flowno`` is the number the call took when its INVITE arrived; the record's own ``flowno``
+    slot stays the write order, which this profile shows as ``id``.
+    """
+
+    __slots__ = ("calleeareacode", "calleecallid", "calleecodec", "calleeproductid",
+                 "calleertpip", "calleetype", "callerareacode", "callercallid", "callercodec",
+                 "calleroriginalcallid", "callerproductid", "callerrtpip", "flowno",
+                 "rtpforward")
+
+    def __init__(self, *, flowno: int, callerrtpip: str = "", callercodec: str = "",
+                 callerproductid: str = "", calleertpip: str = "", calleecodec: str = "",
+                 calleeproductid: str = "", calleetype: int = -1, callerareacode: str = "",
+                 calleeareacode: str = "", callercallid: str = "",
+                 calleroriginalcallid: str = "", calleecallid: str = "",
+                 rtpforward: int = 0) -> None:
+        self.flowno = flowno
+        self.callerrtpip = callerrtpip
+        self.callercodec = callercodec
+        self.callerproductid = callerproductid
+        self.calleertpip = calleertpip
+        self.calleecodec = calleecodec
+        self.calleeproductid = calleeproductid
+        self.calleetype = calleetype
+        self.callerareacode = callerareacode
+        self.calleeareacode = calleeareacode
+        self.callercallid = callercallid
+        self.calleroriginalcallid = calleroriginalcallid
+        self.calleecallid = calleecallid
+        self.rtpforward = rtpforward
+
+
+_COLUMN_INDEX = {name: i for i, name in enumerate(E_CDR_NAMES)}
+
+
 class Cdr:
     """One call's record. Columns VOS3000 leaves at a constant are filled in by the formats."""
 
@@ -95,6 +146,8 @@ class Cdr:
         "softswitchname",
         "starttime",
         "stoptime",
+        "vendor",
+        "vos",
     )
 
     # Named parameters rather than **fields: a run builds one record per call, and binding
@@ -108,7 +161,8 @@ class Cdr:
                  billingmode: int = -1, calllevel: int = 0, flowno: int | None = None,
                  softswitchname: str = "", recordstarttime: int = 0, sipreasonheader: str = "",
                  end_reason_name: str = "", end_reason_category: str = "",
-                 recorded: bool = True, call_id: str = "", seed_key: str = "") -> None:
+                 recorded: bool = True, call_id: str = "", seed_key: str = "",
+                 vendor: VendorSide | None = None, vos: VosColumns | None = None) -> None:
         self.callere164 = callere164
         self.calleee164 = calleee164
         self.starttime = starttime
@@ -138,6 +192,8 @@ class Cdr:
         self.recorded = recorded
         self.call_id = call_id
         self.seed_key = seed_key
+        self.vendor = vendor
+        self.vos = vos
 
     def get(self, name: str) -> object:
         """A field by pipe name, e_cdr column or jsonl extra (what ``expect`` compares)."""
@@ -148,15 +204,19 @@ class Cdr:
             return {"endReasonName": self.end_reason_name,
                     "endReasonCategory": self.end_reason_category,
                     "callId": self.call_id}[name]
-        if name in self.__slots__:
+        if self.vos is not None and name in _COLUMN_INDEX:
+            return self.e_cdr_row()[_COLUMN_INDEX[name]]  # flowno is the INVITE's number
+        if name in self.__slots__ and name not in ("vendor", "vos"):
             return getattr(self, name)
-        return self.e_cdr_row()[E_CDR_NAMES.index(name)]
+        return self.e_cdr_row()[_COLUMN_INDEX[name]]
 
     def leg_call_id(self, leg: str, host: str) -> str:
         digest = _blake2b(f"{self.seed_key}/{leg}".encode(), digest_size=12).hexdigest()
         return f"{digest}@{host}"
 
     def e_cdr_row(self) -> tuple[object, ...]:
+        if self.vos is not None:
+            return self._vos_row(self.vos)
         caller, callee = self.callere164, self.calleee164
         fee: Decimal = self.fee
         softswitch_call_id = _from_bytes(
@@ -164,13 +224,47 @@ class Cdr:
         caller_call_id = self.leg_call_id("caller", self.callerip or "0.0.0.0")
         callee_call_id = self.leg_call_id("callee", self.calleeip) if self.calleegatewayid \
             else ""
+        vendor = self.vendor
+        if vendor is None:
+            agent_fee_time: int = 0
+            agent_fee: object = 0
+            agent_account = agent_name = ""
+        else:
+            agent_fee_time, agent_fee = vendor.agentfeetime, vendor.agentfee
+            agent_account, agent_name = vendor.agentaccount, vendor.agentname
         return (
             self.flowno, caller, caller, callee, callee, self.callerip, "", "",
             self.callergatewayid, "", caller, 0, self.calleeip, "", "", self.calleegatewayid, "",
-            callee, 0, self.billingmode, self.calllevel, 0, self.starttime, self.stoptime,
-            self.callerpdd, self.calleepdd, self.holdtime, "", self.feetime, fee, 0, 0, 0, 0, 0,
-            self.customeraccount, self.customername, "", 0, 0, 0, 0, "", "", self.flowno,
-            self.softswitchname, softswitch_call_id, caller_call_id, "", callee_call_id, "", 0,
-            self.enddirection, self.endreason, 0, 0, -1, self.sipreasonheader,
-            self.recordstarttime, "", self.flowno, None, None,
+            callee, 0, self.billingmode, self.calllevel, agent_fee_time, self.starttime,
+            self.stoptime, self.callerpdd, self.calleepdd, self.holdtime, "", self.feetime, fee,
+            0, 0, 0, 0, 0, self.customeraccount, self.customername, "", agent_fee, 0, 0, 0,
+            agent_account, agent_name, self.flowno, self.softswitchname, softswitch_call_id,
+            caller_call_id, "", callee_call_id, "", 0, self.enddirection, self.endreason, 0, 0,
+            -1, self.sipreasonheader, self.recordstarttime, "", self.flowno, None, None,
+        )
+
+    def _vos_row(self, vos: VosColumns) -> tuple[object, ...]:
+        """The row under the vos3000 profile: ``id`` the write order, ``flowno`` the INVITE's."""
+        caller, callee = self.callere164, self.calleee164
+        softswitch_call_id = _from_bytes(
+            _blake2b(f"{self.seed_key}/switch".encode(), digest_size=7).digest(), "big")
+        vendor = self.vendor
+        if vendor is None:
+            agent_fee_time: int = 0
+            agent_fee: object = 0
+            agent_account = agent_name = ""
+        else:
+            agent_fee_time, agent_fee = vendor.agentfeetime, vendor.agentfee
+            agent_account, agent_name = vendor.agentaccount, vendor.agentname
+        return (
+            self.flowno, caller, caller, callee, callee, self.callerip, vos.callerrtpip,
+            vos.callercodec, self.callergatewayid, vos.callerproductid, caller, 1, self.calleeip,
+            vos.calleertpip, vos.calleecodec, self.calleegatewayid, vos.calleeproductid, callee,
+            vos.calleetype, self.billingmode, self.calllevel, agent_fee_time, self.starttime,
+            self.stoptime, self.callerpdd, self.calleepdd, self.holdtime, vos.callerareacode,
+            self.feetime, self.fee, 0, 0, 0, 0, 0, self.customeraccount, self.customername,
+            vos.calleeareacode, agent_fee, 0, 0, 0, agent_account, agent_name, vos.flowno,
+            self.softswitchname, softswitch_call_id, vos.callercallid, vos.calleroriginalcallid,
+            vos.calleecallid, "", vos.rtpforward, self.enddirection, self.endreason, 0, 0, -1,
+            self.sipreasonheader, self.recordstarttime, "", 0, None, None,
         )

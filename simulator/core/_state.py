@@ -221,6 +221,13 @@ class Switch:
         self._plans_by_prefixes: dict[tuple[str, ...], Any] = {}
         self._route_plans: dict[str, Any] = {}  # by the callee's first _route_head digits
         self._endings: dict[tuple[int, str], tuple[Verdict, tuple[int, int, str, str, str]]] = {}
+        # The observed numbering (``negative``) also reads the callee's protocol: its own key.
+        self.observed = config.switch.end_reason_style == "negative"
+        self._observed: dict[tuple[int, str, str],
+                             tuple[Verdict, tuple[int, int, str, str, str]]] = {}
+        self.vos3000 = config.switch.cdr_profile == "vos3000"
+        # Whether any routing gateway names its vendor's account (the CDR's agent columns).
+        self.vendors = any(gw.account for gw in config.routing_gateways.values())
         self._bills: dict[tuple[int, int], tuple[int, Decimal]] = {}
 
     # -- lookups used by the setup checks -------------------------------------------------------
@@ -286,6 +293,25 @@ class Switch:
                 _end_reason(self, verdict, protocol), int(verdict.end_direction),
                 _sip_reason_header(verdict, protocol), reason.title, reason.category))
         return known[1]
+
+    def observed_fields(self, verdict: Verdict, protocol: str,
+                        callee_protocol: str) -> tuple[int, int, str, str, str]:
+        """``ending_fields`` in the observed numbering (``end_reason_style: negative``), where a
+        callee's final response is its own code in its own protocol."""
+        key = (id(verdict), protocol, callee_protocol)
+        known = self._observed.get(key)
+        if known is None or known[0] is not verdict:
+            code, name, category = table.observed_end_reason(
+                verdict, callee_protocol, self.config.end_reason_overrides)
+            known = self._observed[key] = (verdict, (
+                code, int(verdict.end_direction), _sip_reason_header(verdict, protocol), name,
+                category))
+        return known[1]
+
+    def callee_protocol(self, gateway_name: str) -> str:
+        """The protocol of the routing gateway a call ended on ("sip" when it reached none)."""
+        load = self.gateways.get(gateway_name)
+        return load.config.protocol if load is not None else "sip"
 
     def bill(self, rate: Rate, hold_seconds: int) -> tuple[int, Decimal]:
         """(feeTime, fee rounded half up to the configured places) of a call's holdTime.
@@ -862,14 +888,24 @@ class Call:
         self.fee = fee
 
     # -- what the CDR says about the ending -----------------------------------------------------
+    def ending(self) -> tuple[int, int, str, str, str]:
+        """(endReason, endDirection, sipreasonheader, reason name, category) of the ending, in
+        the switch's configured style (``Switch.ending_fields``)."""
+        switch = self.switch
+        if switch.observed:
+            return switch.observed_fields(self.verdict, self.caller_protocol,
+                                          switch.callee_protocol(self.final_gateway))
+        return switch.ending_fields(self.verdict, self.caller_protocol)
+
     @property
     def end_reason(self) -> int:
         """``endReason`` in the switch's configured style."""
-        return self.switch.ending_fields(self.verdict, self.caller_protocol)[0]
+        return self.ending()[0]
 
     @property
     def sip_reason_header(self) -> str:
-        return self.switch.ending_fields(self.verdict, self.caller_protocol)[2]
+        """The Reason header of the switch's own messages (the contract's protocol cause)."""
+        return self.ending()[2]
 
     def server_will_end(self, *, media_stops: bool, refresh_fails: bool) -> bool:
         """Whether a switch limit ends this answered call without any party hanging up."""
@@ -999,10 +1035,7 @@ def _end_reason(switch: Switch, verdict: Verdict, protocol: str) -> int:
     style = switch.config.end_reason_style
     if style == "protocol":
         return verdict.sip_code if protocol == "sip" else verdict.q850
-    number = switch.reason_numbers[verdict.reason]
-    if style == "negative" and not verdict.rated:
-        return -number
-    return number
+    return switch.reason_numbers[verdict.reason]
 
 
 def _sip_reason_header(verdict: Verdict, protocol: str) -> str:

@@ -124,6 +124,9 @@ def run_scenario(scenario: Scenario, out_dir: str | Path | None = "out",
                              "--realtime, --warmup, --udp or --trace")
     if workers < 1:
         raise RunOptionError(f"expected at least 1 worker, found {workers}")
+    if sharded and scenario.switch.cdr_profile == "vos3000":
+        raise RunOptionError("--workers/--dask cannot write cdr_profile vos3000 yet: its flowno "
+                             "is the INVITE's arrival order across every account")
     if realtime_speed is not None and not realtime_speed > 0:
         raise RunOptionError(f"expected a speed > 0, found {realtime_speed}")
     if realtime_speed is not None and out_dir is not None and _holds_cdrs(Path(out_dir)):

@@ -53,12 +53,18 @@ def core_config(scenario: Scenario) -> CoreConfig:
     )
 
 
-_SWITCH_FIELDS = tuple(f.name for f in fields(SwitchConfig) if f.name != "reason_numbers")
+# Fields the schema does not hold as they are: worked out below.
+_RESOLVED = ("reason_numbers", "end_reason_overrides", "end_reason_style",
+             "SERVER_BILLING_HOLD_TIME_PRECISION")
+_SWITCH_FIELDS = tuple(f.name for f in fields(SwitchConfig) if f.name not in _RESOLVED)
 
 
 def switch_config(settings: SwitchSettings) -> SwitchConfig:
     return SwitchConfig(**{name: getattr(settings, name) for name in _SWITCH_FIELDS},
-                        reason_numbers=settings.reason_numbers())
+                        reason_numbers=settings.reason_numbers(),
+                        end_reason_overrides=settings.reason_overrides(),
+                        end_reason_style=settings.reason_style,
+                        SERVER_BILLING_HOLD_TIME_PRECISION=settings.hold_time_precision)
 
 
 def account_config(account: Account) -> AccountConfig:
@@ -75,7 +81,8 @@ def mapping_gateway_config(gateway: MappingGateway) -> MappingGatewayConfig:
     return MappingGatewayConfig(
         account=gateway.account, ips=tuple(gateway.ips), protocol=gateway.protocol,
         session_timer=gateway.session_timer,
-        auth=Credentials(auth.user, auth.password) if auth is not None else None)
+        auth=Credentials(auth.user, auth.password) if auth is not None else None,
+        codec=gateway.codec, user_agent=gateway.user_agent, rtp_ip=gateway.rtp_ip or "")
 
 
 def routing_gateway_config(gateway: RoutingGateway) -> RoutingGatewayConfig:
@@ -83,7 +90,8 @@ def routing_gateway_config(gateway: RoutingGateway) -> RoutingGatewayConfig:
         ip=gateway.ip, prefixes=tuple(gateway.prefixes), protocol=gateway.protocol,
         priority=gateway.priority, capacity=gateway.capacity, status=gateway.status,
         outages=tuple(Outage(o.at, o.until, o.status) for o in gateway.outages),
-        callee_does=callee_behaviour(gateway.callee_does))
+        callee_does=callee_behaviour(gateway.callee_does), account=gateway.account,
+        codec=gateway.codec, user_agent=gateway.user_agent, rtp_ip=gateway.rtp_ip or "")
 
 
 def callee_behaviour(spec: CalleeDoes | None) -> Behaviour | None:

@@ -42,6 +42,8 @@ from simulator.scenario._bounds import (
 from simulator.scenario._traffic import Outage, TrafficProfile
 
 _DIGITS = re.compile(r"^[0-9]+$")
+SEEDS_FEE_PLACES = 4  # SERVER_BILLING_FEE_PRECISTION's range under the seeds profile
+MAX_FEE_PLACES = 7    # under vos3000: real per-second fees carry 7 decimals
 
 
 def _money(value: Any) -> Any:
@@ -98,16 +100,42 @@ class SwitchSettings(_Model):
     SERVER_BILLING_RECORD_SERVER_HANG_UP: Flag = 1
     SERVER_BILLING_RECORD_ZERO_HOLD_TIME: Flag = 1
     SERVER_BILLING_RECORD_ILLEGAL_CALL: Flag = 1
-    SERVER_BILLING_FEE_PRECISTION: int = Field(2, ge=0, le=4)
-    SERVER_BILLING_HOLD_TIME_PRECISION: int = Field(50, ge=0, le=1000)
+    SERVER_BILLING_FEE_PRECISTION: int = Field(2, ge=0, le=MAX_FEE_PLACES)
+    # None: 50 ms under the seeds profile, 0 (every started second counts) under vos3000
+    SERVER_BILLING_HOLD_TIME_PRECISION: int | None = Field(None, ge=0, le=1000)
     SS_SIP_SESSION_TTL: Annotated[Seconds, AfterValidator(session_ttl)] = 1800
     SS_SIP_SESSION_UPDATE_SEGMENT: RefreshSegment = 2
     SS_SIP_NO_TIMER_REINVITE_INTERVAL: Seconds = 7200
     max_call_duration: Seconds = 0
     media_timeout: Seconds = 60
     no_answer_timeout: Seconds = 60
-    end_reason_style: Literal["server-code", "protocol", "negative"] = "server-code"
+    # None: server-code under the seeds profile, negative (the observed numbers) under vos3000
+    end_reason_style: Literal["server-code", "protocol", "negative"] | None = None
     end_reason_codes: dict[str, ReasonCode] = {}
+    cdr_profile: Literal["seeds", "vos3000"] = "seeds"
+    address: Address = "192.0.2.1"  # the switch's own (vos3000: calleecallid ends in it)
+
+    @model_validator(mode="after")
+    def _fee_places(self) -> SwitchSettings:
+        places = self.SERVER_BILLING_FEE_PRECISTION
+        if self.cdr_profile == "seeds" and places > SEEDS_FEE_PLACES:
+            raise ValueError(f"expected SERVER_BILLING_FEE_PRECISTION from 0 to "
+                             f"{SEEDS_FEE_PLACES} under cdr_profile seeds (up to "
+                             f"{MAX_FEE_PLACES} under vos3000), found {places}")
+        return self
+
+    @property
+    def reason_style(self) -> str:
+        """The end-reason style in force (the profile's when none is set)."""
+        if self.end_reason_style is not None:
+            return self.end_reason_style
+        return "negative" if self.cdr_profile == "vos3000" else "server-code"
+
+    @property
+    def hold_time_precision(self) -> int:
+        if self.SERVER_BILLING_HOLD_TIME_PRECISION is not None:
+            return self.SERVER_BILLING_HOLD_TIME_PRECISION
+        return 0 if self.cdr_profile == "vos3000" else 50
 
     @field_validator("end_reason_codes", mode="before")
     @classmethod
@@ -123,6 +151,9 @@ class SwitchSettings(_Model):
                                  f"of: {names}")
             out[reason.name] = number
         return out
+
+    def reason_overrides(self) -> dict[EndReason, int]:
+        return {EndReason[name]: number for name, number in self.end_reason_codes.items()}
 
     def reason_numbers(self) -> dict[EndReason, int]:
         numbers = {reason: int(reason) for reason in EndReason}
@@ -184,10 +215,11 @@ class RateModel(_Model):
     period: Period = 60
     call_level: Count = 0
     sections: list[SectionModel] = []
+    area_code: Digits | None = None  # vos3000 profile: callerareacode / calleeareacode
 
     def core(self) -> Rate:
         return Rate(self.prefix, self.fee, self.period, self.call_level,
-                    tuple(Section(s.time, s.fee) for s in self.sections))
+                    tuple(Section(s.time, s.fee) for s in self.sections), self.area_code or "")
 
 
 class MappingGateway(_Model):
@@ -196,6 +228,9 @@ class MappingGateway(_Model):
     protocol: Literal["sip", "h323"] = "sip"
     session_timer: bool = True
     auth: Credentials | None = None
+    codec: CdrName = "g729"
+    user_agent: CdrName = ""
+    rtp_ip: Address | None = None
 
 
 class CalleeDoes(_Model):
@@ -207,6 +242,8 @@ class CalleeDoes(_Model):
     after: Seconds | None = None
     no_answer: Literal[True] | None = None
     unreachable: Literal[True] | None = None
+    # sent with its final response or BYE; the vos3000 profile copies it into sipreasonheader
+    reason_header: CdrName | None = None
 
     @model_validator(mode="after")
     def _one_behaviour(self) -> CalleeDoes:
@@ -238,6 +275,7 @@ class CalleeDoes(_Model):
 class CallerDoes(_Model):
     hangup_after: Seconds | None = None
     cancel_after: Seconds | None = None
+    reason_header: CdrName | None = None  # sent with its BYE or CANCEL (see CalleeDoes)
 
     @model_validator(mode="after")
     def _at_most_one(self) -> CallerDoes:
@@ -255,6 +293,10 @@ class RoutingGateway(_Model):
     status: Literal["up", "down", "unreachable"] = "up"
     outages: list[Outage] = []  # time windows with another status (load scenarios)
     callee_does: CalleeDoes | None = None
+    account: str | None = None  # the vendor's account: its rate table prices agentfee
+    codec: CdrName = "g729"
+    user_agent: CdrName = ""
+    rtp_ip: Address | None = None
 
 
 class CallSpec(_Model):
@@ -347,6 +389,10 @@ def cross_reference_errors(scenario: Scenario) -> list[tuple[tuple[Any, ...], st
     for name, gateway in scenario.mapping_gateways.items():
         unknown(("mapping_gateways", name, "account"), "an account", gateway.account,
                 scenario.accounts)
+    for name, vendor in scenario.routing_gateways.items():
+        if vendor.account is not None:
+            unknown(("routing_gateways", name, "account"), "an account", vendor.account,
+                    scenario.accounts)
     owner: dict[str, str] = {}
     for name, gateway in scenario.mapping_gateways.items():
         for i, ip in enumerate(gateway.ips):

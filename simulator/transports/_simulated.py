@@ -190,6 +190,17 @@ class Simulation:
         self._on_planned = [self._planned_due]
         self._inline = realtime_speed is None  # arrivals taken off the queue (_arrive_inline)
         self._pending: tuple[float, int, Script] | None = None
+        # The vos3000 profile copies the Reason headers the parties send: (caller's, callee's)
+        # by call id for the explicit calls, the callee's by gateway for its default callees.
+        self._vos3000 = scenario.switch.cdr_profile == "vos3000"
+        # A call's own callee_does speaks for its callee; otherwise the gateway's does.
+        self._call_headers = {
+            spec.id: (spec.caller_does.reason_header or "",
+                      None if spec.callee_does is None else spec.callee_does.reason_header or "")
+            for spec in scenario.calls} if self._vos3000 else {}
+        self._gateway_headers = {
+            name: gw.callee_does.reason_header or "" if gw.callee_does else ""
+            for name, gw in scenario.routing_gateways.items()}
 
     @property
     def env(self) -> simpy.Environment:
@@ -407,7 +418,17 @@ class Simulation:
     def build_cdr(self, call: Call) -> Cdr:
         if call.recorded:
             self.flowno += 1
+        if self._vos3000:
+            return cdr_from_call(call, self.flowno, self._seed,
+                                 reason_headers=self._reason_headers(call))
         return cdr_from_call(call, self.flowno, self._seed)
+
+    def _reason_headers(self, call: Call) -> tuple[str, str]:
+        """The Reason headers (caller's, callee's) the call's parties sent ("": none)."""
+        caller, callee = self._call_headers.get(call.attempt.call_id, ("", None))
+        if callee is None:
+            callee = self._gateway_headers.get(call.final_gateway, "")
+        return caller, callee
 
     def _write_trace(self, call: Call) -> None:
         write_trace(self.trace, call)
