@@ -101,7 +101,7 @@ class Behaviour:
     def __init__(self, kind: int, ring_after: float = 0.0, answer_after: float = 0.0,
                  hangup_after: float | None = None, reply_after: float = 0.0) -> None:
         self.kind = kind                  # ANSWER … UNREACHABLE, or a SIP code >= 400
-        self.ring_after = ring_after      # 180 after the INVITE
+        self.ring_after = ring_after      # 180 after the INVITE (a refusing party: > 0 rings)
         self.answer_after = answer_after  # 200 after the INVITE
         self.hangup_after = hangup_after  # callee BYE after answer
         self.reply_after = reply_after    # busy / reject after the INVITE
@@ -115,6 +115,8 @@ class Behaviour:
             return ((self.ring_after, 180),)
         if kind == UNREACHABLE:
             return ()
+        if self.ring_after > 0:  # a party that rings before it refuses (a 480 after ringing)
+            return ((self.ring_after, 180), (self.reply_after, kind))
         return ((self.reply_after, kind),)
 
     def to_dict(self) -> dict[str, float | int | None]:

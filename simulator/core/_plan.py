@@ -146,6 +146,8 @@ class PlannedCall(Call):
                 ring = now + behaviour.ring_after
             elif kind != UNREACHABLE:
                 reject = now + behaviour.reply_after
+                if behaviour.ring_after > 0:  # rings first (Behaviour.responses)
+                    ring = now + behaviour.ring_after
         # Candidates in rising Kind order: a later one wins only by being strictly earlier.
         at, settles = NEVER, None
         if answer is not None:

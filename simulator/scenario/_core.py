@@ -107,7 +107,7 @@ def callee_behaviour(spec: CalleeDoes | None) -> Behaviour | None:
     if kind == "unreachable":
         return Behaviour(UNREACHABLE)
     code = BUSY if kind == "busy" else spec.reject
-    return Behaviour(code, reply_after=spec.after or 0.0)
+    return Behaviour(code, spec.ring_after or 0.0, reply_after=spec.after or 0.0)
 
 
 def caller_behaviour(spec: CallerDoes) -> CallerBehaviour:

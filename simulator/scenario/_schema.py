@@ -252,8 +252,9 @@ class CalleeDoes(_Model):
         if len(kinds) != 1:
             raise ValueError("expected exactly one of answer_after, busy, reject, no_answer, "
                              f"unreachable; found {', '.join(kinds) or 'none'}")
-        allowed = {"answer_after": {"hangup_after", "ring_after"}, "busy": {"after"},
-                   "reject": {"after"}, "no_answer": {"ring_after"}, "unreachable": set()}
+        allowed = {"answer_after": {"hangup_after", "ring_after"},
+                   "busy": {"after", "ring_after"}, "reject": {"after", "ring_after"},
+                   "no_answer": {"ring_after"}, "unreachable": set()}
         kind = kinds[0]
         for extra in ("hangup_after", "ring_after", "after"):
             if getattr(self, extra) is not None and extra not in allowed[kind]:
@@ -262,6 +263,11 @@ class CalleeDoes(_Model):
         if kind == "answer_after" and (self.ring_after or 0) > self.answer_after:
             raise ValueError(f"ring_after ({self.ring_after}) must not be later than "
                              f"answer_after ({self.answer_after})")
+        if kind in ("busy", "reject") and self.ring_after is not None and not (
+                0 < self.ring_after <= (self.after or 0)):
+            raise ValueError(f"expected ring_after above 0 and not later than after "
+                             f"({self.after or 0}) for a callee that rings, then refuses; "
+                             f"found {self.ring_after}")
         return self
 
     @property
