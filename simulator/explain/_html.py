@@ -2,8 +2,8 @@
 
 The page embeds the explanation as JSON and draws the ladder as inline SVG with its own script:
 one arrow (``g.arrow``) per message, one marker (``g.event``) per core event, coloured by party
-and by kind; hovering or clicking an arrow shows the whole message (the SIP text of the pcap for
-SIP legs); a switch sets the times to absolute, relative to the INVITE, or deltas.
+and by kind; hovering or clicking an arrow shows the whole message (the SIP text or the decoded
+H.225.0 of the pcap); a switch sets the times to absolute, relative to the INVITE, or deltas.
 """
 
 from __future__ import annotations
@@ -16,16 +16,15 @@ from simulator.explain._model import Explanation, clock
 
 
 def page_data(ex: Explanation) -> dict[str, Any]:
-    from simulator.explain._pcap import sip_messages
+    from simulator.explain._pcap import wire_packets
 
     data = ex.to_dict()
-    full = {id(entry): payload.decode() for *_, payload, entry in sip_messages(ex)}
+    full = {id(p.entry): p.text for p in wire_packets(ex) if p.entry is not None}
     entries: list[dict[str, Any]] = []
     checks: list[dict[str, Any]] = []  # passed setup checks, drawn as one marker
     for entry, item in zip(ex.entries, data["entries"], strict=True):
         if entry.is_message:
-            item["full"] = full.get(id(entry), f"{entry.message} (H.225, {entry.src} -> "
-                                               f"{entry.dst})")
+            item["full"] = full.get(id(entry), f"{entry.message} ({entry.src} -> {entry.dst})")
         else:
             item["full"] = entry.text + "\n\n" + json.dumps(entry.details, indent=2)
         item["label"] = _label(entry.message, entry.details, entry.text)

@@ -1,14 +1,18 @@
-"""The call's signalling as real SIP over UDP, written as a pcap with scapy.
+"""The call's signalling as real packets, written as a pcap with scapy.
 
-Every message of the ladder becomes one datagram between the scenario's own addresses: the
-caller's source IP, the switch (``SWITCH_ADDRESS``, the scenario names none) and each routing
-gateway tried. Messages carry what a SIP peer needs to parse them: Via with a branch per
-transaction, From/To tags, one Call-ID per leg, CSeq, Contact, Max-Forwards, an exact
+SIP legs: every message of the ladder becomes one UDP datagram between the scenario's own
+addresses: the caller's source IP, the switch (``SWITCH_ADDRESS``, the scenario names none) and
+each routing gateway tried. Messages carry what a SIP peer needs to parse them: Via with a branch
+per transaction, From/To tags, one Call-ID per leg, CSeq, Contact, Max-Forwards, an exact
 Content-Length, CRLF line ends and SDP on INVITEs and their 200s. The switch's own BYEs carry
 the server's reason (``bye_reason_header``), refusals the CDR's ``sipreasonheader``.
 
-Not on the wire: the switch's local 408 for a refresh timer B (nothing is received) and H.323
-legs (H.225 is not SIP; their messages stay in the ladder only).
+H.323 legs: every H.225 message of the ladder becomes one Q.931 message in a TPKT on a TCP
+connection to port 1720 (``_h225``), opened with a handshake before the Setup and closed after
+the leg's Release Complete. Both kinds come from ``wire_packets``, in the ladder's order, so the
+ladder, the HTML page and the pcap show the same messages.
+
+Not on the wire: the switch's local 408 for a refresh timer B (nothing is received).
 """
 
 from __future__ import annotations
@@ -17,8 +21,18 @@ import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from simulator.explain._build import ExplainError
+from simulator.explain._h225 import (
+    H225_PORT,
+    H225Error,
+    H225Message,
+    describe,
+    parse_label,
+    q931,
+    tpkt,
+)
 from simulator.explain._model import Entry, Explanation
 from simulator.scenario._schema import Scenario
 
@@ -26,6 +40,7 @@ SWITCH_ADDRESS = "192.0.2.1:5060"
 DEFAULT_PORT = 5060
 LINKTYPE_IPV4 = 228  # each record is an IPv4 datagram
 SAME_INSTANT_STEP = 0.0001  # s between datagrams of one instant: timestamps strictly increase
+TCP_WINDOW = 65535
 
 REASON_PHRASES = {
     100: "Trying", 180: "Ringing", 183: "Session Progress", 200: "OK", 401: "Unauthorized",
@@ -45,6 +60,10 @@ def _split(address: str) -> tuple[str, int]:
 
 def _token(*parts: object) -> str:
     return hashlib.blake2b("/".join(map(str, parts)).encode(), digest_size=6).hexdigest()
+
+
+def _guid(*parts: object) -> bytes:
+    return hashlib.blake2b("/".join(map(str, parts)).encode(), digest_size=16).digest()
 
 
 @dataclass
@@ -73,22 +92,67 @@ class _Leg:
     invite_count: int = 0
 
 
-def sip_messages(ex: Explanation) -> list[tuple[float, str, str, bytes, Entry]]:
-    """(time, src address, dst address, datagram, ladder entry) for every message on the wire."""
-    address = {lane: ex.lane_addresses.get(lane, "") for lane in ex.lanes}
-    address["switch"] = SWITCH_ADDRESS
-    caller_number, callee_number = ex.header["caller"], ex.header["callee"]
-    legs: dict[str, _Leg] = {}
-    seed = f"{ex.scenario}/{ex.call_id}"
-    out = []
-    last = -1.0
-    bye_reason = ex.ending.get("bye_reason", "")
-    refusal_reason = ex.field("sipreasonheader").value
-    server_ended = ex.ending.get("endDirection") == 2
-    for entry in wire_entries(ex):
+@dataclass
+class WirePacket:
+    """One packet of the call: a ladder message, or a TCP segment that carries none."""
+
+    t: float            # s after the scenario's start, strictly increasing over the call
+    src: str            # "host:port"
+    dst: str
+    transport: str      # "udp" (SIP) or "tcp" (H.225.0)
+    data: bytes         # the SIP text or the TPKT; b"" for a handshake or teardown segment
+    entry: Entry | None = None   # the ladder message it carries
+    text: str = ""      # the message as a person reads it (the HTML page shows it)
+    flags: str = ""     # TCP: "S", "SA", "A", "PA", "FA"
+    seq: int = 0
+    ack: int = 0
+
+
+@dataclass
+class _Connection:
+    """One H.225.0 call signalling connection: ``client`` opened it to port 1720."""
+
+    client: str
+    server: str
+    ports: dict[str, int]
+    next_seq: dict[str, int]
+    call_reference: int
+    call_identifier: bytes
+    conference_id: bytes
+
+
+class _Wire:
+    """Turns the ladder's messages into packets, keeping each leg's SIP or TCP state."""
+
+    def __init__(self, ex: Explanation) -> None:
+        self.ex = ex
+        self.address = {lane: ex.lane_addresses.get(lane, "") for lane in ex.lanes}
+        self.address["switch"] = SWITCH_ADDRESS
+        self.seed = f"{ex.scenario}/{ex.call_id}"
+        self.sip_legs: dict[str, _Leg] = {}
+        self.connections: dict[str, _Connection] = {}
+        self.connection_count = 0
+        self.sip_count = 0
+        self.packets: list[WirePacket] = []
+        self.last = -1.0
+
+    def _at(self, t: float) -> float:
+        self.last = t if t > self.last else self.last + SAME_INSTANT_STEP
+        return self.last
+
+    def add(self, entry: Entry) -> None:
         far = entry.dst if entry.src == "switch" else entry.src
-        leg = legs.get(far)
+        if self.ex.protocols.get(far, "sip") == "h323":
+            self._h225(entry, far)
+        else:
+            self._sip(entry, far)
+
+    # -- SIP over UDP ----------------------------------------------------------------------
+    def _sip(self, entry: Entry, far: str) -> None:
+        ex, address, seed = self.ex, self.address, self.seed
+        leg = self.sip_legs.get(far)
         if leg is None:
+            caller_number, callee_number = ex.header["caller"], ex.header["callee"]
             switch_host = _split(SWITCH_ADDRESS)[0]
             if far == "caller":
                 leg = _Leg(ex.header["caller_call_id"], "caller",
@@ -101,25 +165,100 @@ def sip_messages(ex: Explanation) -> list[tuple[float, str, str, bytes, Entry]]:
                 leg = _Leg(call_id, "switch", far,
                            f"sip:{caller_number}@{switch_host}", f"sip:{callee_number}@{host}",
                            _token(seed, far, "tag"))
-            legs[far] = leg
+            self.sip_legs[far] = leg
         extra: list[str] = []
-        if entry.src == "switch" and entry.message == "BYE" and server_ended and bye_reason:
+        bye_reason = ex.ending.get("bye_reason", "")
+        if entry.src == "switch" and entry.message == "BYE" and bye_reason \
+                and ex.ending.get("endDirection") == 2:
             extra.append(f"Reason: {bye_reason}")
         code = entry.message[:3]
+        refusal_reason = ex.field("sipreasonheader").value
         if entry.src == "switch" and entry.dst == "caller" and code.isdigit() \
                 and int(code) >= 300 and refusal_reason:
             extra.append(f"Reason: {refusal_reason}")
-        data = _render(leg, entry, address, extra, seed, len(out))
-        t = entry.t if entry.t > last else last + SAME_INSTANT_STEP
-        last = t
-        out.append((t, address[entry.src], address[entry.dst], data, entry))
-    return out
+        data = _render(leg, entry, address, extra, seed, self.sip_count)
+        self.sip_count += 1
+        self.packets.append(WirePacket(self._at(entry.t), address[entry.src], address[entry.dst],
+                                       "udp", data, entry, data.decode()))
+
+    # -- H.225.0 over TCP ------------------------------------------------------------------
+    def _host(self, lane: str) -> str:
+        return _split(self.address[lane])[0]
+
+    def _segment(self, connection: _Connection, sender: str, t: float, flags: str,
+                 data: bytes = b"", entry: Entry | None = None, text: str = "") -> None:
+        receiver = connection.server if sender == connection.client else connection.client
+        seq = connection.next_seq[sender]
+        ack = connection.next_seq[receiver] if flags != "S" else 0
+        self.packets.append(WirePacket(
+            self._at(t), f"{self._host(sender)}:{connection.ports[sender]}",
+            f"{self._host(receiver)}:{connection.ports[receiver]}", "tcp", data, entry, text,
+            flags, seq, ack))
+        connection.next_seq[sender] = seq + len(data) + (1 if flags in ("S", "SA", "FA") else 0)
+
+    def _open(self, client: str, server: str, t: float) -> _Connection:
+        self.connection_count += 1
+        token = (self.seed, client, server, self.connection_count)
+        ports = {client: 1024 + int(_token(*token, "port"), 16) % 60000, server: H225_PORT}
+        isn = {lane: int(_token(*token, lane, "isn"), 16) & 0xFFFFFFFF
+               for lane in (client, server)}
+        connection = _Connection(client, server, ports, isn,
+                                 1 + int(_token(*token, "crv"), 16) % 0x7FFF,
+                                 _guid(*token, "call-id"), _guid(*token, "conference"))
+        self._segment(connection, client, t, "S")
+        self._segment(connection, server, t, "SA")
+        self._segment(connection, client, t, "A")
+        return connection
+
+    def _close(self, connection: _Connection, closer: str, t: float) -> None:
+        other = connection.server if closer == connection.client else connection.client
+        self._segment(connection, closer, t, "FA")
+        self._segment(connection, other, t, "FA")
+        self._segment(connection, closer, t, "A")
+
+    def _h225(self, entry: Entry, far: str) -> None:
+        try:
+            name, cause = parse_label(entry.message)
+        except H225Error as exc:
+            raise ExplainError(f"call {self.ex.call_id!r}: {exc}") from None
+        connection = self.connections.get(far)
+        if connection is None:
+            connection = self.connections[far] = self._open(entry.src, entry.dst, entry.t)
+        message = H225Message(
+            name, cause, connection.call_reference, entry.src == connection.client,
+            connection.call_identifier, connection.conference_id, self.ex.header["caller"],
+            self.ex.header["callee"], self._host(entry.src), self._host(entry.dst),
+            entry.src == "switch")
+        self._segment(connection, entry.src, entry.t, "PA", tpkt(q931(message)), entry,
+                      describe(message))
+        if name == "Release Complete":
+            self._close(connection, entry.src, entry.t)
+            del self.connections[far]
+
+    def finish(self) -> list[WirePacket]:
+        for connection in list(self.connections.values()):  # a leg the ladder left open
+            self._close(connection, connection.client, self.last)
+        self.connections.clear()
+        return self.packets
+
+
+def wire_packets(ex: Explanation) -> list[WirePacket]:
+    """Every packet of the call's signalling, SIP and H.225.0, in the ladder's order."""
+    wire = _Wire(ex)
+    for entry in wire_entries(ex):
+        wire.add(entry)
+    return wire.finish()
+
+
+def sip_messages(ex: Explanation) -> list[tuple[float, str, str, bytes, Entry]]:
+    """(time, src address, dst address, datagram, ladder entry) for every SIP message."""
+    return [(p.t, p.src, p.dst, p.data, p.entry) for p in wire_packets(ex)
+            if p.transport == "udp" and p.entry is not None]
 
 
 def wire_entries(ex: Explanation) -> list[Entry]:
-    """The ladder's messages that go on the wire as SIP (see the module docstring)."""
-    return [e for e in ex.messages if not e.message.startswith("408 (local")
-            and ex.protocols.get(e.dst if e.src == "switch" else e.src, "sip") == "sip"]
+    """The ladder's messages that go on the wire (see the module docstring)."""
+    return [e for e in ex.messages if not e.message.startswith("408 (local")]
 
 
 def _render(leg: _Leg, entry: Entry, address: dict[str, str], extra: list[str], seed: str,
@@ -288,24 +427,32 @@ def _rtp_packets(ex: Explanation, start: float) -> list[tuple[float, bytes]]:
 
 
 def write_pcap(ex: Explanation, scenario: Scenario, path: Path, *, rtp: bool = False) -> int:
-    """Write the call's SIP datagrams (and, with ``rtp``, its media) to ``path``, all or
-    nothing; returns how many packets."""
-    from scapy.layers.inet import IP, UDP
+    """Write the call's signalling (and, with ``rtp``, its media) to ``path``, all or nothing;
+    returns how many packets."""
+    from scapy.layers.inet import IP, TCP, UDP
     from scapy.packet import Raw
     from scapy.utils import PcapWriter
 
     start = scenario.start.timestamp()
     packets: list[tuple[float, bytes]] = []
-    for t, src, dst, data, _ in sip_messages(ex):
-        src_host, src_port = _split(src)
-        dst_host, dst_port = _split(dst)
-        packet = IP(src=src_host, dst=dst_host) / UDP(sport=src_port, dport=dst_port) / Raw(data)
-        packets.append((start + t, bytes(packet)))
+    for packet in wire_packets(ex):
+        src_host, src_port = _split(packet.src)
+        dst_host, dst_port = _split(packet.dst)
+        layer: Any
+        if packet.transport == "udp":
+            layer = UDP(sport=src_port, dport=dst_port)
+        else:
+            layer = TCP(sport=src_port, dport=dst_port, flags=packet.flags, seq=packet.seq,
+                        ack=packet.ack, window=TCP_WINDOW)
+        frame = IP(src=src_host, dst=dst_host) / layer
+        if packet.data:
+            frame = frame / Raw(packet.data)
+        packets.append((start + packet.t, bytes(frame)))
     if rtp and packets:
         packets.extend(_rtp_packets(ex, start))
         packets.sort(key=lambda item: item[0])
     if not packets:
-        raise ExplainError(f"call {ex.call_id!r} has no SIP message to write (H.323 legs only)")
+        raise ExplainError(f"call {ex.call_id!r} has no message to write")
     partial = path.with_name(path.name + ".partial")
     writer = PcapWriter(str(partial), linktype=LINKTYPE_IPV4, sync=False)
     writer.write_header(None)

@@ -2,8 +2,9 @@
 
     python -m simulator.explain.training scenarios/training out/training
 
-Each page is the self-contained HTML of ``vossim explain FILE --call ID --html``; ``index.html``
-lists the lessons with their descriptions and endings. The directory appears complete or not at
+Each page is the self-contained HTML of ``vossim explain FILE --call ID --html``, beside it the
+call's capture (``--pcap``: SIP, and H.225.0 on H.323 legs); ``index.html`` lists the lessons
+with their descriptions and endings. The directory appears complete or not at
 all (it is built beside the target and moved into place).
 """
 
@@ -17,6 +18,7 @@ from pathlib import Path
 
 from simulator.explain._build import explain_call
 from simulator.explain._html import render_html
+from simulator.explain._pcap import write_pcap
 from simulator.scenario._loader import ScenarioError, load_scenario
 
 
@@ -35,10 +37,13 @@ def write_training(source: Path, target: Path) -> list[Path]:
             explanation = explain_call(scenario, call.id)
             name = f"{path.stem}--{call.id}.html"
             (staging / name).write_text(render_html(explanation), encoding="utf-8")
-            written.append(target / name)
+            capture = f"{path.stem}--{call.id}.pcap"
+            write_pcap(explanation, scenario, staging / capture)
+            written.extend([target / name, target / capture])
             header = explanation.header
             rows.append(
-                f"<tr><td><a href=\"{html.escape(name)}\">{html.escape(path.stem)}</a></td>"
+                f"<tr><td><a href=\"{html.escape(name)}\">{html.escape(path.stem)}</a> "
+                f"(<a href=\"{html.escape(capture)}\">pcap</a>)</td>"
                 f"<td>{html.escape(call.id)}</td><td>{html.escape(header['ended'])}</td>"
                 f"<td>row {explanation.ending.get('row')}: "
                 f"{html.escape(explanation.ending.get('situation', ''))}</td>"
@@ -60,9 +65,10 @@ th,td{{text-align:left;vertical-align:top;padding:6px 12px 6px 0;border-bottom:1
 td:last-child{{max-width:640px}}a{{color:#0969da;font-weight:600}}
 </style></head><body>
 <h1>vossim training: how the server ends a call</h1>
-<p>One scenario per kind of server hangup ({source}). Open a lesson to see its SIP ladder with
-the switch's own decisions (timers, pulses, checks), the CDR field by field, and where every value
-comes from.</p>
+<p>One scenario per kind of server hangup, and one on a vendor that speaks H.323 ({source}).
+Open a lesson to see its ladder (SIP, and H.225.0 on H.323 legs) with the switch's own decisions
+(timers, pulses, checks), the CDR field by field, and where every value comes from; its pcap holds
+the same messages for Wireshark.</p>
 <table><tr><th>lesson</th><th>call</th><th>CDR</th><th>decided by</th><th>what happens</th></tr>
 {rows}
 </table></body></html>

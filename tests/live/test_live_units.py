@@ -116,8 +116,10 @@ def test_more_calls_at_once_than_one_fixed_source_port_holds_is_refused_up_front
 def test_h323_legs_and_outages_are_refused_up_front():
     h323 = parse_scenario(FIXED_PORT.replace('prefixes: ["1"]}', 'prefixes: ["1"], '
                                              'protocol: h323}') + _calls(1, 1, 5), "h.yaml")
-    with pytest.raises(LiveError, match=re.escape("routing gateway V1: live mode has no H.323")):
+    with pytest.raises(LiveError, match=re.escape("routing gateway V1: live mode has no H.323")) \
+            as refused:
         agent_needs(h323, speed=1.0)
+    assert "docs/h323.md" in str(refused.value)  # says why, and where H.225 is shown instead
     outage = parse_scenario(FIXED_PORT.replace('prefixes: ["1"]}', 'prefixes: ["1"], outages: '
                                                '[{at: 10, until: 20, status: down}]}')
                             + _calls(1, 1, 5), "o.yaml")

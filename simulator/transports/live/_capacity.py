@@ -101,7 +101,9 @@ def agent_needs(scenario: Scenario, speed: float) -> AgentNeeds:
         timeline.run()
     except SimulationError as exc:
         raise LiveError(str(exc)) from None
-    problems += [f"{what}: live mode has no H.323 stack (such legs run only simulated)"
+    problems += [f"{what}: live mode has no H.323 stack to play it with (no H.323 peer "
+                 "installs here, see docs/h323.md); run it simulated, and `vossim explain "
+                 "--pcap` shows its H.225.0"
                  for what in _h323_parties(scenario, timeline)]
     margin = SLOT_RELEASE * speed  # scenario seconds
     needs = AgentNeeds()
