@@ -4,7 +4,10 @@ JSON lines). The record itself is the core's (``simulator.core._record``), re-ex
 A new format registers itself (see ``_formats``) in a module imported below.
 """
 
-from cdr_writer import _heavy_formats  # noqa: F401  (registers parquet and mariadb after _sinks)
+from cdr_writer import (
+    _heavy_formats,  # noqa: F401  (registers parquet and mariadb after _sinks)
+    _vos_csv,  # noqa: F401  (registers vos-csv)
+)
 from cdr_writer._formats import (
     FLOWNO,
     FORMATS,

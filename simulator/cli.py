@@ -120,7 +120,10 @@ def cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
             raise RunOptionError("--db goes with --format mariadb")
         options = dict(trace_path=args.trace, realtime_speed=speed, udp=args.udp,
                        progress=progress, workers=args.workers, dask=args.dask,
-                       calls=args.calls, db=args.db, warmup=args.warmup)
+                       calls=args.calls, db=args.db, warmup=args.warmup,
+                       format_options={"vos-csv-header": args.vos_csv_header or None,
+                                       "vos-csv-transactionid":
+                                           args.vos_csv_transactionid or None})
         with progress or contextlib.nullcontext():
             result = run_scenario(scenario, args.output, formats, **options)
     except (RunOptionError, CdrDatabaseError) as exc:
@@ -277,6 +280,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="change any scenario path, e.g. accounts.ACME.money=5, "
                           "calls[ID].refresh_fails=false, or a switch: key such as "
                           "SERVER_BILLING_FEE_PRECISTION=4 (repeatable)")
+    run.add_argument("--vos-csv-header", action="store_true",
+                     help="with --format vos-csv: a header line of column names in each file")
+    run.add_argument("--vos-csv-transactionid", action="store_true",
+                     help="with --format vos-csv: the 53rd column, transactionid")
     run.add_argument("--cdr-profile", choices=("seeds", "vos3000"),
                      help="the CDR profile (as --set switch.cdr_profile=…): seeds (the seed "
                           "pages' columns, default) or vos3000 (what real VOS3000 rows show)")

@@ -94,6 +94,7 @@ def run_scenario(scenario: Scenario, out_dir: str | Path | None = "out",
                  progress: RunProgress | None = None, workers: int = 1,
                  dask: str | Any | None = None, calls: int | None = None,
                  rate: float = 1.0, db: str | None = None,
+                 format_options: dict[str, Any] | None = None,
                  warmup: float = 0.0) -> RunResult:
     """Simulate ``scenario``; write its CDRs to ``out_dir`` (None: write nothing).
 
@@ -134,8 +135,12 @@ def run_scenario(scenario: Scenario, out_dir: str | Path | None = "out",
                              "so give it a new or empty directory")
     output = None
     if out_dir is not None:
-        output = Output(out_dir, formats, scenario.switch.SERVER_BILLING_FEE_PRECISTION,
-                        direct=realtime_speed is not None, options={"db": db})
+        try:
+            output = Output(out_dir, formats, scenario.switch.SERVER_BILLING_FEE_PRECISTION,
+                            direct=realtime_speed is not None,
+                            options={"db": db, **(format_options or {})})
+        except ValueError as exc:  # an option without its format, a format missing its option
+            raise RunOptionError(str(exc)) from None
     try:  # after the output directory, which may hold the trace
         trace = TraceFile(trace_path) if trace_path else None
     except BaseException:
