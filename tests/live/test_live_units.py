@@ -125,3 +125,20 @@ def test_h323_legs_and_outages_are_refused_up_front():
                             + _calls(1, 1, 5), "o.yaml")
     with pytest.raises(LiveError, match="routing gateway V1: outages are not played live"):
         agent_needs(outage, speed=1.0)
+
+
+def test_a_reason_header_is_kept_as_the_peer_wrote_it():
+    """The vos3000 profile copies a peer's Reason header verbatim into sipreasonheader."""
+    from sippy.CCEvents import CCEventDisconnect, CCEventFail
+    from sippy.SipReason import SipReason
+
+    from simulator.transports.live._switch import _reason_text
+
+    written = 'SIP; cause=487; text="ORIGINATOR_CANCEL"'
+    event = CCEventDisconnect()
+    event.reason_rfc3326 = SipReason(written)
+    assert _reason_text(event) == written
+    made = CCEventFail((503, "Service Unavailable"))
+    made.reason_rfc3326 = SipReason(protocol="Q.850", cause=34)
+    assert _reason_text(made) == "Q.850; cause=34"
+    assert _reason_text(CCEventDisconnect()) == ""

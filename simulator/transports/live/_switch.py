@@ -265,6 +265,14 @@ class _TransactionManager(SipTransactionManager):
 _CALL_ID_LINE = re.compile(r"^(?:call-id|i)[ \t]*:[ \t]*(\S+)", re.IGNORECASE | re.MULTILINE)
 
 
+def _reason_text(event: Any) -> str:
+    """The Reason header that came with a BYE, CANCEL or final response, as it was written."""
+    reason = getattr(event, "reason_rfc3326", None)
+    if reason is None:
+        return ""
+    return str(getattr(reason, "body", None) or reason)
+
+
 def _call_id_of(data: str | bytes) -> str | None:
     text = data.decode("utf-8", errors="replace") if isinstance(data, bytes) else data
     found = _CALL_ID_LINE.search(text.split("\r\n\r\n", 1)[0])
@@ -473,7 +481,13 @@ class LiveSwitch:
             bridge.released()
         if call.recorded:
             self.flowno += 1
-        cdr = cdr_from_call(call, self.flowno, self.scenario.seed)  # no flowno if suppressed
+        if self.switch.vos3000 and bridge is not None:
+            # what went over the wire: the Reason headers the parties sent, the caller's Call-ID
+            cdr = cdr_from_call(call, self.flowno, self.scenario.seed,
+                                reason_headers=(bridge.reasons[0], bridge.reasons[1]),
+                                caller_call_id=bridge.legs[0])
+        else:
+            cdr = cdr_from_call(call, self.flowno, self.scenario.seed)  # no flowno if suppressed
         self.calls_ended += 1
         self.on_cdr(cdr)
         if self.trace is not None:
@@ -547,6 +561,7 @@ class Bridge:
         self.refreshes: list[Any] = []  # refresh transactions still open
         self.anchor: Anchor | None = live.relay.open() if live.relay is not None else None
         self.media_timer: Any = None
+        self.reasons = ["", ""]  # the Reason header the caller, the callee last sent, verbatim
 
     # -- the caller's side ----------------------------------------------------------------------
     def _from_caller(self, event: Any, ua: UA) -> None:
@@ -561,6 +576,7 @@ class Bridge:
             return
         if isinstance(event, CCEventDisconnect | CCEventFail):
             kind = Kind.CALLER_BYE if call.phase is Phase.TALKING else Kind.CALLER_CANCEL
+            self.reasons[0] = _reason_text(event)
             self._deliver(event, kind)
 
     def _setup(self, event: Any) -> None:
@@ -656,8 +672,10 @@ class Bridge:
             if code == 408 and call.phase is Phase.TRYING:
                 return  # sippy's own timer B (local 408): the core's timer B decides (row 18)
             if call.phase in (Phase.TRYING, Phase.RINGING):
+                self.reasons[1] = _reason_text(event)
                 self._deliver(event, Kind.GATEWAY_REJECT, (attempt, code))
         elif isinstance(event, CCEventDisconnect) and call.phase is Phase.TALKING:
+            self.reasons[1] = _reason_text(event)
             self._deliver(event, Kind.CALLEE_BYE)
 
     # -- what the core asks for -----------------------------------------------------------------
