@@ -262,6 +262,73 @@ def cmd_analyze(args: argparse.Namespace, out: Console, err: Console) -> int:
     return 0
 
 
+def cmd_reproduce(args: argparse.Namespace, out: Console, err: Console) -> int:
+    from simulator.audit import RowError, print_reproduction, reproduce
+
+    if args.window is not None and not 0 <= args.window <= 86_400:
+        err.print("vossim reproduce: --window: expected seconds from 0 to 86,400, found "
+                  f"{args.window:g}", markup=False, highlight=False)
+        return EXIT_INVALID
+    try:
+        result = reproduce(args.cdr, flowno=args.flowno, config=args.config, window=args.window,
+                           profile=args.profile, name=args.output or "reproduced.yaml")
+    except RowError as exc:
+        err.print(f"vossim reproduce: {exc}", markup=False, highlight=False)
+        return EXIT_INVALID
+    output = Path(args.output or f"reproduce-{result.call_id}.yaml")
+    try:
+        partial = output.with_name(output.name + ".partial")
+        partial.write_text(result.text, encoding="utf-8")
+        os.replace(partial, output)
+    except OSError as exc:
+        err.print(f"vossim reproduce: cannot write {exc.filename or output}: "
+                  f"{exc.strerror or exc}", markup=False, highlight=False)
+        return EXIT_INVALID
+    print_reproduction(result, out, everything=not args.differences)
+    out.print(f"wrote {output} (call {result.call_id}; vossim explain {output} replays it)",
+              markup=False, highlight=False)
+    if args.explain:
+        from simulator.explain import explain_call
+        from simulator.explain._terminal import render_terminal
+
+        out.print()
+        render_terminal(explain_call(result.scenario, result.call_id), out, "absolute")
+    return 0
+
+
+def cmd_audit(args: argparse.Namespace, out: Console, err: Console) -> int:
+    import json
+
+    from simulator.audit import RowError, audit, print_audit, write_html
+
+    if args.batch < 1:
+        err.print("vossim audit: --batch: expected at least 1", markup=False, highlight=False)
+        return EXIT_INVALID
+    try:
+        report = audit(args.cdrs, args.config, batch_rows=args.batch)
+        if args.html:
+            write_html(report, Path(args.html))
+    except RowError as exc:
+        err.print(f"vossim audit: {exc}", markup=False, highlight=False)
+        return EXIT_INVALID
+    except OSError as exc:
+        err.print(f"vossim audit: {exc.filename or ''}: {exc.strerror or exc}", markup=False,
+                  highlight=False)
+        return EXIT_INVALID
+    if report["unreadable"]["rows"]:
+        err.print(f"vossim audit: {report['unreadable']['rows']:,} rows could not be read, "
+                  f"e.g. {report['unreadable']['first'][0]}", markup=False, highlight=False)
+    if args.json:
+        out.file.write(json.dumps(report, indent=1) + "\n")
+    else:
+        if not out.is_terminal:
+            out.width = max(out.width, 150)
+        print_audit(report, out)
+    if args.html:
+        (err if args.json else out).print(f"wrote {args.html}", markup=False, highlight=False)
+    return EXIT_MISMATCH if report["differences"] else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vossim", description=(
         "A VOS3000-compatible softswitch simulator: YAML scenarios in, VOS3000 CDRs out."))
@@ -354,6 +421,49 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--html", metavar="FILE", help="write one self-contained HTML page")
     analyze.add_argument("--json", action="store_true", help="print the report as one JSON object")
     analyze.set_defaults(handler=cmd_analyze)
+
+    reproduce = sub.add_parser(
+        "reproduce", help="a CDR row -> a commented scenario that replays it, and the replayed "
+                          "row beside the original",
+        description="Read one CDR row (a file with --flowno, or the row itself as a CSV/TSV "
+                    "line, JSON object or pipe line), write the scenario that replays it "
+                    "(the operator's --config, or the minimal accounts, rate and gateways the "
+                    "row implies, each marked as an assumption), run it and compare the "
+                    "regenerated row with the original, field by field.")
+    reproduce.add_argument("cdr", metavar="CDR", help="a CDR file or one row as text")
+    reproduce.add_argument("--flowno", type=int, metavar="N",
+                           help="the row whose flowno is N (needed when the file holds several)")
+    reproduce.add_argument("--config", metavar="SCENARIO",
+                           help="the operator's accounts, rates and gateways (a scenario file)")
+    reproduce.add_argument("-o", "--output", metavar="OUT.yaml",
+                           help="where to write the scenario (default reproduce-flowno-N.yaml)")
+    reproduce.add_argument("--window", type=float, metavar="S",
+                           help="also replay the account's rows within S seconds (shared "
+                                "balances and limits only reproduce together)")
+    reproduce.add_argument("--profile", choices=("seeds", "vos3000"),
+                           help="the CDR profile the row is in (default: what its end reason "
+                                "shows)")
+    reproduce.add_argument("--differences", action="store_true",
+                           help="show only the fields that are not equal")
+    reproduce.add_argument("--explain", action="store_true",
+                           help="go straight on to vossim explain of the replayed call")
+    reproduce.set_defaults(handler=cmd_reproduce)
+
+    audit = sub.add_parser(
+        "audit", help="re-decide and re-rate CDRs against the configuration; report what "
+                      "differs and the money at stake",
+        description="Replay every row against the configuration (a scenario file): rows of "
+                    "one account that overlap in time are replayed together. Exit 1 when some "
+                    "row differs.")
+    audit.add_argument("cdrs", nargs="+", metavar="CDRS", help="CDR files")
+    audit.add_argument("--config", required=True, metavar="SCENARIO",
+                       help="the operator's accounts, rates and gateways (a scenario file)")
+    audit.add_argument("--json", action="store_true",
+                       help="print {rows, consistent, differences, ...} as one JSON object")
+    audit.add_argument("--html", metavar="OUT", help="write one self-contained HTML page")
+    audit.add_argument("--batch", type=int, default=2000, metavar="N",
+                       help="replay about N rows per simulation (default 2000)")
+    audit.set_defaults(handler=cmd_audit)
 
     live = sub.add_parser("live", help="run a scenario over real SIP on 127.0.0.1 (sippy switch, "
                                        "pjsua2 parties); serve external SIP peers such as SIPp")

@@ -1,0 +1,189 @@
+"""The regenerated row beside the original, field by field: equal, different (with the likeliest
+reason) or not determinable from a scenario."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from simulator.core import Cdr
+from simulator.core._record import E_CDR_NAMES
+from simulator.scenario._schema import Scenario
+
+from ._infer import Plan
+from ._rows import Row, number_of
+
+EQUAL, DIFFERENT, UNKNOWN = "equal", "different", "not determinable"
+
+# Made by the switch for each call (ids, call ids, write order): no scenario decides them.
+NOT_DETERMINABLE: dict[str, str] = {
+    **dict.fromkeys(("id", "flowno", "flownofirst", "agentcdr_id"),
+                    "a counter of the switch that wrote the row"),
+    **dict.fromkeys(("softswitchcallid", "callercallid", "calleroriginalcallid", "calleecallid",
+                     "calleroriginalinfo", "transactionid"),
+                    "an id made by the parties or the switch for this one call"),
+    **dict.fromkeys(("additional", "dynamicvalue"), "free-form data of the switch"),
+}
+TIMES = ("starttime", "stoptime")
+MONEY = frozenset(("fee", "agentfee", "tax", "suitefee", "incomefee", "incometax", "agenttax",
+                   "agentsuitefee"))
+NUMBERS = frozenset(("callere164", "calleraccesse164", "calleee164", "calleeaccesse164",
+                     "callertogatewaye164", "calleetogatewaye164"))
+# What audit re-decides and re-rates (reproduce shows every column).
+AUDITED = ("enddirection", "endreason", "holdtime", "feetime", "fee", "stoptime",
+           "calleegatewayid", "customeraccount", "agentfee", "agentfeetime")
+CAUSES = {"fee": "fee", "agentfee": "fee", "feetime": "feetime", "agentfeetime": "feetime",
+          "holdtime": "holdtime", "endreason": "end reason", "enddirection": "direction",
+          "calleegatewayid": "gateway", "stoptime": "times", "customeraccount": "account"}
+
+
+@dataclass
+class FieldVerdict:
+    name: str
+    original: Any
+    simulated: Any
+    status: str
+    reason: str = ""
+    cause: str = ""
+
+
+def regenerated(cdr: Cdr) -> dict[str, Any]:
+    """The e_cdr row a replayed call writes, by lower-case column name."""
+    return {name.lower(): value for name, value in zip(E_CDR_NAMES, cdr.e_cdr_row(),
+                                                      strict=True)}
+
+
+def _decimal(value: Any) -> Decimal | None:
+    if value is None or value == "":
+        return None
+    try:
+        return Decimal(repr(value) if isinstance(value, float) else str(value).strip())
+    except InvalidOperation:
+        return None
+
+
+def _same(name: str, original: Any, simulated: Any, places: int) -> bool:
+    if name in MONEY:
+        a, b = _decimal(original), _decimal(simulated)
+        if a is None or b is None:
+            return (a or 0) == (b or 0)
+        return abs(a - b) < Decimal(1).scaleb(-places) / 2 or a == b
+    a, b = _decimal(original), _decimal(simulated)
+    if a is not None and b is not None and name not in NUMBERS:
+        return a == b
+    return str(original if original is not None else "").strip() == \
+        str(simulated if simulated is not None else "").strip()
+
+
+def compare_row(row: Row, plan: Plan, cdr: Cdr | None, scenario: Scenario,
+                names: tuple[str, ...] | None = None) -> list[FieldVerdict]:
+    """Every field of ``row`` (or only ``names``) beside the replay's."""
+    simulated = regenerated(cdr) if cdr is not None else {}
+    places = scenario.switch.SERVER_BILLING_FEE_PRECISTION
+    verdicts = []
+    for name in names or tuple(row.fields):
+        original = row.fields.get(name)
+        if name in NOT_DETERMINABLE:
+            verdicts.append(FieldVerdict(name, original, simulated.get(name), UNKNOWN,
+                                         NOT_DETERMINABLE[name]))
+            continue
+        if cdr is None:
+            verdicts.append(FieldVerdict(name, original, None, DIFFERENT,
+                                         "the replay wrote no record for this call", "record"))
+            continue
+        if name not in simulated:
+            verdicts.append(FieldVerdict(name, original, None, UNKNOWN,
+                                         "vossim does not write this column"))
+            continue
+        value = simulated[name]
+        if name in NUMBERS and number_of(str(original or ""))[1]:
+            verdicts.append(FieldVerdict(name, original, value, UNKNOWN,
+                                         "the row's number was mangled by a spreadsheet "
+                                         "(digits lost)"))
+            continue
+        if name in TIMES:
+            delta = int(value) - _int(original)
+            status = EQUAL if abs(delta) < 1000 else DIFFERENT
+            reason = "" if delta == 0 else f"{delta:+d} ms"
+            if status == DIFFERENT:
+                reason = f"{delta:+d} ms: " + _time_reason(name, row, plan)
+            verdicts.append(FieldVerdict(name, original, value, status, reason,
+                                         "times" if status == DIFFERENT else ""))
+            continue
+        if _same(name, original, value, places):
+            verdicts.append(FieldVerdict(name, original, value, EQUAL))
+            continue
+        verdicts.append(FieldVerdict(name, original, value, DIFFERENT,
+                                     _reason(name, row, plan, cdr, scenario, simulated),
+                                     CAUSES.get(name, "other")))
+    return verdicts
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(Decimal(str(value).strip()))
+    except (InvalidOperation, ValueError):
+        return 0
+
+
+def _time_reason(name: str, row: Row, plan: Plan) -> str:
+    return (f"the replay's call ended as decision-table row "
+            f"{plan.verdict.row if plan.verdict else '?'} ends it, at another time")
+
+
+def _rate_of(scenario: Scenario, account: str, prefix: str, vendor: bool = False) -> Any:
+    holder = scenario.accounts.get(account)
+    if holder is None:
+        return None, ""
+    for rate in scenario.rate_tables.get(holder.rate_table, []):
+        if rate.prefix == prefix:
+            return rate, holder.rate_table
+    return None, holder.rate_table
+
+
+def _reason(name: str, row: Row, plan: Plan, cdr: Cdr, scenario: Scenario,
+            simulated: dict[str, Any]) -> str:
+    held_ms = row.stoptime - row.starttime
+    if name in ("fee", "feetime"):
+        rate, table = _rate_of(scenario, cdr.customeraccount, cdr.feeprefix)
+        if rate is None:
+            return (f"the replay found no rate for {cdr.calleee164} in account "
+                    f"{cdr.customeraccount!r}'s rate table {table!r}" if table else
+                    "the replay billed no account")
+        billed = ""
+        if row.feetime > 0 and row.fee:
+            billed = f"; the row was billed {format(row.fee * 60 / row.feetime, '.6g')} per 60 s"
+        return (f"rate table {table!r} says {format(rate.fee, 'f')} per {rate.period} s for "
+                f"prefix {rate.prefix}: {cdr.holdtime} s bill {cdr.feetime} s for "
+                f"{format(cdr.fee, 'f')}{billed} (feetime {row.feetime} s, fee "
+                f"{format(row.fee, 'f')})")
+    if name in ("agentfee", "agentfeetime"):
+        return ("the vendor's rate (the routing gateway's account) bills another amount; the row "
+                f"says agentfee {format(row.agentfee, 'f')} for {row.agentfeetime} s")
+    if name == "holdtime":
+        precision = scenario.switch.SERVER_BILLING_HOLD_TIME_PRECISION
+        if row.answered and row.holdtime in (held_ms // 1000, math.ceil(held_ms / 1000)):
+            return (f"holdtime rounding: stoptime - starttime is {held_ms} ms; the switch rounds "
+                    f"a remainder of {precision} ms or more up "
+                    "(SERVER_BILLING_HOLD_TIME_PRECISION)")
+        return (f"the row's holdtime is not its stoptime - starttime ({held_ms} ms), which the "
+                f"replay bills as {cdr.holdtime} s")
+    if name in ("endreason", "enddirection"):
+        wrote = f"endDirection {cdr.enddirection}, endReason {cdr.endreason}"
+        return (f"the replay ended it as {cdr.end_reason_name or 'its ending'} ({wrote}); the row "
+                f"reads as {plan.situation}")
+    if name == "calleegatewayid":
+        return (f"the configuration routes {cdr.calleee164} to "
+                f"{cdr.calleegatewayid or 'no gateway'}")
+    if name in ("customeraccount", "customername", "callergatewayid"):
+        return (f"source address {row.callerip or '(none)'} is on mapping gateway "
+                f"{cdr.callergatewayid or '(none)'}, account {cdr.customeraccount or '(none)'}")
+    if name in ("calleetogatewaye164", "callertogatewaye164", "calleeaccesse164",
+                "calleraccesse164"):
+        return ("the switch rewrote the number on its way (a number-transform rule of the "
+                "gateway, which scenarios do not describe)")
+    if name in ("callerpdd", "calleepdd"):
+        return "the scenario's parties answer on their own timing (ring_after, answer_after)"
+    return f"vossim writes {simulated.get(name)!r} for this call"

@@ -1,0 +1,231 @@
+"""From a CDR row back to what happened: the INVITE instant, what each party did, and which
+switch ending of the decision table the row's endDirection and endReason name.
+
+The inversion reads the switch's own answer to "what does this ending write?"
+(``Switch.ending_fields`` over ``ALL_ROWS`` and the callee's rejections), so it follows the
+scenario's profile, end-reason style and renumbering without a second table of codes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from simulator.core import ALL_ROWS, Switch, Verdict
+from simulator.core._decisions import (
+    CALLEE_BYE,
+    CALLER_BYE,
+    CALLER_CANCEL,
+    TIMER_B,
+    callee_rejection,
+)
+from simulator.scenario._core import core_config
+from simulator.scenario._schema import Scenario
+
+from ._rows import Row
+
+# Callee final responses whose ending is looked up by its code (SIP, or the seed table's row).
+_CALLEE_CODES = (404, 408, 480, 484, 486, 487, 600, 603, 604, 500, 502, 504, 403, 488)
+# Setup refusals and switch endings, by the decision table's row number.
+SETUP_ROWS = frozenset(range(1, 14))
+
+
+def profile_of(scenario: Scenario) -> str:
+    """``seeds`` or ``vos3000``: the CDR profile a scenario's switch writes."""
+    return str(getattr(scenario.switch, "cdr_profile", "seeds"))
+
+
+def row_profile(row: Row) -> str:
+    """The profile a row's values show: negative or SIP-code end reasons are VOS3000's own."""
+    return "vos3000" if row.endreason < 0 or row.endreason >= 300 else "seeds"
+
+
+class Endings:
+    """Which decision-table rows write a given (endDirection, endReason) under one switch."""
+
+    def __init__(self, scenario: Scenario) -> None:
+        switch = Switch(core_config(scenario), None)  # type: ignore[arg-type]
+        self.switch = switch
+        self._by_fields: dict[tuple[int, int], list[Verdict]] = {}
+        verdicts = list(ALL_ROWS) + [callee_rejection(code) for code in _CALLEE_CODES]
+        for verdict in verdicts:
+            reason, direction = switch.ending_fields(verdict, "sip")[:2]
+            found = self._by_fields.setdefault((direction, reason), [])
+            if verdict not in found:
+                found.append(verdict)
+
+    def verdicts(self, direction: int, reason: int) -> list[Verdict]:
+        found = self._by_fields.get((direction, reason))
+        if found:
+            return found
+        if direction == 1 and 300 <= reason <= 699:  # a callee's own code, written as is
+            verdict = callee_rejection(reason)
+            if self.switch.ending_fields(verdict, "sip")[:2] == (reason, 1):
+                return [verdict]
+        return []
+
+    def header(self, verdict: Verdict) -> str:
+        return self.switch.ending_fields(verdict, "sip")[2]
+
+    def fields_of(self, verdict: Verdict) -> tuple[int, int]:
+        reason, direction = self.switch.ending_fields(verdict, "sip")[:2]
+        return direction, reason
+
+
+@dataclass
+class Plan:
+    """One row as a call of a scenario: when, what each party did, what the switch needs."""
+
+    row: Row
+    invite_ms: int
+    verdict: Verdict | None
+    call: dict[str, Any] = field(default_factory=dict)  # callee_does, caller_does, … keys
+    needs: dict[str, Any] = field(default_factory=dict)  # switch/config settings the ending needs
+    notes: list[str] = field(default_factory=list)  # assumptions, in the user's words
+
+    @property
+    def situation(self) -> str:
+        if self.verdict is None:
+            return "an ending this switch does not write"
+        return f"decision-table row {self.verdict.row}: {self.verdict.situation}"
+
+
+def _seconds(ms: int) -> float:
+    return round(max(ms, 0) / 1000, 3)
+
+
+def invite_instant(row: Row, profile: str) -> tuple[int, str]:
+    """(the INVITE's wall-clock ms, how it was worked out)."""
+    if 0 < row.recordstarttime <= row.starttime:
+        return row.recordstarttime, "recordstarttime (the INVITE's arrival)"
+    if row.answered:
+        before = max(row.callerpdd, row.calleepdd, 0)
+        return row.starttime - before, "starttime (the answer) less the longer PDD"
+    if profile == "vos3000" or row.callerpdd > 0:
+        return row.stoptime - max(row.callerpdd, 0), \
+            "stoptime less callerpdd (up to the final response)"
+    return row.stoptime, "stoptime (the row has no PDD to go back by)"
+
+
+def plan_row(row: Row, endings: Endings, profile: str) -> Plan:
+    """The call that replays ``row`` under the switch ``endings`` describes."""
+    invite, how = invite_instant(row, profile)
+    plan = Plan(row, invite, None)
+    plan.notes.append(f"the INVITE arrives at {invite} ms: {how}")
+    candidates = endings.verdicts(row.enddirection, row.endreason)
+    verdict = _choose(candidates, row, invite, endings)
+    answered = row.answered
+    if verdict is None:
+        # The direction still says who ended it; the replay shows which reason this switch
+        # writes for that (and the comparison flags the row's reason).
+        verdict = {0: CALLER_BYE if answered else CALLER_CANCEL,
+                   1: CALLEE_BYE if answered else callee_rejection(503)}.get(row.enddirection)
+        plan.notes.append(
+            f"endReason {row.endreason} with endDirection {row.enddirection} is not an ending "
+            "this switch writes; replayed as "
+            + (f"row {verdict.row} ({verdict.situation})" if verdict else "a switch release"))
+    plan.verdict = verdict
+    _behaviour(plan, verdict, row, invite)
+    return plan
+
+
+def _choose(candidates: list[Verdict], row: Row, invite: int, endings: Endings
+            ) -> Verdict | None:
+    if not candidates:
+        return None
+    answered = row.answered
+    after_answer = [v for v in candidates if v.row >= 21]
+    before_answer = [v for v in candidates if v.row < 21]
+    pool = (after_answer or candidates) if answered else (before_answer or candidates)
+    if len(pool) > 1 and row.sipreasonheader:  # the Reason header the switch wrote tells apart
+        same = [v for v in pool if endings.header(v) == row.sipreasonheader]
+        pool = same or pool
+    if len(pool) == 1:
+        return pool[0]
+    rows = {v.row: v for v in pool}
+    ringing = (row.stoptime - invite) / 1000
+    if 18 in rows and 12 in rows:  # gateways unreachable (timer B) or down (at once)
+        return rows[18] if ringing >= TIMER_B - 0.5 else rows[12]
+    if 27 in rows and 26 in rows:  # a refresh unanswered, or the no-timer re-INVITE cap
+        return rows[27] if (row.stoptime - row.starttime) / 1000 >= TIMER_B + 5 else rows[26]
+    if 1 in rows:  # illegal call: an unknown source is the common one
+        return rows[1]
+    return min(pool, key=lambda v: v.row)
+
+
+def _behaviour(plan: Plan, verdict: Verdict | None, row: Row, invite: int) -> None:
+    call, needs = plan.call, plan.needs
+    answer_ms = row.starttime - invite
+    held = _seconds(row.stoptime - row.starttime)
+    until_end = _seconds(row.stoptime - invite)
+    ring = _seconds(row.calleepdd) if row.calleepdd >= 0 else None
+    if row.answered:
+        callee: dict[str, Any] = {"answer_after": _seconds(answer_ms)}
+        if ring is not None and ring <= callee["answer_after"] and ring > 0:
+            callee["ring_after"] = ring
+        call["callee_does"] = callee
+    number = verdict.row if verdict is not None else 0
+    if verdict is None:
+        needs["switch_release"] = True
+        return
+    if number in SETUP_ROWS:
+        needs["refusal"] = number
+        if number in (6, 7, 13):
+            plan.notes.append("a limit of calls at once or per second: it reproduces only with "
+                              "the account's other calls (--window)")
+        return
+    if number == 20:
+        call["caller_does"] = {"cancel_after": until_end}
+        # a callee that sent nothing (calleepdd -1) never answers: it is "unreachable" until
+        # the caller cancels, long before timer B
+        call["callee_does"] = {"no_answer": True, **({"ring_after": ring} if ring else {})} \
+            if ring is not None else {"unreachable": True}
+        if row.sipreasonheader:
+            needs["caller_reason_header"] = row.sipreasonheader
+        return
+    if number == 19:
+        call["callee_does"] = {"no_answer": True, **({"ring_after": ring} if ring else {})}
+        needs["no_answer_timeout"] = round(until_end - (ring or 0), 3)
+        return
+    if number == 18 and verdict.end_direction == 2:
+        call["callee_does"] = {"unreachable": True}
+        return
+    if number in (14, 15, 16, 17, 18) or (verdict.end_direction == 1 and not row.answered):
+        code = verdict.sip_code
+        if number == 14 and code == 486:
+            call["callee_does"] = {"busy": True, "after": until_end}
+        else:
+            if verdict.end_direction == 1 and 300 <= row.endreason <= 699:
+                code = row.endreason
+            call["callee_does"] = {"reject": code, "after": until_end}
+        if row.sipreasonheader:
+            needs["callee_reason_header"] = row.sipreasonheader
+        return
+    # after answer: somebody or something ends a call that was talking for ``held`` s
+    if number == 21:
+        call["caller_does"] = {"hangup_after": held}
+        if row.sipreasonheader:
+            needs["caller_reason_header"] = row.sipreasonheader
+    elif number == 22:
+        call["callee_does"]["hangup_after"] = held
+        if row.sipreasonheader:
+            needs["callee_reason_header"] = row.sipreasonheader
+    else:
+        longer = round(held + 60, 3)
+        call["caller_does"] = {"hangup_after": longer}
+        plan.notes.append(f"the caller would have talked on ({longer} s) had the switch not "
+                          "ended the call")
+        if number == 23:
+            call["admin_disconnect_at"] = held
+        elif number == 24:
+            needs["prepaid_money"] = row.fee
+        elif number == 25:
+            needs["max_call_duration"] = held
+        elif number == 26:
+            needs["no_timer_cap"] = held
+        elif number == 27:
+            call["refresh_fails"] = True
+            needs["session_ttl"] = round((held - TIMER_B) * 2, 3)
+        elif number == 28:
+            needs["media_timeout"] = min(held, 60.0) or 1.0
+            call["media_stops_after"] = round(held - needs["media_timeout"], 3)

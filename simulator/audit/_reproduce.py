@@ -1,0 +1,139 @@
+"""``vossim reproduce``: one CDR row -> a commented scenario that replays it -> the replayed row
+beside the original."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from simulator.core import Cdr
+from simulator.run._run import run_scenario
+from simulator.scenario._loader import parse_scenario
+from simulator.scenario._schema import Scenario, SwitchSettings
+
+from ._compare import FieldVerdict, compare_row
+from ._infer import Endings, Plan, plan_row, profile_of, row_profile
+from ._rows import Row, RowError, parse_row, read_rows
+from ._scenario import Written, configured_scenario, minimal_scenario, supports
+
+PROFILES = ("seeds", "vos3000")
+
+
+@dataclass
+class Reproduction:
+    """The scenario written for a row, the replay's record and the comparison."""
+
+    row: Row
+    plan: Plan
+    text: str
+    scenario: Scenario
+    call_id: str
+    cdr: Cdr | None
+    fields: list[FieldVerdict]
+    profile: str
+    window_rows: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    def field(self, name: str) -> FieldVerdict:
+        return next(f for f in self.fields if f.name == name)
+
+
+@lru_cache(maxsize=4)
+def profile_scenario(profile: str) -> Scenario:
+    """An empty scenario whose switch writes ``profile`` (for the ending inversion)."""
+    switch: dict[str, Any] = {}
+    if supports(SwitchSettings, "cdr_profile"):
+        switch["cdr_profile"] = profile
+    return Scenario.model_validate({"version": 1, "switch": switch})
+
+
+@lru_cache(maxsize=4)
+def endings_for(profile: str) -> Endings:
+    return Endings(profile_scenario(profile))
+
+
+def _is_row_text(source: str) -> bool:
+    return "\n" not in source.strip() and ("," in source or "\t" in source or "|" in source
+                                           or source.lstrip().startswith("{"))
+
+
+def load_rows(source: str) -> list[Row]:
+    """Every row of ``source``: a CDR file, or one row given as text."""
+    path = Path(source)
+    try:
+        is_file = len(source) < 4096 and path.is_file()
+    except OSError:
+        is_file = False
+    if not is_file:
+        if not _is_row_text(source):
+            raise RowError(f"{source[:80]}: expected a CDR file or one CDR row (a CSV/TSV line, "
+                           "a JSON object or a pipe line)")
+        return [Row.from_fields(parse_row(source), "the row given")]
+    rows = []
+    for number, fields in enumerate(read_rows(path), 1):
+        rows.append(Row.from_fields(fields, f"{source}: row {number}"))
+    if not rows:
+        raise RowError(f"{source}: expected CDR rows, found none")
+    return rows
+
+
+def pick(rows: list[Row], flowno: int | None, source: str) -> Row:
+    if flowno is None:
+        if len(rows) == 1:
+            return rows[0]
+        raise RowError(f"{source}: holds {len(rows):,} rows; pick one with --flowno N")
+    for row in rows:
+        if row.flowno == flowno:
+            return row
+    raise RowError(f"{source}: no row with flowno {flowno}")
+
+
+def window_of(rows: list[Row], disputed: Row, seconds: float, endings: Endings,
+              profile: str) -> list[Plan]:
+    """The disputed row's plan first, then the same account's rows that overlap it ± S s."""
+    first = plan_row(disputed, endings, profile)
+    low = first.invite_ms - seconds * 1000
+    high = disputed.stoptime + seconds * 1000
+    plans = [first]
+    for row in rows:
+        if row is disputed or row.customeraccount != disputed.customeraccount:
+            continue
+        plan = plan_row(row, endings, profile)
+        if plan.invite_ms <= high and row.stoptime >= low:
+            plans.append(plan)
+    return plans
+
+
+def reproduce(source: str, *, flowno: int | None = None, config: str | None = None,
+              window: float | None = None, profile: str | None = None,
+              name: str = "reproduced.yaml") -> Reproduction:
+    """Reproduce one row of ``source`` (a file or a row as text); see the module doc."""
+    rows = load_rows(source)
+    disputed = pick(rows, flowno, source)
+    if config is not None:
+        from simulator.scenario._loader import load_scenario
+
+        config_scenario = load_scenario(config)
+        chosen = profile_of(config_scenario)
+        endings = Endings(config_scenario)
+    else:
+        chosen = profile or row_profile(disputed)
+        endings = endings_for(chosen)
+    plans = window_of(rows, disputed, window, endings, chosen) if window else \
+        [plan_row(disputed, endings, chosen)]
+    shown = Path(source).name if len(source) < 4096 and Path(source).is_file() else "a row"
+    title = f"vossim reproduce: {disputed.label} of {shown}"
+    if config is not None:
+        written: Written = configured_scenario(Path(config).read_text(encoding="utf-8"),
+                                               config_scenario, plans, title)
+    else:
+        written = minimal_scenario(plans, chosen, title)
+    scenario = parse_scenario(written.text, name)
+    result = run_scenario(scenario, None)
+    call_id = written.call_ids[0]
+    cdr = result.cdrs.get(call_id)
+    fields = compare_row(disputed, plans[0], cdr, scenario)
+    return Reproduction(disputed, plans[0], written.text, scenario, call_id, cdr, fields, chosen,
+                        len(plans) - 1, [*disputed.notes, *written.notes])
