@@ -234,7 +234,7 @@ def test_options_that_do_not_go_together_are_refused_before_writing(tmp_path: Pa
                           (("--cdr", PIPE, "--call", "x"), "does not go with --call"),
                           ((PREPAID, "--call", "disputed", "--flowno", "3"),
                            "--flowno goes with --cdr FILE"),
-                          ((PREPAID,), "expected a scenario FILE and --call ID")):
+                          ((), "expected a scenario FILE and --call ID")):
         done = cli("explain", *args)
         assert done.returncode == 2 and message in done.stderr, (args, done.stderr)
     # an H.323 call still explains, with its H.225 ladder, in the terminal and as a page

@@ -23,7 +23,7 @@ from simulator.scenario._loader import load_scenario
 from simulator.scenario._schema import CallSpec, Scenario
 
 from ._compare import AUDITED, DIFFERENT, compare_row
-from ._infer import Endings, Plan, plan_row, profile_of
+from ._infer import Endings, Plan, plan_row, profile_of, spread_over_routes
 from ._rows import Row, RowError, read_rows
 from ._scenario import configured_call, gateway_for
 
@@ -103,6 +103,7 @@ class Auditor:
                     self.tally.unreadable.append(row)
                 continue
             plan = plan_row(row, self.endings, self.profile)
+            spread_over_routes(plan, self.endings)
             account = row.customeraccount
             group = open_groups.get(account)
             if group is not None and (plan.invite_ms > group.last_stop + CPS_WINDOW_MS

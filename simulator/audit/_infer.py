@@ -16,6 +16,7 @@ from simulator.core._decisions import (
     CALLEE_BYE,
     CALLER_BYE,
     CALLER_CANCEL,
+    FAILOVER_CODES,
     TIMER_B,
     callee_rejection,
 )
@@ -229,3 +230,30 @@ def _behaviour(plan: Plan, verdict: Verdict | None, row: Row, invite: int) -> No
         elif number == 28:
             needs["media_timeout"] = min(held, 60.0) or 1.0
             call["media_stops_after"] = round(held - needs["media_timeout"], 3)
+
+
+def spread_over_routes(plan: Plan, endings: Endings) -> None:
+    """A callee's 503 makes the switch try the next matching gateway (row 18): under a known
+    configuration, each gateway it tried took its share of the time the row shows."""
+    callee = plan.call.get("callee_does") or {}
+    unanswered = callee.get("unreachable") is True
+    if callee.get("reject") not in FAILOVER_CODES and not unanswered:
+        return
+    loads = endings.switch.route_candidates(plan.row.callee)
+    up = sum(1 for load in loads if load.config.status == "up")
+    unreachable = sum(1 for load in loads if load.config.status == "unreachable")
+    if unanswered:
+        # every gateway unreachable, yet sooner than timer B on each: the gateways that are up
+        # answered 503 and the switch went on to those that never answer
+        total = _seconds(plan.row.stoptime - plan.invite_ms)
+        if up and unreachable and total < TIMER_B * (up + unreachable) - 0.5:
+            plan.call["callee_does"] = {"reject": 503, "after": total}
+            callee = plan.call["callee_does"]
+        else:
+            return
+    if up <= 1 and not unreachable:
+        return
+    total = callee["after"]
+    callee["after"] = round(max(total - TIMER_B * unreachable, 0) / max(up, 1), 3)
+    plan.notes.append(f"{up} gateway(s) answered {callee['reject']} and {unreachable} never "
+                      f"answered (timer B {TIMER_B:g} s) in the {total} s the row shows")

@@ -14,7 +14,7 @@ from simulator.scenario._loader import parse_scenario
 from simulator.scenario._schema import Scenario, SwitchSettings
 
 from ._compare import FieldVerdict, compare_row
-from ._infer import Endings, Plan, plan_row, profile_of, row_profile
+from ._infer import Endings, Plan, plan_row, profile_of, row_profile, spread_over_routes
 from ._rows import Row, RowError, parse_row, read_rows
 from ._scenario import Written, configured_scenario, minimal_scenario, supports
 
@@ -123,6 +123,9 @@ def reproduce(source: str, *, flowno: int | None = None, config: str | None = No
         endings = endings_for(chosen)
     plans = window_of(rows, disputed, window, endings, chosen) if window else \
         [plan_row(disputed, endings, chosen)]
+    if config is not None:
+        for plan in plans:
+            spread_over_routes(plan, endings)
     shown = Path(source).name if len(source) < 4096 and Path(source).is_file() else "a row"
     title = f"vossim reproduce: {disputed.label} of {shown}"
     if config is not None:

@@ -281,7 +281,7 @@ def minimal_scenario(plans: list[Plan], profile: str, title: str) -> Written:
             lines.append(f"    max_cps: {max(1, _earlier_invites(members, 1000))}      "
                          "# assumption: the INVITEs the rows show in the second before")
         if 7 in refusal:
-            lines.append(f"    max_concurrent: {max(1, _in_progress(members))}      "
+            lines.append(f"    max_concurrent: {max(1, _in_progress(members, 7))}      "
                          "# assumption: the calls the rows show in progress")
         table = f"{name} rates"
         lines.append(f"    rate_table: {q(table)}")
@@ -405,7 +405,7 @@ def minimal_scenario(plans: list[Plan], profile: str, title: str) -> Written:
         if any(p.needs.get("refusal") == 12 for p in members):
             lines.append("    status: down      # the row says every matching gateway was down")
         if any(p.needs.get("refusal") == 13 for p in members):
-            lines.append(f"    capacity: {max(1, _in_progress(members))}      # assumption: "
+            lines.append(f"    capacity: {max(1, _in_progress(members, 13))}      # assumption: "
                          "the calls the rows show in progress")
     blacklist = sorted({p.row.callee for p in plans if p.needs.get("refusal") == 5})
     if blacklist:
@@ -428,20 +428,27 @@ def minimal_scenario(plans: list[Plan], profile: str, title: str) -> Written:
 
 
 def _earlier_invites(plans: list[Plan], window_ms: int) -> int:
-    last = max(plans, key=lambda p: p.invite_ms)
-    return sum(1 for p in plans if p is not last
-               and last.invite_ms - window_ms < p.invite_ms <= last.invite_ms)
+    """The INVITEs the rows show in the second before each refused one (the tightest)."""
+    refused = [p for p in plans if p.needs.get("refusal") == 6] or plans[-1:]
+    return min(sum(1 for p in plans if p is not ref and p.needs.get("refusal") != 6
+                   and ref.invite_ms - window_ms < p.invite_ms <= ref.invite_ms)
+               for ref in refused)
 
 
-def _in_progress(plans: list[Plan]) -> int:
-    last = max(plans, key=lambda p: p.invite_ms)
-    return sum(1 for p in plans if p is not last and p.invite_ms <= last.invite_ms < p.row.stoptime)
+def _in_progress(plans: list[Plan], refusal: int) -> int:
+    """The calls the rows show in progress when each refused one arrived (the fewest)."""
+    refused = [p for p in plans if p.needs.get("refusal") == refusal] or plans[-1:]
+    return min(sum(1 for p in plans if p is not ref and p.needs.get("refusal") != refusal
+                   and p.invite_ms <= ref.invite_ms < p.row.stoptime)
+               for ref in refused)
 
 
 # -- the operator's configuration with the rows' calls -----------------------------------------
 def gateway_for(scenario: Scenario, row_ip: str, row_gateway: str) -> tuple[str, str | None]:
     """(the mapping gateway a call comes from, a source_ip when it is not that gateway's)."""
     for name, gateway in scenario.mapping_gateways.items():
+        if gateway.ips[0] == row_ip:
+            return name, None  # the gateway's first address is where its calls come from
         if row_ip in gateway.ips or any(ip.split(":")[0] == row_ip for ip in gateway.ips):
             return name, row_ip
     if row_gateway in scenario.mapping_gateways:

@@ -18,7 +18,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
                         "provenance; HTML page, pcap, what-if; or decode a pipe CDR line")
     explain.add_argument("file", nargs="?", help="scenario file (or, with --cdr FILE, a pipe "
                                                  "CDR file)")
-    explain.add_argument("--call", metavar="ID", help="the call's id in the scenario")
+    explain.add_argument("--call", metavar="ID", help="the call's id in the scenario (not needed "
+                                                      "when it has one call)")
     explain.add_argument("--time", choices=("absolute", "relative", "delta"),
                          default="absolute", help="ladder times: wall clock, since the INVITE, "
                                                   "or since the previous line")
@@ -53,6 +54,12 @@ def cmd_explain(args: argparse.Namespace, out: Console, err: Console) -> int:
         if args.cdr is not None:
             return _decode(args, out)
         scenario = load_scenario(args.file)
+        if args.call is None:  # a scenario of one call (as vossim reproduce writes) needs none
+            if len(scenario.calls) != 1:
+                ids = ", ".join(c.id for c in scenario.calls[:12])
+                raise ExplainError(f"expected --call ID: {args.file} has {len(scenario.calls)} "
+                                   f"calls ({ids or 'none'})")
+            args.call = scenario.calls[0].id
         explanation = explain_call(scenario, args.call)
         if args.what_if:
             from simulator.explain._whatif import what_if
@@ -98,7 +105,7 @@ def _check_options(args: argparse.Namespace) -> None:
         return
     if args.flowno is not None:
         raise ExplainError("--flowno goes with --cdr FILE")
-    if not args.file or not args.call:
+    if not args.file:
         raise ExplainError("expected a scenario FILE and --call ID (or --cdr 'PIPE LINE')")
     if args.rtp and not args.pcap:
         raise ExplainError("--rtp goes with --pcap OUT.pcap")

@@ -1,0 +1,121 @@
+"""``vossim audit``: rows vossim wrote under a known configuration audit consistent; tampered
+rows are flagged, each with the field that was changed; --json and --html."""
+
+from __future__ import annotations
+
+import csv
+import json
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from simulator.audit import audit
+from simulator.cli import main
+from simulator.run._run import run_scenario
+from simulator.scenario._loader import load_scenario
+
+ROOT = Path(__file__).resolve().parent.parent
+STANDARD = ROOT / "scenarios" / "load" / "standard.yaml"
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The e_cdr CSV of a tenth of the standard load (about 1,200 calls of every kind)."""
+    out = tmp_path_factory.mktemp("standard")
+    run_scenario(load_scenario(STANDARD), out, ("e_cdr",), scale=0.1)
+    (csv_file,) = out.glob("e_cdr_*.csv")
+    return csv_file
+
+
+def _rows(path: Path) -> tuple[list[str], list[dict[str, str]]]:
+    with path.open(newline="") as handle:
+        reader = csv.DictReader(handle)
+        return list(reader.fieldnames or []), list(reader)
+
+
+def _write(path: Path, header: list[str], rows: list[dict[str, str]]) -> Path:
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, header)
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def test_rows_written_under_the_configuration_audit_consistent(written: Path) -> None:
+    report = audit([str(written)], str(STANDARD))
+    header, rows = _rows(written)
+    assert report["rows"] == len(rows) > 1000
+    # the load has every kind of ending: the replay re-decides each one the same way
+    assert len({(r["enddirection"], r["endreason"]) for r in rows}) >= 10
+    assert report["differences"] == []
+    assert report["consistent"] == report["rows"]
+
+
+def _tampered(written: Path, tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    header, rows = _rows(written)
+    answered = [r for r in rows if int(r["holdtime"]) > 30 and Decimal(r["fee"]) > 0]
+    by_caller = [r for r in answered if r["enddirection"] == "0"]
+    fee_row, hold_row = answered[3], answered[7]
+    reason_row = next(r for r in by_caller if r is not fee_row and r is not hold_row)
+    fee_row["fee"] = str(Decimal(fee_row["fee"]) + Decimal("0.50"))
+    hold_row["holdtime"] = str(int(hold_row["holdtime"]) + 7)
+    reason_row["endreason"] = "12"  # a callee hangup's reason on a row the caller ended
+    tampered = {fee_row["flowno"]: "fee", hold_row["flowno"]: "holdtime",
+                reason_row["flowno"]: "endreason"}
+    return _write(tmp_path / "tampered.csv", header, rows), tampered
+
+
+def test_exactly_the_tampered_rows_are_flagged_with_the_right_field(written: Path,
+                                                                    tmp_path: Path) -> None:
+    path, tampered = _tampered(written, tmp_path)
+    report = audit([str(path)], str(STANDARD))
+    flagged = {str(d["flowno"]): set(d["fields"]) for d in report["differences"]}
+    assert flagged == {flowno: {name} for flowno, name in tampered.items()}
+    assert report["consistent"] == report["rows"] - 3
+    assert report["by_field"] == {"fee": 1, "holdtime": 1, "endreason": 1}
+    assert set(report["by_cause"]) == {"fee", "holdtime", "end reason"}
+    # the money at stake is the fee added, for that row's customer
+    (customer, money), = report["money"].items()
+    assert Decimal(money["difference"]) == Decimal("0.50") and money["rows"] == 1
+    fee = next(d for d in report["differences"] if "fee" in d["fields"])["fields"]["fee"]
+    assert Decimal(fee["cdr"]) - Decimal(fee["simulated"]) == Decimal("0.50")
+    assert "rate table 'wholesale' says" in fee["why"]
+
+
+def test_json_and_html(written: Path, tmp_path: Path,
+                       capsys: pytest.CaptureFixture[str]) -> None:
+    path, tampered = _tampered(written, tmp_path)
+    header, rows = _rows(path)
+    # names are data: one shows up in the page, escaped
+    row = next(r for r in rows if r["flowno"] in tampered)
+    row["customeraccount"] = '<script>alert("x")</script>'
+    _write(path, header, rows)
+    page = tmp_path / "audit.html"
+    status = main(["audit", str(path), "--config", str(STANDARD), "--json", "--html", str(page)])
+    assert status == 1  # some rows differ
+    report: dict[str, Any] = json.loads(capsys.readouterr().out)
+    assert report["rows"] == len(rows) and report["consistent"] == len(rows) - 3
+    for difference in report["differences"]:
+        assert set(difference) >= {"flowno", "fields"}
+        for values in difference["fields"].values():
+            assert set(values) >= {"cdr", "simulated"}
+    html = page.read_text()
+    assert "<script>" not in html and "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in html
+    assert "customeraccount" in html
+
+
+def test_a_clean_audit_exits_zero_and_prints_a_summary(written: Path,
+                                                        capsys: pytest.CaptureFixture[str]
+                                                        ) -> None:
+    assert main(["audit", str(written), "--config", str(STANDARD)]) == 0
+    out = capsys.readouterr().out
+    assert "consistent" in out and "different: 0" in out
+
+
+def test_bad_input_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    missing = tmp_path / "missing.csv"
+    assert main(["audit", str(missing), "--config", str(STANDARD)]) == 2
+    err = capsys.readouterr().err
+    assert "missing.csv" in err and "Traceback" not in err and err.count("\n") == 1
