@@ -45,7 +45,7 @@ def _write(path: Path, header: list[str], rows: list[dict[str, str]]) -> Path:
 
 def test_rows_written_under_the_configuration_audit_consistent(written: Path) -> None:
     report = audit([str(written)], str(STANDARD))
-    header, rows = _rows(written)
+    _header, rows = _rows(written)
     assert report["rows"] == len(rows) > 1000
     # the load has every kind of ending: the replay re-decides each one the same way
     assert len({(r["enddirection"], r["endreason"]) for r in rows}) >= 10
@@ -77,7 +77,7 @@ def test_exactly_the_tampered_rows_are_flagged_with_the_right_field(written: Pat
     assert report["by_field"] == {"fee": 1, "holdtime": 1, "endreason": 1}
     assert set(report["by_cause"]) == {"fee", "holdtime", "end reason"}
     # the money at stake is the fee added, for that row's customer
-    (customer, money), = report["money"].items()
+    (_customer, money), = report["money"].items()
     assert Decimal(money["difference"]) == Decimal("0.50") and money["rows"] == 1
     fee = next(d for d in report["differences"] if "fee" in d["fields"])["fields"]["fee"]
     assert Decimal(fee["cdr"]) - Decimal(fee["simulated"]) == Decimal("0.50")

@@ -93,7 +93,8 @@ def test_rows_of_every_decision_table_row_reproduce_in_the_seeds_profile(
 
 def test_the_reproduced_scenario_explains_as_it_is(tmp_path: Path,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
-    path = _written_rows(tmp_path, ROOT / "scenarios" / "decision-table" / "24-prepaid-exhausted.yaml")
+    scenario = ROOT / "scenarios" / "decision-table" / "24-prepaid-exhausted.yaml"
+    path = _written_rows(tmp_path, scenario)
     out = tmp_path / "disputed.yaml"
     assert main(["reproduce", str(path), "-o", str(out)]) == 0
     shown = capsys.readouterr().out
