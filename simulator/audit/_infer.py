@@ -50,10 +50,17 @@ class Endings:
         self._by_fields: dict[tuple[int, int], list[Verdict]] = {}
         verdicts = list(ALL_ROWS) + [callee_rejection(code) for code in _CALLEE_CODES]
         for verdict in verdicts:
-            reason, direction = switch.ending_fields(verdict, "sip")[:2]
+            reason, direction = self._fields(verdict)[:2]
             found = self._by_fields.setdefault((direction, reason), [])
             if verdict not in found:
                 found.append(verdict)
+
+    def _fields(self, verdict: Verdict) -> tuple[int, int, str, str, str]:
+        """What the switch writes for an ending of a SIP call to a SIP vendor."""
+        switch = self.switch
+        if getattr(switch, "observed", False):  # the observed (vos3000) numbering
+            return switch.observed_fields(verdict, "sip", "sip")  # type: ignore[no-any-return]
+        return switch.ending_fields(verdict, "sip")
 
     def verdicts(self, direction: int, reason: int) -> list[Verdict]:
         found = self._by_fields.get((direction, reason))
@@ -61,16 +68,12 @@ class Endings:
             return found
         if direction == 1 and 300 <= reason <= 699:  # a callee's own code, written as is
             verdict = callee_rejection(reason)
-            if self.switch.ending_fields(verdict, "sip")[:2] == (reason, 1):
+            if self._fields(verdict)[:2] == (reason, 1):
                 return [verdict]
         return []
 
     def header(self, verdict: Verdict) -> str:
-        return self.switch.ending_fields(verdict, "sip")[2]
-
-    def fields_of(self, verdict: Verdict) -> tuple[int, int]:
-        reason, direction = self.switch.ending_fields(verdict, "sip")[:2]
-        return direction, reason
+        return self._fields(verdict)[2]
 
 
 @dataclass

@@ -20,6 +20,7 @@ from simulator.core._rating import round_money
 from simulator.scenario._schema import (
     CalleeDoes,
     CallerDoes,
+    MappingGateway,
     RateModel,
     RoutingGateway,
     Scenario,
@@ -27,6 +28,7 @@ from simulator.scenario._schema import (
 )
 
 from ._infer import Plan
+from ._rows import Row
 
 STANDARD_PERIODS = (1, 6, 30, 60)
 PLACEHOLDER_SOURCE = "192.0.2.1"   # documentation addresses (RFC 5737) for what a row lacks
@@ -206,6 +208,8 @@ def minimal_scenario(plans: list[Plan], profile: str, title: str) -> Written:
                   *(decimals_of(p.row.agentfee) for p in plans)])
     max_places = SwitchSettings.model_fields["SERVER_BILLING_FEE_PRECISTION"].metadata
     limit = next((int(m.le) for m in max_places if hasattr(m, "le")), 4)
+    if profile == "seeds":
+        limit = min(limit, 4)  # the seeds profile keeps the contract's 0-4 decimals
     places = min(places, limit)
     lines = [_comment(title),
              "# Written by vossim reproduce from the CDR row(s) below. Values the rows show are "
@@ -301,8 +305,9 @@ def minimal_scenario(plans: list[Plan], profile: str, title: str) -> Written:
                 plan.row.calllevel
             rate = {"prefix": plan.row.callee, "fee": guess.fee, "period": guess.period,
                     "call_level": level}
-            if has_area and plan.row.fields.get("calleeareacode"):
-                rate["area_code"] = str(plan.row.fields["calleeareacode"])
+            area = str(plan.row.fields.get("callerareacode") or "").strip()
+            if has_area and area.isdigit():  # the customer's rate names callerareacode
+                rate["area_code"] = area
             rate_lines.append(f"    - {flow(rate)}")
             rate_lines.append(f"      {_comment(guess.note)}")
             rate_lines.append("      # assumption: the prefix is the whole callee number (the "
@@ -322,6 +327,9 @@ def minimal_scenario(plans: list[Plan], profile: str, title: str) -> Written:
             guess = guess_rate(plan.row.agentfee, plan.row.agentfeetime, plan.row.holdtime,
                                places)
             rate = {"prefix": plan.row.callee, "fee": guess.fee, "period": guess.period}
+            area = str(plan.row.fields.get("calleeareacode") or "").strip()
+            if has_area and area.isdigit():  # the vendor's rate names calleeareacode
+                rate["area_code"] = area
             rate_lines.append(f"    - {flow(rate)}")
             rate_lines.append(f"      {_comment('agentfee: ' + guess.note)}")
     lines.append("rate_tables:")
@@ -355,9 +363,13 @@ def minimal_scenario(plans: list[Plan], profile: str, title: str) -> Written:
         if ip not in known[1]:
             known[1].append(ip)
         gateway_of[id(plan)] = (name, None)
+    first_row: dict[str, Row] = {}
+    for plan in plans:
+        first_row.setdefault(gateway_of[id(plan)][0], plan.row)
     for name, (account, ips, no_timer) in gateways.items():
         lines.append(f"  {q(name)}:")
         lines.append(f"    account: {q(account)}")
+        lines.extend(_peer_keys(first_row.get(name), "caller", MappingGateway))
         lines.append(f"    ips: [{', '.join(q(ip) for ip in ips)}]"
                      + ("      # assumption: a documentation address; the call's source is "
                         "on no gateway" if ips == [PLACEHOLDER_SOURCE] else ""))
@@ -396,6 +408,8 @@ def minimal_scenario(plans: list[Plan], profile: str, title: str) -> Written:
                                            "      # assumption: the row names no vendor address"))
         lines.append(f"    prefixes: [{', '.join(q(p) for p in prefixes)}]      # assumption: "
                      "the callee numbers the rows sent here")
+        lines.extend(_peer_keys(next((p.row for p in members if p.row.calleegatewayid), None),
+                                "callee", RoutingGateway))
         if clash:
             lines.append("    # the rows also show a no-route ending for these numbers: they "
                          "cannot both reproduce")
@@ -425,6 +439,22 @@ def minimal_scenario(plans: list[Plan], profile: str, title: str) -> Written:
         lines.extend(_call_lines(entry, call_id, gateway, plan, source_ip,
                                  expectations(plan, guesses.get(id(plan)))))
     return Written("\n".join(lines) + "\n", call_ids, start_ms)
+
+
+def _peer_keys(row: Row | None, side: str, model: type) -> list[str]:
+    """A gateway's codec, User-Agent and RTP address, as the row shows them for that side."""
+    if row is None:
+        return []
+    lines = []
+    for key, column in (("codec", f"{side}codec"), ("user_agent", f"{side}productid"),
+                        ("rtp_ip", f"{side}rtpip")):
+        if not supports(model, key) or column not in row.fields:
+            continue
+        value = str(row.fields.get(column) or "").strip()
+        if key == "rtp_ip" and not value:
+            continue
+        lines.append(f"    {key}: {q(value)}      # {column} of the row")
+    return lines
 
 
 def _earlier_invites(plans: list[Plan], window_ms: int) -> int:
