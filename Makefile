@@ -56,6 +56,7 @@ compiled: $(COMPILED)
 bench: $(STAMP) system-deps $(COMPILED)
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/pipeline.py
+	$(BIN)/python bench/audit.py
 
 # Mutated copies of scenarios/ through the loader and a run: 0 tracebacks, hangs, unplaced errors.
 fuzz: $(STAMP)

@@ -3,8 +3,8 @@
 Rows stream in (in the order the switch wrote them, by stoptime). Rows of one account whose calls
 overlap in time (or fall within the same second, which a CPS limit counts) form a group: shared
 balances and limits only reproduce together. Finished groups are replayed in batches, one
-simulation per batch; a batch holds at most one group of a prepaid account, so each replay of a
-prepaid account starts from the balance the configuration gives (the CDRs do not show balances).
+simulation per batch. A prepaid account's balance carries from one replay to the next: the
+configuration's balance is taken as the balance before the first row (the CDRs do not show it).
 """
 
 from __future__ import annotations
@@ -28,7 +28,10 @@ from ._rows import Row, RowError, read_rows
 from ._scenario import configured_call, gateway_for
 
 CPS_WINDOW_MS = 1000
-MAX_GROUP_ROWS = 5000   # a group this large is cut: calls across the cut replay apart
+# A postpaid account's group this large is cut (calls across the cut replay apart, which only
+# matters where a concurrency or CPS limit bites); a prepaid account's never is: its balance
+# only reproduces with every call that holds money on it.
+MAX_GROUP_ROWS = 5000
 BATCH_ROWS = 2000
 
 
@@ -89,7 +92,10 @@ class Auditor:
         self.batch_rows = batch_rows
         self._batch: list[_Group] = []
         self._batch_size = 0
-        self._prepaid_in_batch: set[str] = set()
+        # what each prepaid account holds after the rows replayed so far (the CDRs do not
+        # show balances: the configuration's is the balance before the first row)
+        self._money = {name: account.money for name, account in config.accounts.items()
+                       if account.type == "prepaid"}
         self._start_ms = round(config.start.timestamp() * 1000)
         self._serial = 0
 
@@ -104,10 +110,14 @@ class Auditor:
                 continue
             plan = plan_row(row, self.endings, self.profile)
             spread_over_routes(plan, self.endings)
+            # only the audited columns are compared: the rest of the row need not wait in memory
+            fields = row.fields
+            row.fields = {name: fields[name] for name in AUDITED if name in fields}
             account = row.customeraccount
             group = open_groups.get(account)
             if group is not None and (plan.invite_ms > group.last_stop + CPS_WINDOW_MS
-                                      or len(group.plans) >= MAX_GROUP_ROWS):
+                                      or (len(group.plans) >= MAX_GROUP_ROWS
+                                          and account not in self._money)):
                 self._finished(group)
                 group = None
             if group is None:
@@ -120,12 +130,6 @@ class Auditor:
         return self.tally
 
     def _finished(self, group: _Group) -> None:
-        account = self.config.accounts.get(group.account)
-        prepaid = account is not None and account.type == "prepaid"
-        if prepaid and group.account in self._prepaid_in_batch:
-            self._replay_batch()
-        if prepaid:
-            self._prepaid_in_batch.add(group.account)
         self._batch.append(group)
         self._batch_size += len(group.plans)
         if self._batch_size >= self.batch_rows:
@@ -135,7 +139,6 @@ class Auditor:
     def _replay_batch(self) -> None:
         groups, self._batch = self._batch, []
         self._batch_size = 0
-        self._prepaid_in_batch = set()
         plans = [plan for group in groups for plan in group.plans]
         if plans:
             self._replay(plans)
@@ -176,6 +179,11 @@ class Auditor:
             return
         plans = replayed
         update["calls"] = calls
+        paying = {plan.row.customeraccount for plan in plans} & self._money.keys()
+        if paying:
+            update["accounts"] = {**config.accounts, **{
+                name: config.accounts[name].model_copy(update={"money": self._money[name]})
+                for name in paying}}
         scenario = config.model_copy(update=update)
         try:
             cdrs = run_scenario(scenario, None).cdrs
@@ -187,7 +195,10 @@ class Auditor:
                     self._replay([plan])
             return
         for call_id, plan in zip(ids, plans, strict=True):
-            self._tally(plan, cdrs.get(call_id), None, scenario)
+            cdr = cdrs.get(call_id)
+            if cdr is not None and cdr.customeraccount in paying:
+                self._money[cdr.customeraccount] -= cdr.fee
+            self._tally(plan, cdr, None, scenario)
 
     def _tally(self, plan: Plan, cdr: Any, failure: str | None,
                scenario: Scenario | None = None) -> None:
