@@ -444,7 +444,7 @@ def build_parser() -> argparse.ArgumentParser:
                            help="the CDR profile the row is in (default: what its end reason "
                                 "shows)")
     reproduce.add_argument("--differences", action="store_true",
-                           help="show only the fields that are not equal")
+                           help="show only the fields that differ")
     reproduce.add_argument("--explain", action="store_true",
                            help="go straight on to vossim explain of the replayed call")
     reproduce.set_defaults(handler=cmd_reproduce)

@@ -31,7 +31,7 @@ def print_reproduction(result: Reproduction, out: Console, everything: bool = Tr
     for column in ("field", "CDR row", "replay", "verdict"):
         table.add_column(column, overflow="fold")
     for verdict in result.fields:
-        if not everything and verdict.status == EQUAL:
+        if not everything and verdict.status != DIFFERENT:
             continue
         what = verdict.status + (f": {verdict.reason}" if verdict.reason else "")
         table.add_row(Text(verdict.name), Text(_shown(verdict.original)),
