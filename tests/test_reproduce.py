@@ -106,7 +106,7 @@ def test_bad_input_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str
     path = _written_rows(tmp_path, ROOT / "scenarios" / "decision-table" / "06-cps-limit.yaml")
     for args, message in (((str(path),), "pick one with --flowno N"),
                           ((str(path), "--flowno", "99"), "no row with flowno 99"),
-                          ((str(tmp_path / "none.csv"),), "expected a CDR file or one CDR row"),
+                          ((str(tmp_path / "none.csv"),), "expected a CDR file"),
                           ((str(path), "--flowno", "1", "--window", "-3"), "--window")):
         assert main(["reproduce", *args, "-o", str(tmp_path / "x.yaml")]) == 2, args
         err = capsys.readouterr().err

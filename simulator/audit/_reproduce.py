@@ -15,7 +15,7 @@ from simulator.scenario._schema import Scenario, SwitchSettings
 
 from ._compare import FieldVerdict, compare_row
 from ._infer import Endings, Plan, plan_row, profile_of, row_profile, spread_over_routes
-from ._rows import Row, RowError, parse_row, read_rows
+from ._rows import Row, RowError, read_rows
 from ._scenario import Written, configured_scenario, minimal_scenario, supports
 
 PROFILES = ("seeds", "vos3000")
@@ -54,11 +54,6 @@ def endings_for(profile: str) -> Endings:
     return Endings(profile_scenario(profile))
 
 
-def _is_row_text(source: str) -> bool:
-    return "\n" not in source.strip() and ("," in source or "\t" in source or "|" in source
-                                           or source.lstrip().startswith("{"))
-
-
 def load_rows(source: str) -> list[Row]:
     """Every row of ``source``: a CDR file, or one row given as text."""
     path = Path(source)
@@ -67,10 +62,7 @@ def load_rows(source: str) -> list[Row]:
     except OSError:
         is_file = False
     if not is_file:
-        if not _is_row_text(source):
-            raise RowError(f"{source[:80]}: expected a CDR file or one CDR row (a CSV/TSV line, "
-                           "a JSON object or a pipe line)")
-        return [Row.from_fields(parse_row(source), "the row given")]
+        raise RowError(f"{source[:80]}: expected a CDR file")
     rows = []
     for number, fields in enumerate(read_rows(path), 1):
         rows.append(Row.from_fields(fields, f"{source}: row {number}"))

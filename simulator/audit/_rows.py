@@ -35,11 +35,6 @@ def read_rows(source: str | Path) -> Iterator[dict[str, object]]:
         raise RowError(f"{source}: {exc.strerror or exc}") from None
 
 
-def parse_row(text: str) -> dict[str, object]:
-    """One row given as text (TEMPORARY: not yet)."""
-    raise RowError("a row given as text needs the readers of vossim analyze")
-
-
 def _text(value: object) -> str:
     if value is None:
         return ""
