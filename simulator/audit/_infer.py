@@ -202,6 +202,8 @@ def _behaviour(plan: Plan, verdict: Verdict | None, row: Row, invite: int) -> No
             if verdict.end_direction == 1 and 300 <= row.endreason <= 699:
                 code = row.endreason
             call["callee_does"] = {"reject": code, "after": until_end}
+        if ring is not None and 0 < ring <= until_end:
+            call["callee_does"]["ring_after"] = ring  # it rang (calleepdd) before it refused
         if row.sipreasonheader:
             needs["callee_reason_header"] = row.sipreasonheader
         return
