@@ -329,14 +329,14 @@ def _cdr_fields(scenario: Scenario, cdr: Cdr, ex: Explanation, money: _Money) ->
                  f"{clock(answer.time_ms)} = {held_ms / 1000:.3f} s")
         remainder = held_ms % 1000
         if remainder:
-            precision = config.SERVER_BILLING_HOLD_TIME_PRECISION
+            precision = config.hold_time_precision
             rounds = "rounds up" if remainder >= precision else "is dropped"
             story += (f"; the {remainder} ms remainder {rounds} "
                       f"(SERVER_BILLING_HOLD_TIME_PRECISION {precision} ms)")
         add("holdTime", cdr.holdtime, f"holdTime {cdr.holdtime} = {story}")
     else:
         add("holdTime", cdr.holdtime, "never answered: 0")
-    style = config.end_reason_style
+    style = config.reason_style
     add("endReason", cdr.endreason,
         f"{cdr.end_reason_name} ({cdr.end_reason_category}), {style} style; decided by row "
         f"{row}: {situation}")
