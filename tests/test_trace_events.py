@@ -96,3 +96,46 @@ def test_no_events_are_built_without_a_trace() -> None:
     call.start()
     assert call.trace is None
     assert all(account.holders is None for account in switch.accounts.values())
+
+
+def test_every_trace_line_reads_back_into_the_event_the_core_made(tmp_path: Path) -> None:
+    from simulator.core._events import (
+        EVENT_TYPES,
+        Ending,
+        Pulse,
+        PulseUnpaid,
+        event_from_json,
+        event_json,
+    )
+
+    lines = traced(ROOT / "scenarios" / "disputes" / "shared-balance.yaml", tmp_path, "disputed")
+    seen: set[str] = set()
+    for line in lines:
+        if "event" not in line:
+            continue
+        event = event_from_json(line["event"], line)
+        assert type(event) is EVENT_TYPES[line["event"]]
+        fields = {k: v for k, v in line.items() if k not in ("call", "t", "time", "event")}
+        assert event_json(event) == fields  # the file is exactly the event's serialisation
+        seen.add(event.KIND)
+    assert {"setup_check", "pulse", "settled", "ending"} <= seen
+    (ending,) = (event_from_json("ending", e) for e in events(lines, "ending"))
+    assert isinstance(ending, Ending) and ending.endDirection == 2
+    pulses = [event_from_json(p["event"], p) for p in lines if p.get("event", "")[:5] == "pulse"]
+    assert all(isinstance(p, Pulse) for p in pulses)
+    assert any(isinstance(p, PulseUnpaid) and p.others for p in pulses), \
+        "the unpaid pulse names the other call holding the money"
+
+
+def test_a_damaged_trace_line_is_an_error_that_names_it() -> None:
+    import pytest
+
+    from simulator.core._events import TraceFormatError, event_from_json
+
+    with pytest.raises(TraceFormatError, match="unknown event 'nonsense'"):
+        event_from_json("nonsense", {})
+    with pytest.raises(TraceFormatError, match="'ending'"):
+        event_from_json("ending", {"row": 24})
+    with pytest.raises(TraceFormatError, match="'settled'"):
+        event_from_json("settled", {"account": "A", "released": "x", "charged": "0",
+                                    "money_after": "0"})

@@ -29,9 +29,10 @@ Phases::
 
 The core tells the transport what to do through the ``Signalling`` port (four calls), and keeps
 an optional message ladder (``Call.trace``) of what the switch saw and sent, interleaved with its
-own decisions: ``(t, EVENT, kind, details)`` entries for each setup check, each gateway tried and
-why it was left, timers started, stopped and fired, each prepaid pulse (with the account's balance
-and the other calls holding money), RTP stopping and the ending's row. All of it is recorded only
+own decisions: ``(t, EVENT, kind, event)`` entries, typed by ``_events``, for each setup
+check, each gateway tried and why it was left, timers started, stopped and fired, each prepaid
+pulse (with the account's balance and the other calls holding money), RTP stopping and the
+ending's row. All of it is recorded only
 when the switch was built with ``trace=True``; without it no event is built at all.
 """
 
@@ -45,6 +46,7 @@ from enum import IntEnum
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from simulator.core import _decisions as table
+from simulator.core import _events as ev
 from simulator.core._decisions import Party, Verdict
 from simulator.core._rating import ZERO, Rate, RateTable, Wallet, round_money
 from simulator.core._reasons import q850_text, sip_phrase
@@ -485,7 +487,7 @@ class Call:
         self.billed = False
         self._agenda: list[tuple[float, int, int, Kind, Any]] = []
         self._seq = 0
-        self.trace: list[tuple[float, str, str, str]] | None = [] if switch.tracing else None
+        self.trace: list[tuple[float, str, str, Any]] | None = [] if switch.tracing else None
 
     # -- the agenda -----------------------------------------------------------------------------
     @property
@@ -598,8 +600,9 @@ class Call:
             self.next_candidate += 1
             if load.up and (load.capacity is None or load.active < load.capacity):
                 if self.trace is not None:
-                    self._event(now, "gateway_tried", gateway=load.name, ip=load.config.ip,
-                                protocol=load.config.protocol, attempt=self.attempts + 1)
+                    self._event(now, ev.GatewayTried(gateway=load.name, ip=load.config.ip,
+                                                    protocol=load.config.protocol,
+                                                    attempt=self.attempts + 1))
                 load.active += 1
                 self.gateway = load
                 self.attempts += 1
@@ -608,12 +611,13 @@ class Call:
                 self.callee_pdd_at = None
                 if self.trace is not None:
                     self._msg(now, "switch", load.name, "INVITE")
-                    self._timer(now, "timer B", now + table.TIMER_B, gateway=load.name)
+                    self._event(now, ev.TimerStarted(timer="timer B", due=now + table.TIMER_B,
+                                                     gateway=load.name))
                 self._send_invite(now, load)
                 return
             if self.trace is not None:
-                self._event(now, "gateway_skipped", gateway=load.name,
-                            why="down" if not load.up else "at capacity")
+                self._event(now, ev.GatewaySkipped(gateway=load.name,
+                                                  why="down" if not load.up else "at capacity"))
         failed = table.ALL_CONGESTED if self.last_failure == 503 else table.ALL_UNREACHABLE
         if self.attempts == 0:  # every remaining candidate went down or full meanwhile
             failed = table.SETUP_CHECKS[12][0]
@@ -646,9 +650,9 @@ class Call:
             self.phase = Phase.RINGING
             if self.trace is not None:
                 timeout = self.switch.config.no_answer_timeout
-                self._event(now, "timer_stopped", timer="timer B", why="180 from the gateway")
+                self._event(now, ev.TimerStopped(timer="timer B", why="180 from the gateway"))
                 if timeout > 0:
-                    self._timer(now, "no-answer", now + timeout)
+                    self._event(now, ev.TimerStarted(timer="no-answer", due=now + timeout))
         if self.caller_pdd_at is None:
             self.caller_pdd_at = now
             if trace:
@@ -703,8 +707,8 @@ class Call:
             self._msg(now, "switch", name, "ACK")
         if code in table.FAILOVER_CODES:
             if self.trace is not None:
-                self._event(now, "gateway_left", gateway=name,
-                            why=f"{code} {sip_phrase(code)}: try the next gateway (row 18)")
+                self._event(now, ev.GatewayLeft(
+                    gateway=name, why=f"{code} {sip_phrase(code)}: try the next gateway (row 18)"))
             self.last_failure = code
             self._settle_gateway()
             self._release_gateway()
@@ -718,10 +722,10 @@ class Call:
             return  # any provisional response stops timer B
         self.last_failure = 0
         if self.trace is not None:
-            self._event(now, "timer_fired", timer="timer B", gateway=self.gateway.name)
-            self._event(now, "gateway_left", gateway=self.gateway.name,
-                        why=f"no reply in {table.TIMER_B:g} s (timer B): try the next gateway "
-                            "(row 18)")
+            self._event(now, ev.TimerFired(timer="timer B", gateway=self.gateway.name))
+            self._event(now, ev.GatewayLeft(
+                gateway=self.gateway.name,
+                why=f"no reply in {table.TIMER_B:g} s (timer B): try the next gateway (row 18)"))
         self._msg(now, "switch", self.gateway.name, "CANCEL")
         self._settle_gateway()
         self._release_gateway()
@@ -730,7 +734,7 @@ class Call:
     def _on_ring_timeout(self, now: float, attempt: Any) -> None:
         if self._current(attempt):
             if self.trace is not None:
-                self._event(now, "timer_fired", timer="no-answer")
+                self._event(now, ev.TimerFired(timer="no-answer"))
             self._settle_gateway()
             self._end(now, table.RING_TIMEOUT)
 
@@ -760,7 +764,7 @@ class Call:
     def _on_talk_ending(self, now: float, arg: Any, kind: Kind) -> None:
         if self._talking():
             if self.trace is not None and kind in _TIMER_NAMES:
-                self._event(now, "timer_fired", timer=_TIMER_NAMES[kind])
+                self._event(now, ev.TimerFired(timer=_TIMER_NAMES[kind]))
             self._end(now, _TALK_ENDINGS[kind])
 
     def _on_pulse(self, now: float, _: Any) -> None:
@@ -795,9 +799,9 @@ class Call:
     def _on_media_stopped(self, now: float, _: Any) -> None:
         timeout = self.switch.config.media_timeout
         if self.trace is not None and self._talking():
-            self._event(now, "rtp_stopped")
+            self._event(now, ev.RtpStopped())
             if timeout > 0:
-                self._timer(now, "media", now + timeout)
+                self._event(now, ev.TimerStarted(timer="media", due=now + timeout))
         if self._talking() and timeout > 0:
             self.schedule(now + timeout, Kind.MEDIA_TIMEOUT)
 
@@ -813,10 +817,12 @@ class Call:
         self.refresh_count += 1
         self.refresh_pending[leg] = self.refresh_count
         if self.trace is not None:
-            self._event(now, "timer_fired", timer="session refresh", leg=self._leg_name(leg))
-            self._timer(now, "refresh timer B", now + table.TIMER_B, leg=self._leg_name(leg))
-            self._timer(now, "session refresh", now + self.refresh_interval,
-                        leg=self._leg_name(leg))
+            name = self._leg_name(leg)
+            self._event(now, ev.TimerFired(timer="session refresh", leg=name))
+            self._event(now, ev.TimerStarted(timer="refresh timer B", due=now + table.TIMER_B,
+                                             leg=name))
+            self._event(now, ev.TimerStarted(timer="session refresh",
+                                             due=now + self.refresh_interval, leg=name))
         self._msg(now, "switch", self._leg_name(leg), "re-INVITE")
         self.schedule(now + table.TIMER_B, Kind.REFRESH_TIMEOUT, (leg, self.refresh_count))
         self.schedule(now + self.refresh_interval, Kind.REFRESH_DUE, leg)
@@ -825,8 +831,8 @@ class Call:
     def _on_refresh_answered(self, now: float, leg: Any) -> None:
         if self._talking() and self.refresh_pending.pop(leg, None) is not None:
             if self.trace is not None:
-                self._event(now, "timer_stopped", timer="refresh timer B",
-                            leg=self._leg_name(leg), why="200 to the re-INVITE")
+                self._event(now, ev.TimerStopped(timer="refresh timer B", leg=self._leg_name(leg),
+                                                why="200 to the re-INVITE"))
             self._msg(now, self._leg_name(leg), "switch", "200 (re-INVITE)")
             self._msg(now, "switch", self._leg_name(leg), "ACK")
 
@@ -834,7 +840,7 @@ class Call:
         leg, number = arg
         if self._talking() and self.refresh_pending.get(leg) == number:
             if self.trace is not None:
-                self._event(now, "timer_fired", timer="refresh timer B", leg=self._leg_name(leg))
+                self._event(now, ev.TimerFired(timer="refresh timer B", leg=self._leg_name(leg)))
             self._msg(now, self._leg_name(leg), "switch", "408 (local, timer B)")
             self._end(now, table.REFRESH_FAILED)
 
@@ -853,10 +859,11 @@ class Call:
         if previous is not Phase.NEW:
             self.account.active -= 1
         if self.trace is not None:
-            self._event(now, "ending", row=verdict.row, situation=verdict.situation,
-                        endDirection=int(verdict.end_direction), reason=verdict.reason.title,
-                        sip_code=verdict.sip_code, q850=verdict.q850,
-                        bye_reason=table.bye_reason_header(verdict))
+            self._event(now, ev.Ending(row=verdict.row, situation=verdict.situation,
+                                        endDirection=int(verdict.end_direction),
+                                        reason=verdict.reason.title, sip_code=verdict.sip_code,
+                                        q850=verdict.q850,
+                                        bye_reason=table.bye_reason_header(verdict)))
             self._trace_ending(now, previous, verdict)
         self._bill(now)
         self.switch.signalling.released(self)
@@ -924,26 +931,26 @@ class Call:
         if self.trace is not None:
             self.trace.append((t, src, dst, message))
 
-    def _event(self, t: float, kind: str, **details: Any) -> None:
-        self.trace.append((t, EVENT, kind, details))
+    def _event(self, t: float, event: ev.Event) -> None:
+        self.trace.append((t, EVENT, event.KIND, event))
 
-    def _timer(self, now: float, name: str, due: float, **details: Any) -> None:
-        self._event(now, "timer_started", timer=name, due=due, **details)
+    def _timer(self, now: float, name: str, due: float, *, leg: str | None = None) -> None:
+        self._event(now, ev.TimerStarted(timer=name, due=due, leg=leg))
 
     def _trace_setup(self, now: float, failed_row: int) -> None:
         for verdict, _ in table.SETUP_CHECKS:
             failed = verdict.row == failed_row
-            self._event(now, "setup_check", row=verdict.row, check=verdict.situation,
-                        passed=not failed)
+            self._event(now, ev.SetupCheck(row=verdict.row, check=verdict.situation,
+                                           passed=not failed))
             if failed:
                 return
 
     def _trace_answer_timers(self, now: float) -> None:
         config = self.switch.config
         if self.phase is Phase.TRYING:
-            self._event(now, "timer_stopped", timer="timer B", why="200 from the gateway")
+            self._event(now, ev.TimerStopped(timer="timer B", why="200 from the gateway"))
         elif config.no_answer_timeout > 0:
-            self._event(now, "timer_stopped", timer="no-answer", why="200 from the gateway")
+            self._event(now, ev.TimerStopped(timer="no-answer", why="200 from the gateway"))
         if config.max_call_duration > 0:
             self._timer(now, "max-duration", now + config.max_call_duration)
         if config.SS_SIP_SESSION_TTL > 0:
@@ -964,22 +971,22 @@ class Call:
         wallet = account.wallet
         holders = account.holders
         call_id = self.attempt.call_id
-        others = [{"call": other, "reserved": str(amount)}
-                  for other, amount in holders.items() if other != call_id]
+        others = tuple(ev.HeldMoney(call=other, reserved=amount)
+                       for other, amount in holders.items() if other != call_id)
         if paid:
             holders[call_id] = self.reserved
-        self._event(now, "pulse" if paid else "pulse_unpaid", index=self.pulses + 1,
-                    start=start, length=length, cost=str(cost), account=account.name,
-                    money=str(wallet.money), limit=str(wallet.limit),
-                    available_before=str(before), available_after=str(wallet.available),
-                    call_reserved=str(self.reserved), others=others)
+        pulse = ev.Pulse if paid else ev.PulseUnpaid
+        self._event(now, pulse(index=self.pulses + 1, start=start, length=length, cost=cost,
+                               account=account.name, money=wallet.money, limit=wallet.limit,
+                               available_before=before, available_after=wallet.available,
+                               call_reserved=self.reserved, others=others))
 
     def _trace_settle(self, now: float, charged: Any) -> None:
         account = self.account
         if account.holders is not None:
             account.holders.pop(self.attempt.call_id, None)
-        self._event(now, "settled", account=account.name, released=str(self.reserved),
-                    charged=str(charged), money_after=str(account.wallet.money))
+        self._event(now, ev.Settled(account=account.name, released=self.reserved,
+                                    charged=charged, money_after=account.wallet.money))
 
     def _trace_ending(self, now: float, previous: Phase, verdict: Verdict) -> None:
         if self.trace is None:

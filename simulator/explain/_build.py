@@ -12,7 +12,9 @@ from decimal import Decimal
 from typing import Any
 
 from cdr_writer import Cdr, pipe_line
+from simulator.core import _events as ev
 from simulator.core._decisions import suppressed_by, verdict_of_row
+from simulator.core._events import TraceFormatError, event_from_json, event_json
 from simulator.core._metrics import DIRECTION_NAMES
 from simulator.core._rating import Rate
 from simulator.explain._model import Entry, Explanation, clock, stamp
@@ -95,21 +97,26 @@ def explain_trace(scenario: Scenario, lines: list[dict[str, Any]], cdr: Cdr) -> 
     entries: list[Entry] = []
     ending: dict[str, Any] = {}
     tried: list[str] = []
-    for line in lines:
+    for number, line in enumerate(lines, 1):
         t, ms = line["t"], line["time"]
         if "event" in line:
-            details = {k: v for k, v in line.items() if k not in ("call", "t", "time", "event")}
+            try:
+                event = event_from_json(line["event"], line)
+            except TraceFormatError as exc:
+                raise ExplainError(f"trace line {number} of call {cdr.call_id!r}: {exc}") from None
+            details = event_json(event)
             _format_money(details, money)
-            kind, text = _describe_event(line["event"], details, t, ms, invite_ms, money)
-            if line["event"] == "gateway_tried":
-                tried.append(details["gateway"])
-                if details["gateway"] not in lanes:
-                    lanes.append(details["gateway"])
-                addresses[details["gateway"]] = details["ip"]
-                protocols[details["gateway"]] = details["protocol"]
-            if line["event"] == "ending":
+            kind, text = _describe_event(event, t, ms, invite_ms, money)
+            if isinstance(event, ev.GatewayTried):
+                tried.append(event.gateway)
+                if event.gateway not in lanes:
+                    lanes.append(event.gateway)
+                addresses[event.gateway] = event.ip
+                protocols[event.gateway] = event.protocol
+            if isinstance(event, ev.Ending):
                 ending = dict(details, t=t, time_ms=ms)
-            entries.append(Entry(t, ms, kind, message=line["event"], text=text, details=details))
+            entries.append(Entry(t, ms, kind, message=event.KIND, text=text, details=details,
+                                 event=event))
             continue
         src, src_address = _lane(line["from"])
         dst, dst_address = _lane(line["to"])
@@ -160,52 +167,53 @@ def _message_kind(src: str, dst: str, message: str) -> str:
     return "signalling"
 
 
-def _describe_event(event: str, d: dict[str, Any], t: float, at_ms: int, invite_ms: int,
+def _describe_event(event: ev.Event, t: float, at_ms: int, invite_ms: int,
                     money: _Money) -> tuple[str, str]:
-    if event == "setup_check":
-        if d["passed"]:
-            return "check", f"setup check row {d['row']} passed (not: {d['check']})"
-        return "refusal", f"setup check row {d['row']} FAILED: {d['check']}"
-    if event == "gateway_tried":
-        return "routing", (f"route to gateway {d['gateway']} ({d['ip']}, {d['protocol']}), "
-                           f"attempt {d['attempt']}")
-    if event == "gateway_skipped":
-        return "routing", f"skip gateway {d['gateway']}: {d['why']}"
-    if event == "gateway_left":
-        return "routing", f"leave gateway {d['gateway']}: {d['why']}"
-    whose = d.get("leg") or d.get("gateway")
-    suffix = f" ({whose})" if whose else ""
-    timer = d.get("timer", "")
-    timer = timer if "timer" in timer else f"{timer} timer"
-    if event == "timer_started":
-        due = (d["due"] - t) + (at_ms - invite_ms) / 1000
-        return "timer", f"start {timer}{suffix}: due at +{due:.3f} s"
-    if event == "timer_stopped":
-        return "timer", f"stop {timer}{suffix}: {d['why']}"
-    if event == "timer_fired":
+    """(kind of ladder line, the sentence a person reads) of one of the core's events."""
+    if isinstance(event, ev.SetupCheck):
+        if event.passed:
+            return "check", f"setup check row {event.row} passed (not: {event.check})"
+        return "refusal", f"setup check row {event.row} FAILED: {event.check}"
+    if isinstance(event, ev.GatewayTried):
+        return "routing", (f"route to gateway {event.gateway} ({event.ip}, {event.protocol}), "
+                           f"attempt {event.attempt}")
+    if isinstance(event, ev.GatewaySkipped):
+        return "routing", f"skip gateway {event.gateway}: {event.why}"
+    if isinstance(event, ev.GatewayLeft):
+        return "routing", f"leave gateway {event.gateway}: {event.why}"
+    if isinstance(event, ev.TimerStarted | ev.TimerStopped | ev.TimerFired):
+        whose = event.leg or getattr(event, "gateway", None)
+        suffix = f" ({whose})" if whose else ""
+        timer = event.timer if "timer" in event.timer else f"{event.timer} timer"
+        if isinstance(event, ev.TimerStarted):
+            due = (event.due - t) + (at_ms - invite_ms) / 1000
+            return "timer", f"start {timer}{suffix}: due at +{due:.3f} s"
+        if isinstance(event, ev.TimerStopped):
+            return "timer", f"stop {timer}{suffix}: {event.why}"
         return "timer", f"{timer} fired{suffix}"
-    if event in ("pulse", "pulse_unpaid"):
-        others = ", ".join(f"{o['call']} {money(o['reserved'])}" for o in d["others"])
-        held = f"; other calls of {d['account']} hold {others}" if others else ""
-        span = f"{d['start']}-{d['start'] + d['length']} s"
-        if event == "pulse":
-            return "billing", (f"pulse {d['index']} ({span}) reserves {money(d['cost'])}: "
-                               f"{d['account']} available {money(d['available_before'])} -> "
-                               f"{money(d['available_after'])}; the call holds "
-                               f"{money(d['call_reserved'])}{held}")
-        return "billing", (f"pulse {d['index']} ({span}) costs {money(d['cost'])} but "
-                           f"{d['account']} has only {money(d['available_before'])} available"
+    if isinstance(event, ev.Pulse):
+        others = ", ".join(f"{held.call} {money(held.reserved)}" for held in event.others)
+        held = f"; other calls of {event.account} hold {others}" if others else ""
+        span = f"{event.start}-{event.start + event.length} s"
+        if not isinstance(event, ev.PulseUnpaid):
+            return "billing", (f"pulse {event.index} ({span}) reserves {money(event.cost)}: "
+                               f"{event.account} available {money(event.available_before)} -> "
+                               f"{money(event.available_after)}; the call holds "
+                               f"{money(event.call_reserved)}{held}")
+        return "billing", (f"pulse {event.index} ({span}) costs {money(event.cost)} but "
+                           f"{event.account} has only {money(event.available_before)} available"
                            f"{held}: cannot pay")
-    if event == "settled":
-        return "billing", (f"settle {d['account']}: release {money(d['released'])} reserved, "
-                           f"charge {money(d['charged'])}; money now {money(d['money_after'])}")
-    if event == "rtp_stopped":
+    if isinstance(event, ev.Settled):
+        return "billing", (f"settle {event.account}: release {money(event.released)} reserved, "
+                           f"charge {money(event.charged)}; money now "
+                           f"{money(event.money_after)}")
+    if isinstance(event, ev.RtpStopped):
         return "media", "RTP stopped flowing"
-    if event == "ending":
-        return "ending", (f"decision row {d['row']}: {d['situation']} -> endDirection "
-                          f"{d['endDirection']} ({_DIRECTIONS[d['endDirection']]}), "
-                          f"{d['reason']}")
-    return "signalling", f"{event} {d}"
+    if isinstance(event, ev.Ending):
+        return "ending", (f"decision row {event.row}: {event.situation} -> endDirection "
+                          f"{event.endDirection} ({_DIRECTIONS[event.endDirection]}), "
+                          f"{event.reason}")
+    return "signalling", f"{event.KIND} {event_json(event)}"
 
 
 # -- header, recording, CDR fields ----------------------------------------------------------

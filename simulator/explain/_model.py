@@ -6,6 +6,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from simulator.core._events import Event
+
 # What an entry of the ladder is, for colours and filters.
 KINDS = ("signalling", "refusal", "server-ending", "billing", "timer", "check", "routing",
          "media", "ending")
@@ -22,7 +24,8 @@ class Entry:
     dst: str = ""
     message: str = ""  # "INVITE", "200 (BYE)", "Setup" …; for events: the event's name
     text: str = ""     # one line a person reads
-    details: dict[str, Any] = field(default_factory=dict)
+    details: dict[str, Any] = field(default_factory=dict)  # what the page shows of it
+    event: Event | None = None  # the core's event itself, typed (``core._events``)
 
     @property
     def is_message(self) -> bool:
@@ -64,6 +67,7 @@ class Explanation:
         out = asdict(self)
         for entry in out["entries"]:
             entry["clock"] = clock(entry["time_ms"])
+            del entry["event"]  # its fields are the entry's details, as the trace writes them
         for item in out["cdr"]:
             item["value"] = _plain(item["value"])
         return out

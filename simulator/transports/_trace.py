@@ -11,6 +11,7 @@ import json
 from typing import IO
 
 from simulator.core._decisions import Party
+from simulator.core._events import event_json
 from simulator.core._state import EVENT, Call
 
 
@@ -23,10 +24,10 @@ def write_trace(out: IO[str], call: Call) -> None:
         protocols[name] = load.config.protocol
     call_id = call.attempt.call_id
     for t, src, dst, message in call.trace:
-        if src is EVENT:  # a core event: dst is its kind, message its details
+        if src is EVENT:  # a core event: dst is its kind, message the event
             out.write(json.dumps({
                 "call": call_id, "t": round(float(t), 6), "time": switch.wall_ms(t),
-                "event": dst, **message}, separators=(",", ":")) + "\n")
+                "event": dst, **event_json(message)}, separators=(",", ":")) + "\n")
             continue
         leg = dst if src == "switch" else src
         if protocols.get(leg) == "h323":
