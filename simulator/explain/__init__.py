@@ -4,7 +4,7 @@
 header, its ladder (messages and the core's own events, in order) and its CDR field by field
 with the provenance of each value. Renderers turn that one object into a terminal view
 (``render_terminal``), one JSON document (``Explanation.to_dict``), a self-contained HTML page
-(``render_html``) and a pcap of real SIP (``write_pcap``).
+(``render_html``) and a pcap of real SIP and H.225.0 (``write_pcap``).
 """
 
 from simulator.explain._build import ExplainError, explain_call, explain_trace
