@@ -425,3 +425,25 @@ def test_margin_per_customer_vendor_and_prefix(tmp_path: Path) -> None:
         {"CARRIER-A": (3, pytest.approx(0.35)), "CARRIER-B": (1, pytest.approx(0.45))}
     assert {p["prefix"]: p["margin"] for p in margins["prefixes"]} == \
         pytest.approx({"4420": 0.15, "4930": 0.05})
+
+
+def test_the_vos3000_profiles_export_reads_back_with_its_names(tmp_path: Path) -> None:
+    """vossim's own vos-csv (52 columns, no header) under the vos3000 profile: observed codes
+    and placeholders are named as the JSON lines of the same run name them."""
+    files = ["12-gateway-unavailable", "20-caller-cancel", "11-route-not-found",
+             "01-unauthorized-ip", "22-callee-bye"]
+    for name in files:
+        scenario = apply_overrides(
+            load_scenario(ROOT / "scenarios" / "decision-table" / f"{name}.yaml"),
+            ["cdr_profile=vos3000"])
+        run_scenario(scenario, tmp_path / name, ("vos-csv", "jsonl"))
+    exports = sorted(str(p) for p in tmp_path.glob("*/cdr_*_*.csv"))
+    assert len(exports) == len(files)
+    report = analyze(exports)
+    from_jsonl = analyze([str(tmp_path / name / "cdr.jsonl") for name in files])
+    assert report["reason_codes"] == "vos3000"
+    names = {e["code"]: e["name"] for e in report["by_end_reason"]}
+    assert names == {e["code"]: e["name"] for e in from_jsonl["by_end_reason"]}
+    assert {-112, -7, -69, -9, -8} <= set(names)
+    assert names[-112] == "Gateway Unavailable" and names[-9] == "Illegal Call"
+    assert report["calls"] == from_jsonl["calls"]

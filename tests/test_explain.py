@@ -326,6 +326,12 @@ def test_explain_a_getcdr_object_and_refuse_what_is_no_row() -> None:
                               "--json").stdout)  # a pipe line in the observed numbering
     assert released["end"]["reason"] == "Caller Hangup"
     assert "Rate Not Found" not in json.dumps(released)
+    placeholder = json.loads(cli("explain", "--cdr", json.dumps({**getcdr, "endReason": -112}),
+                                 "--json").stdout)
+    assert placeholder["end"]["rows"] == [12] and placeholder["end"]["reason"] == \
+        "Gateway Unavailable"
+    assert "vossim's placeholder number" in placeholder["end"]["text"]
+    assert doc["end"]["rows"] == [11]
     named = {**getcdr, "endReason": -121, "endReasonName": "Gateway Unavailable"}
     doc = json.loads(cli("explain", "--cdr", json.dumps(named), "--json").stdout)
     assert doc["end"]["reason"] == "Gateway Unavailable"  # a vossim JSON line names its reason

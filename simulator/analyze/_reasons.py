@@ -5,7 +5,9 @@ read in a numbering chosen by ``--reason-codes``:
 
 - ``vos3000``: the numbers real VOS3000 rows carry (see docs/cdr-formats.md): -7 Caller Hangup,
   -8 Callee Hangup, -9 Illegal Call, -69 No Available Route; 300-699 the callee's final SIP
-  response (404/484/485/604: a number error); 1-127 the Q.850 cause of an H.323 callee.
+  response (404/484/485/604: a number error); 1-127 the Q.850 cause of an H.323 callee; and
+  vossim's own placeholders -(100 + row) for the server endings whose real number is not public
+  (named as vossim's JSON lines name them, by the decision row's reason).
 - ``seeds`` (also ``table``): the seed pages' 25 server end reasons, 1-25 (vossim's default
   profile); negative numbers and SIP codes read as under ``vos3000``.
 - ``sip`` / ``q850``: every code is the protocol cause itself.
@@ -18,6 +20,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from simulator.core._decisions import (
+    ALL_ROWS,
+    OBSERVED_CODES,
+    Verdict,
+    is_callee_response,
+    placeholder_code,
+)
 from simulator.core._reasons import Q850_TEXTS, SIP_PHRASES, EndReason
 
 STYLES = ("auto", "vos3000", "seeds", "table", "sip", "q850")
@@ -33,6 +42,23 @@ OBSERVED: dict[int, tuple[str, str]] = {
     -9: ("Illegal Call", "Security"),
     -69: ("No Available Route", "Routing"),
 }
+
+
+def _observed_rows() -> dict[int, list[Verdict]]:
+    """The decision-table rows behind each negative code of the vos3000 profile (its defaults)."""
+    rows: dict[int, list[Verdict]] = {}
+    for verdict in ALL_ROWS:
+        if not is_callee_response(verdict):
+            code = OBSERVED_CODES.get(verdict.row, placeholder_code(verdict))
+            rows.setdefault(code, []).append(verdict)
+    return rows
+
+
+OBSERVED_ROWS = _observed_rows()
+# vossim's stand-ins for server endings whose real number is not public: -(100 + row).
+PLACEHOLDERS: dict[int, tuple[str, str]] = {
+    code: (verdicts[0].reason.title, verdicts[0].reason.category)
+    for code, verdicts in OBSERVED_ROWS.items() if code not in OBSERVED}
 
 
 def resolve_style(style: str, codes: Iterable[int]) -> str:
@@ -52,6 +78,8 @@ def resolve_style(style: str, codes: Iterable[int]) -> str:
 def _observed(code: int) -> tuple[str, str]:
     if code in OBSERVED:
         return OBSERVED[code]
+    if code in PLACEHOLDERS:
+        return PLACEHOLDERS[code]
     if 300 <= code <= 699:
         category = ("Normal" if code in _SIP_REACHED else
                     "Number Error" if code in _SIP_NUMBER_ERRORS else "Callee Failure")

@@ -12,7 +12,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from simulator.analyze._layouts import is_mangled_number
-from simulator.analyze._reasons import OBSERVED, reason_category, reason_name, resolve_style
+from simulator.analyze._reasons import (
+    OBSERVED,
+    OBSERVED_ROWS,
+    reason_category,
+    reason_name,
+    resolve_style,
+)
 from simulator.core._decisions import ALL_ROWS
 from simulator.core._reasons import EndReason
 
@@ -212,7 +218,16 @@ def ending(reason: int | None, direction: int | None, answered: bool,
         return {"reason": table.title, "category": table.category,
                 "rows": [v.row for v in rows], "text": f"{table.title}: {text}"}
     name = reason_name(reason, None, style)
-    if reason in OBSERVED:
+    rows = OBSERVED_ROWS.get(reason, []) if reason < 0 else []
+    if rows:
+        text = "; ".join(f"row {v.row}: {v.situation} (endDirection {int(v.end_direction)})"
+                         for v in rows)
+        if reason in OBSERVED:
+            text = f"{_OBSERVED_ENDINGS[reason]}; {text}"
+        else:
+            text = (f"{text}; vossim's placeholder number (the real one is not public; "
+                    "end_reason_codes renumbers it)")
+    elif reason in OBSERVED:
         text = _OBSERVED_ENDINGS[reason]
     elif 300 <= reason <= 699:
         text = (f"the callee's final SIP response {reason}, stored as is (real VOS3000 rows do "
@@ -223,5 +238,5 @@ def ending(reason: int | None, direction: int | None, answered: bool,
     else:
         text = (f"{reason} is not among the numbers real rows show (-7, -8, -9, -69, SIP "
                 "codes): a server ending whose number is not public")
-    return {"reason": name, "category": reason_category(reason, None, style), "rows": [],
-            "text": f"{name}: {text}"}
+    return {"reason": name, "category": reason_category(reason, None, style),
+            "rows": [v.row for v in rows], "text": f"{name}: {text}"}
