@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 APT := DEBIAN_FRONTEND=noninteractive apt-get
 
-.PHONY: demo test lint bench bench-live fuzz system-deps clean training compiled
+.PHONY: demo test lint bench bench-live fuzz system-deps clean training compiled docs
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { $(APT) update -qq && $(APT) install -y -qq python3-venv && $(PYTHON) -m venv $(VENV); }
@@ -35,6 +35,11 @@ demo: $(STAMP)
 training: $(STAMP)
 	$(BIN)/python -m simulator.explain.training scenarios/training out/training
 	@echo "open out/training/index.html"
+
+# The tables of docs/decision-table.md, written from simulator/core/_decisions.py (a test fails
+# when they are stale).
+docs: $(STAMP)
+	$(BIN)/python -m simulator.explain._decision_doc docs/decision-table.md
 
 lint: $(STAMP)
 	$(BIN)/ruff check simulator cdr_writer tests bench

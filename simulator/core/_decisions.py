@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from enum import IntEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 from simulator.core._reasons import EndReason as R
 
@@ -35,6 +35,7 @@ class Verdict:
     q850: int
     illegal: bool = False  # counts as an illegal call for SERVER_BILLING_RECORD_ILLEGAL_CALL
     rated: bool = True  # False: refused before rating, billingMode -1
+    detail: str = ""  # the situation as docs/decision-table.md words it (generated from here)
 
 
 class SetupFacts(Protocol):
@@ -56,7 +57,7 @@ class SetupFacts(Protocol):
 
 
 def _v(row: int, situation: str, direction: Party, reason: R, sip: int, q850: int,
-       **flags: bool) -> Verdict:
+       **flags: Any) -> Verdict:
     return Verdict(row, situation, direction, reason, sip, q850, **flags)
 
 
@@ -65,41 +66,63 @@ S, CALLER, CALLEE = Party.SERVER, Party.CALLER, Party.CALLEE
 # --- At setup: first failing check wins --------------------------------------------------------
 SETUP_CHECKS: tuple[tuple[Verdict, Callable[[SetupFacts], bool]], ...] = (
     (_v(1, "source IP not on any mapping gateway", S, R.UNAUTHORIZED_IP, 403, 21,
-        illegal=True, rated=False), lambda f: not f.gateway_known),
+        illegal=True, rated=False, detail="source IP on no mapping gateway"),
+     lambda f: not f.gateway_known),
     (_v(2, "wrong or missing credentials", S, R.AUTHENTICATION_FAILED, 403, 21,
-        illegal=True, rated=False), lambda f: not f.credentials_ok),
+        illegal=True, rated=False,
+        detail="the gateway has `auth` and the credentials are wrong or missing"),
+     lambda f: not f.credentials_ok),
     (_v(3, "account disabled", S, R.ACCOUNT_DISABLED, 403, 21, rated=False),
      lambda f: f.account_disabled),
-    (_v(4, "account expired", S, R.ACCOUNT_EXPIRED, 403, 21, rated=False),
+    (_v(4, "account expired", S, R.ACCOUNT_EXPIRED, 403, 21, rated=False,
+        detail="account expired when the call arrives"),
      lambda f: f.account_expired),
     (_v(5, "caller or callee blacklisted", S, R.BLACKLIST_MATCH, 403, 21,
-        illegal=True, rated=False), lambda f: f.blacklisted),
-    (_v(6, "calls-per-second limit exceeded", S, R.CPS_LIMIT_EXCEEDED, 503, 42, rated=False),
+        illegal=True, rated=False, detail="caller or callee on the blacklist"),
+     lambda f: f.blacklisted),
+    (_v(6, "calls-per-second limit exceeded", S, R.CPS_LIMIT_EXCEEDED, 503, 42, rated=False,
+        detail="more than `max_cps` INVITEs in the last second, this one included"),
      lambda f: f.cps_exceeded),
     (_v(7, "concurrent-call limit reached", S, R.CONCURRENT_LIMIT_EXCEEDED, 503, 34,
-        rated=False), lambda f: f.concurrency_full),
+        rated=False, detail="`max_concurrent` calls already up"),
+     lambda f: f.concurrency_full),
     (_v(8, "no rate for the callee", S, R.RATE_NOT_FOUND, 404, 3, rated=False),
      lambda f: not f.rate_found),
     (_v(9, "account not subscribed to the call level", S, R.SERVICE_NOT_SUBSCRIBED, 403, 50,
-        rated=False), lambda f: not f.level_subscribed),
+        rated=False, detail="the rate's call level is not in `subscribed`"),
+     lambda f: not f.level_subscribed),
     (_v(10, "balance cannot pay the first pulse", S, R.BALANCE_INSUFFICIENT, 403, 21,
-        rated=False), lambda f: not f.first_pulse_affordable),
-    (_v(11, "no routing gateway prefix matches", S, R.ROUTE_NOT_FOUND, 404, 3, rated=False),
+        rated=False, detail="prepaid, and money + limit cannot pay the first pulse"),
+     lambda f: not f.first_pulse_affordable),
+    (_v(11, "no routing gateway prefix matches", S, R.ROUTE_NOT_FOUND, 404, 3, rated=False,
+        detail="no routing gateway has a prefix of the callee"),
      lambda f: not f.route_found),
     (_v(12, "every matching gateway is down", S, R.GATEWAY_UNAVAILABLE, 503, 38, rated=False),
      lambda f: not f.any_gateway_up),
     (_v(13, "every matching gateway is at capacity", S, R.NO_AVAILABLE_ROUTE, 503, 34,
-        rated=False), lambda f: not f.any_gateway_free),
+        rated=False, detail="every matching gateway is full"),
+     lambda f: not f.any_gateway_free),
 )
 
 # --- Before answer -------------------------------------------------------------------------------
-USER_BUSY = _v(14, "callee busy", CALLEE, R.USER_BUSY, 486, 17)
-UNALLOCATED = _v(15, "callee rejects 404", CALLEE, R.UNALLOCATED_NUMBER, 404, 1)
-DECLINED = _v(16, "callee rejects 603", CALLEE, R.CALL_REJECTED, 603, 21)
-CALLEE_NO_ANSWER = _v(17, "callee rejects 480", CALLEE, R.NO_ANSWER, 480, 19)
-ALL_CONGESTED = _v(18, "every gateway answered 503", CALLEE, R.NETWORK_CONGESTION, 503, 42)
-ALL_UNREACHABLE = _v(18, "every gateway unreachable", S, R.GATEWAY_UNAVAILABLE, 503, 38)
-RING_TIMEOUT = _v(19, "ringing longer than no_answer_timeout", S, R.NO_ANSWER, 408, 18)
+USER_BUSY = _v(14, "callee busy", CALLEE, R.USER_BUSY, 486, 17,
+               detail="callee busy (486; 600 counts as busy too)")
+UNALLOCATED = _v(15, "callee rejects 404", CALLEE, R.UNALLOCATED_NUMBER, 404, 1,
+                 detail="callee rejects 404 (484, 604 too)")
+DECLINED = _v(16, "callee rejects 603", CALLEE, R.CALL_REJECTED, 603, 21,
+              detail="callee rejects 603 (and any 4xx-6xx the table does not name, with the "
+                     "callee's code)")
+CALLEE_NO_ANSWER = _v(17, "callee rejects 480", CALLEE, R.NO_ANSWER, 480, 19,
+                      detail="callee rejects 480 (408 too)")
+ALL_CONGESTED = _v(18, "every gateway answered 503", CALLEE, R.NETWORK_CONGESTION, 503, 42,
+                   detail="every candidate failed over (503 or timer B); the last one answered "
+                          "503")
+ALL_UNREACHABLE = _v(18, "every gateway unreachable", S, R.GATEWAY_UNAVAILABLE, 503, 38,
+                     detail="every candidate failed over; the last one never replied within "
+                            "timer B (32 s)")
+RING_TIMEOUT = _v(19, "ringing longer than no_answer_timeout", S, R.NO_ANSWER, 408, 18,
+                  detail="ringing longer than `no_answer_timeout` (counted from the first "
+                         "180/183)")
 CALLER_CANCEL = _v(20, "caller cancels", CALLER, R.CALLER_HANGUP, 487, 16)
 
 # Responses that make the switch try the next matching gateway (row 18).
@@ -134,14 +157,22 @@ _OTHER_REJECTIONS: dict[int, Verdict] = {}
 # --- After answer: the earliest ends the call; exact ties go to the lower row ---------------------
 CALLER_BYE = _v(21, "caller BYE", CALLER, R.CALLER_HANGUP, 200, 16)
 CALLEE_BYE = _v(22, "callee BYE", CALLEE, R.CALLEE_HANGUP, 200, 16)
-ADMIN_DISCONNECT = _v(23, "admin disconnect", S, R.SERVER_FORCED_RELEASE, 200, 16)
+ADMIN_DISCONNECT = _v(23, "admin disconnect", S, R.SERVER_FORCED_RELEASE, 200, 16,
+                      detail="operator disconnect (`admin_disconnect_at`)")
 PREPAID_EXHAUSTED = _v(24, "prepaid money cannot pay the next pulse", S,
                        R.PREPAID_DURATION_EXCEEDED, 200, 16)
-MAX_DURATION = _v(25, "max_call_duration reached", S, R.NORMAL_CLEARING, 200, 16)
+MAX_DURATION = _v(25, "max_call_duration reached", S, R.NORMAL_CLEARING, 200, 16,
+                  detail="`max_call_duration` reached")
 NO_TIMER_CAP = _v(26, "caller without session timers reached the re-INVITE cap", S,
-                  R.SESSION_TIMEOUT, 200, 102)
-REFRESH_FAILED = _v(27, "session refresh unanswered for 32 s", S, R.SESSION_TIMEOUT, 408, 102)
-MEDIA_TIMEOUT = _v(28, "no media for media_timeout s", S, R.MEDIA_TIMEOUT, 200, 41)
+                  R.SESSION_TIMEOUT, 200, 102,
+                  detail="SIP caller without session timers reaches "
+                         "`SS_SIP_NO_TIMER_REINVITE_INTERVAL`")
+REFRESH_FAILED = _v(27, "session refresh unanswered for 32 s", S, R.SESSION_TIMEOUT, 408, 102,
+                    detail="a session refresh (sent every TTL/SEGMENT s) gets no answer within "
+                           "32 s")
+MEDIA_TIMEOUT = _v(28, "no media for media_timeout s", S, R.MEDIA_TIMEOUT, 200, 41,
+                   detail="no media for `media_timeout` s")
+
 
 def bye_reason_header(verdict: Verdict) -> str:
     """The Reason header of a BYE the switch sends on its own (endDirection 2), RFC 3326 form.
