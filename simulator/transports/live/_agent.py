@@ -169,6 +169,7 @@ class AgentCall(pj.Call):
         self.answered = False
         self.ignore_refresh = False
         self.media_stops_after: float | None = None
+        self.reason: str | None = None  # the Reason header sent with a BYE, CANCEL or refusal
         self.key: int | None = call_id if call_id >= 0 else None
 
     # -- a caller -------------------------------------------------------------------------------
@@ -177,6 +178,7 @@ class AgentCall(pj.Call):
         self.script = spec.get("caller_does") or {}
         self.ignore_refresh = spec.get("refresh_fails") == "caller"
         self.media_stops_after = spec.get("media_stops_after")
+        self.reason = spec.get("reason_header")
         self.tag = spec["id"]
         prm = pj.CallOpParam(True)
         header = pj.SipHeader()
@@ -193,7 +195,16 @@ class AgentCall(pj.Call):
 
     def _cancel(self) -> None:
         if not self.answered:
-            self.hangup(pj.CallOpParam())
+            self.hangup(self._with_reason(pj.CallOpParam()))
+
+    def _with_reason(self, prm: pj.CallOpParam) -> pj.CallOpParam:
+        """``prm`` carrying the party's Reason header, when the scenario gives it one."""
+        if self.reason:
+            header = pj.SipHeader()
+            header.hName = "Reason"
+            header.hValue = self.reason
+            prm.txOption.headers.append(header)
+        return prm
 
     # -- a gateway ------------------------------------------------------------------------------
     def play_gateway(self) -> None:
@@ -201,6 +212,8 @@ class AgentCall(pj.Call):
         job = self.agent.job
         found = job["behaviours"].get(self.tag) or job["default"]
         behaviour = Behaviour(**found)
+        self.reason = job.get("reasons", {}).get(self.tag) if self.tag in job["behaviours"] \
+            else job.get("default_reason")
         self.script = {"hangup_after": behaviour.hangup_after}
         self.ignore_refresh = self.tag in job.get("refresh_fails", [])
         for after, code in behaviour.responses():
@@ -211,7 +224,7 @@ class AgentCall(pj.Call):
             return
         prm = pj.CallOpParam()
         prm.statusCode = code
-        self.answer(prm)
+        self.answer(self._with_reason(prm) if code >= 300 else prm)
 
     # -- both -----------------------------------------------------------------------------------
     def onCallState(self, prm: pj.OnCallStateParam) -> None:
@@ -232,7 +245,7 @@ class AgentCall(pj.Call):
             agent.calls.pop(self.key, None)
 
     def _hangup(self) -> None:
-        self.hangup(pj.CallOpParam())
+        self.hangup(self._with_reason(pj.CallOpParam()))
 
     def _stop_media(self) -> None:
         """The party's RTP stops (one-way audio, a crashed phone's stream) and nobody hangs up.

@@ -82,6 +82,8 @@ class AgentPool:
         # What each callee does, interpreted once (``callee_behaviour``) as the simulator plays it
         behaviours = {c.id: callee_behaviour(c.callee_does).to_dict()
                       for c in scenario.calls if c.callee_does}
+        # the Reason header each callee sends with its final response or BYE (None: none)
+        reasons = {c.id: c.callee_does.reason_header for c in scenario.calls if c.callee_does}
         for name, gateway in scenario.routing_gateways.items():
             if gateway.status != "up":
                 continue  # down: never invited; unreachable: nobody listens
@@ -92,6 +94,8 @@ class AgentPool:
                 jobs.append((role, {
                     **common, "host": host, "port": port if n == 0 else 0,
                     "behaviours": behaviours, "default": _behaviour_dict(gateway.callee_does),
+                    "reasons": reasons, "default_reason": gateway.callee_does.reason_header
+                    if gateway.callee_does else None,
                     "refresh_fails": sorted(failing)}, name))
         groups: dict[str, list[dict[str, Any]]] = {}
         for call in sorted(scenario.calls, key=lambda c: c.at):
@@ -99,6 +103,7 @@ class AgentPool:
             host, port = plan.local(source)
             spec = {"id": call.id, "at": call.at, "caller": call.caller, "callee": call.callee,
                     "caller_does": asdict(caller_behaviour(call.caller_does)),
+                    "reason_header": call.caller_does.reason_header,
                     "refresh_fails": call.refresh_failing_leg,
                     "media_stops_after": call.media_stops_after,
                     "credentials": _dump(call.credentials),
