@@ -5,7 +5,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 APT := DEBIAN_FRONTEND=noninteractive apt-get
 
-.PHONY: demo test lint bench bench-live fuzz system-deps clean training compiled docs
+.PHONY: demo test lint bench bench-live fuzz system-deps clean training compiled docs \
+	mariadb mariadb-stop
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { $(APT) update -qq && $(APT) install -y -qq python3-venv && $(PYTHON) -m venv $(VENV); }
@@ -30,6 +31,16 @@ system-deps:
 demo: $(STAMP)
 	$(BIN)/vossim run scenarios/demo.yaml -o out --format pipe,e_cdr,sqlite,jsonl --trace out/trace.jsonl
 	@echo; echo "First CDR lines (cdr/*.txt):"; head -n 5 out/cdr/*.txt
+
+# A private MariaDB server for --format mariadb (data in .mariadb/, 127.0.0.1, a free port): prints
+# the --db URL to use and keeps it in .mariadb/url. `make mariadb-stop` stops it; the data stays.
+mariadb: $(STAMP)
+	@{ command -v mariadbd || test -x /usr/sbin/mariadbd; } >/dev/null 2>&1 || { \
+		$(APT) update -qq && $(APT) install -y -qq mariadb-server; }
+	@$(BIN)/python bench/private_mariadb.py start
+
+mariadb-stop: $(STAMP)
+	@$(BIN)/python bench/private_mariadb.py stop
 
 # Every explain page of scenarios/training/ (one per kind of server hangup) and an index.
 training: $(STAMP)
@@ -59,8 +70,8 @@ $(COMPILED): $(STAMP) $(wildcard simulator/core/*.py) simulator/_compiled.py sim
 compiled: $(COMPILED)
 
 bench: $(STAMP) system-deps $(COMPILED)
-	$(BIN)/python bench/run.py
-	$(BIN)/python bench/pipeline.py
+	$(BIN)/python bench/run.py --results docs/benchmarks.md
+	$(BIN)/python bench/pipeline.py --results docs/benchmarks.md
 	$(BIN)/python bench/audit.py
 
 # Mutated copies of scenarios/ through the loader and a run: 0 tracebacks, hangs, unplaced errors.

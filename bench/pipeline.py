@@ -22,12 +22,15 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 STANDARD = ROOT / "scenarios" / "load" / "standard.yaml"
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
+
+from results import Report, write_section  # noqa: E402  (bench/, beside this file)
 
 
 def _peak_mb() -> float:
@@ -160,9 +163,9 @@ def _child(args: list[str]) -> dict[str, float]:
     return measure_analyze(json.loads(args[1]))
 
 
-def _print_analysis(label: str, result: dict[str, float]) -> None:
-    print(f"  {label:<19}: {result['cdrs']:>11,} CDRs  {result['cdr_per_s']:>11,.0f} CDR/s  "
-          f"{result['seconds']:6.1f} s  peak RSS {result['peak_rss_mb']:6.1f} MB")
+def _print_analysis(say: Callable[[str], None], label: str, result: dict[str, float]) -> None:
+    say(f"  {label:<19}: {result['cdrs']:>11,} CDRs  {result['cdr_per_s']:>11,.0f} CDR/s  "
+        f"{result['seconds']:6.1f} s  peak RSS {result['peak_rss_mb']:6.1f} MB")
 
 
 def main() -> int:
@@ -170,50 +173,56 @@ def main() -> int:
     parser.add_argument("--sink-calls", type=int, default=200_000)
     parser.add_argument("--analyze-cdrs", type=int, default=10_000_000)
     parser.add_argument("--db", help="a MySQL URL to use instead of a private MariaDB server")
+    parser.add_argument("--results", metavar="FILE",
+                        help="also write the report into FILE (make bench: docs/benchmarks.md)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(_child(json.loads(args.child))))
         return 0
 
+    report = Report()
+    say = report.say
     server = None
     db = args.db
     if db is None:
-        from mariadb_support import PrivateMariaDb
+        from private_mariadb import PrivateMariaDb
 
         server = PrivateMariaDb().start()
     base = db if db is not None else server.url()  # type: ignore[union-attr]
     try:
         with tempfile.TemporaryDirectory(prefix="vossim-bench-pipeline-") as tmp:
             work = Path(tmp)
-            print(f"sinks: standard profile, {args.sink_calls:,} call attempts, one process")
+            say(f"sinks: standard profile, {args.sink_calls:,} call attempts, one process")
             for fmt in ("pipe", "parquet", "mariadb"):
                 url = fresh_database(base, "run") if fmt == "mariadb" else ""
                 run = in_child("run", str(args.sink_calls), fmt, str(work / f"run-{fmt}"), url)
-                print(f"  run into {fmt:<8}: {run['records']:>9,} CDRs  {run['cdr_per_s']:>9,.0f} "
-                      f"CDR/s  {run['seconds']:6.1f} s  peak RSS {run['peak_rss_mb']:6.1f} MB")
+                say(f"  run into {fmt:<8}: {run['records']:>9,} CDRs  {run['cdr_per_s']:>9,.0f} "
+                    f"CDR/s  {run['seconds']:6.1f} s  peak RSS {run['peak_rss_mb']:6.1f} MB")
             for fmt in ("parquet", "mariadb"):
                 url = fresh_database(base, "sink") if fmt == "mariadb" else ""
                 sink = in_child("sink", str(work / "run-parquet"), fmt, str(work / f"sink-{fmt}"),
                                 url)
-                print(f"  {fmt} sink alone: {sink['records']:>9,} CDRs  "
-                      f"{sink['cdr_per_s']:>9,.0f} CDR/s  {sink['seconds']:6.1f} s")
+                say(f"  {fmt} sink alone: {sink['records']:>9,} CDRs  "
+                    f"{sink['cdr_per_s']:>9,.0f} CDR/s  {sink['seconds']:6.1f} s")
 
-            print(f"analyze: {args.analyze_cdrs:,} CDRs (the run's rows tiled)")
+            say(f"analyze: {args.analyze_cdrs:,} CDRs (the run's rows tiled)")
             began = time.perf_counter()
             data: dict[str, list[str]] = in_child(  # type: ignore[assignment]
                 "datasets", str(work / "run-parquet"), str(work), str(args.analyze_cdrs))
-            print(f"  (datasets written in {time.perf_counter() - began:.0f} s)")
+            say(f"  (datasets written in {time.perf_counter() - began:.0f} s)")
             for label, key in (("parquet", "parquet"), ("parquet, ~a tenth", "parquet_tenth"),
                                ("e_cdr CSV, ~a tenth", "e_cdr"), ("pipe, ~a tenth", "pipe")):
                 result = in_child("analyze", json.dumps(data[key]))
-                _print_analysis(label, result)
+                _print_analysis(say, label, result)
             mysql = fresh_database(base, "analyze")
             in_child("run", str(args.sink_calls), "mariadb", str(work / "db"), mysql)
-            _print_analysis("mariadb", in_child("analyze", json.dumps([mysql])))
+            _print_analysis(say, "mariadb", in_child("analyze", json.dumps([mysql])))
     finally:
         if server is not None:
             server.stop()
+    if args.results:
+        write_section(Path(args.results), "bench/pipeline.py", report.lines)
     return 0
 
 

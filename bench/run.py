@@ -30,6 +30,8 @@ STANDARD = ROOT / "scenarios" / "load" / "standard.yaml"
 OVERSHOOT = 1.02
 sys.path.insert(0, str(ROOT))
 
+from results import Report, write_section  # noqa: E402  (bench/, beside this file)
+
 
 def measure(calls: int, workers: int, formats: str) -> dict[str, float]:
     """One run in this process (called in a child): the numbers as a dict."""
@@ -108,6 +110,8 @@ def main() -> int:
                         help="rounds of measurements; the best of each is reported (default 3)")
     parser.add_argument("--core", choices=("both", "python", "compiled"), default="both",
                         help="which core runs the engine (compiled: make compiled first)")
+    parser.add_argument("--results", metavar="FILE",
+                        help="also write the report into FILE (make bench: docs/benchmarks.md)")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -121,12 +125,14 @@ def main() -> int:
         print(json.dumps(result))
         return 0
 
+    report = Report()
+    say = report.say
     naive_calls = args.naive_calls or min(args.calls, 1_000_000)
-    print(f"standard profile ({STANDARD.relative_to(ROOT)}), >= {args.calls:,} calls, "
-          f"format {args.format}, best of {args.repeat} round(s)")
+    say(f"standard profile ({STANDARD.relative_to(ROOT)}), >= {args.calls:,} calls, "
+        f"format {args.format}, best of {args.repeat} round(s)")
     not_ready = compiled_core_ready() if args.core != "python" else None
     if not_ready:
-        print(f"  {not_ready}")
+        say(f"  {not_ready}")
         return 1
     cores = ["python", "compiled"] if args.core == "both" else [args.core]
     fastest = cores[-1]
@@ -154,24 +160,24 @@ def main() -> int:
                 best[key] = {**result, "peak_rss_mb": rss}
             else:
                 kept["peak_rss_mb"] = max(kept["peak_rss_mb"], result["peak_rss_mb"])
-        print(f"  round {round_number}: " + ", ".join(done) + " (CDR/s, naive calls/s)")
+        say(f"  round {round_number}: " + ", ".join(done) + " (CDR/s, naive calls/s)")
     single = {core: best[core] for core in cores}
     for core in cores:
         result = single[core]
-        print(f"  1 process, {core + ' core':<13}: {result['calls']:>10,} calls  "
-              f"{result['cdr_per_s']:>9,.0f} CDR/s  {result['seconds']:7.1f} s  "
-              f"peak RSS {result['peak_rss_mb']:6.1f} MB")
+        say(f"  1 process, {core + ' core':<13}: {result['calls']:>10,} calls  "
+            f"{result['cdr_per_s']:>9,.0f} CDR/s  {result['seconds']:7.1f} s  "
+            f"peak RSS {result['peak_rss_mb']:6.1f} MB")
     naive, floor = best["naive"], best["floor"]
-    print(f"  naive ref : {naive['calls']:>10,} calls  {naive['calls_per_s']:>9,.0f} calls/s "
-          f"(one simpy process per call, four timeouts, no decisions, no output)")
-    print(f"  floor     : {floor['calls']:>10,} calls  {floor['cdr_per_s']:>9,.0f} CDR/s  "
-          f"(traffic draws, 2 simpy events, Cdr, pipe line; no decisions)")
+    say(f"  naive ref : {naive['calls']:>10,} calls  {naive['calls_per_s']:>9,.0f} calls/s "
+        f"(one simpy process per call, four timeouts, no decisions, no output)")
+    say(f"  floor     : {floor['calls']:>10,} calls  {floor['cdr_per_s']:>9,.0f} CDR/s  "
+        f"(traffic draws, 2 simpy events, Cdr, pipe line; no decisions)")
     top = single[fastest]
     if len(cores) > 1:
         same = digests["python"] == digests["compiled"] and len(digests["python"]) == 1
-        print(f"  compiled / python core: "
-              f"{single['compiled']['cdr_per_s'] / single['python']['cdr_per_s']:.2f}x, "
-              f"CDR files {'byte-identical' if same else 'DIFFERENT'}")
+        say(f"  compiled / python core: "
+            f"{single['compiled']['cdr_per_s'] / single['python']['cdr_per_s']:.2f}x, "
+            f"CDR files {'byte-identical' if same else 'DIFFERENT'}")
     rows = [(f"engine ({fastest} core) >= 1.0x naive reference (same run)",
              top["cdr_per_s"] >= naive["calls_per_s"]),
             ("peak RSS < 200 MB", top["peak_rss_mb"] < 200)]
@@ -183,18 +189,20 @@ def main() -> int:
         sharded = best["workers"]
         speedup = sharded["cdr_per_s"] / top["cdr_per_s"]
         gap = mix_gap(top["reasons"], sharded["reasons"])
-        print(f"  {args.workers} workers ({fastest} core): {sharded['calls']:>10,} calls  "
-              f"{sharded['cdr_per_s']:>9,.0f} CDR/s  {sharded['seconds']:7.1f} s  "
-              f"speed-up {speedup:.2f}x  end-reason mix within {gap:.2f} points")
+        say(f"  {args.workers} workers ({fastest} core): {sharded['calls']:>10,} calls  "
+            f"{sharded['cdr_per_s']:>9,.0f} CDR/s  {sharded['seconds']:7.1f} s  "
+            f"speed-up {speedup:.2f}x  end-reason mix within {gap:.2f} points")
         rows += [(f"--workers {args.workers} >= 1.8x one worker", speedup >= 1.8),
                  ("end-reason mix within 1 point", gap <= 1.0)]
     for core in cores:
         rate = single[core]["cdr_per_s"]
-        print(f"  {core} core: engine / naive {rate / naive['calls_per_s']:.2f}x"
-              f"   engine / floor {rate / floor['cdr_per_s']:.2f}x")
-    print(f"  floor / naive: {floor['cdr_per_s'] / naive['calls_per_s']:.2f}x")
+        say(f"  {core} core: engine / naive {rate / naive['calls_per_s']:.2f}x"
+            f"   engine / floor {rate / floor['cdr_per_s']:.2f}x")
+    say(f"  floor / naive: {floor['cdr_per_s'] / naive['calls_per_s']:.2f}x")
     for label, ok in rows:
-        print(f"  [{'met' if ok else 'MISSED'}] {label}")
+        say(f"  [{'met' if ok else 'MISSED'}] {label}")
+    if args.results:
+        write_section(Path(args.results), "bench/run.py", report.lines)
     return 0
 
 

@@ -75,9 +75,10 @@ class DatabaseUrl:
 
     @property
     def shown(self) -> str:
-        """The URL without its password, for messages."""
+        """The URL with its password hidden (``***``), for messages."""
         where = f"{self.host}:{self.port}" if not self.unix_socket else self.unix_socket
-        return f"mysql://{self.user}@{where}/{self.database}"
+        secret = ":***" if self.password else ""
+        return f"mysql://{self.user}{secret}@{where}/{self.database}"
 
     def connect(self, *, database: bool = True) -> pymysql.connections.Connection:
         return pymysql.connect(
@@ -236,10 +237,11 @@ class MariaDbSink(EcdrRows):
         self.pending_rows = 0
 
     def notes(self) -> list[str]:
+        inserted = f"inserted {self.inserted:,} CDRs into {self.url.shown}"
         if not self.skipped:
-            return []
-        return [f"mariadb: {self.skipped:,} CDRs were already in {self.url.shown} from an "
-                f"earlier run of the same scenario; resumed, {self.inserted:,} inserted"]
+            return [inserted]
+        return [f"{inserted}; {self.skipped:,} CDRs were already in it from an earlier run of "
+                "the same scenario (resumed)"]
 
     def close(self) -> None:
         try:

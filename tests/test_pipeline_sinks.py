@@ -165,7 +165,12 @@ def test_mariadb_daily_tables_hold_the_same_rows_as_the_csv(mariadb, tmp_path: P
     done = _vossim("run", str(STANDARD), "--scale", "0.1", "-o", str(tmp_path),
                    "--format", "e_cdr,mariadb", "--db", url)
     assert done.returncode == 0, done.stderr
-    _same_as_csv(_db_rows(mariadb, database), _csv_rows(tmp_path))
+    rows = _db_rows(mariadb, database)
+    _same_as_csv(rows, _csv_rows(tmp_path))
+    # The run says what it inserted, and where, with the password hidden.
+    assert f"inserted {len(rows):,} CDRs into mysql://vossim:***@127.0.0.1:{mariadb.port}/" \
+        f"{database}" in done.stdout
+    assert "vossim-test" not in done.stdout + done.stderr
     connection = mariadb.connect(database)
     with connection.cursor() as cursor:
         cursor.execute("SHOW TABLES")
@@ -229,7 +234,7 @@ def test_mariadb_rerun_resumes_a_killed_run_without_duplicates(mariadb, tmp_path
     assert rows == _db_rows(mariadb, parse_url(clean).database)
     again = _vossim("run", str(STANDARD), "--scale", "1", "-o", str(tmp_path / "again"),
                     "--format", "mariadb", "--db", url)
-    assert again.returncode == 0 and "0 inserted" in again.stdout
+    assert again.returncode == 0 and "inserted 0 CDRs into" in again.stdout
     assert len(_db_rows(mariadb, database)) == len(rows)
 
 
