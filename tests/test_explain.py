@@ -110,6 +110,8 @@ def test_what_if_more_money_turns_the_cut_into_a_caller_hangup() -> None:
     assert (diffs["holdTime"]["before"], diffs["holdTime"]["after"]) == (180, 600)
     assert diffs["fee"]["after"] == "1.50"
     assert diffs["endDirection"]["why_after"] == "endDirection 0: the caller sent the BYE, row 21"
+    # The style in force (the profile's default when the scenario sets none) is named.
+    assert "server-code style" in diffs["endReason"]["why_after"]
     assert change["before_ending"] == "row 24: prepaid money cannot pay the next pulse"
     assert change["after_ending"] == "row 21: caller BYE"
     assert "callerE164" not in diffs
@@ -342,3 +344,12 @@ def test_explain_a_getcdr_object_and_refuse_what_is_no_row() -> None:
         done = cli("explain", "--cdr", text)
         assert done.returncode == 2 and message in done.stderr, (text[:20], done.stderr)
         assert "Traceback" not in done.stderr
+
+
+def test_hold_time_remainder_names_the_precision_in_force() -> None:
+    """The scenario leaves SERVER_BILLING_HOLD_TIME_PRECISION to its CDR profile (seeds: 50 ms);
+    the provenance names the value the core used, not the unset key."""
+    doc = explain_json(str(ROOT / "scenarios" / "disputes" / "dropped-after-a-few-seconds.yaml"),
+                       "--call", "short-call")
+    (hold,) = [field for field in doc["cdr"] if field["name"] == "holdTime"]
+    assert "remainder rounds up (SERVER_BILLING_HOLD_TIME_PRECISION 50 ms)" in hold["provenance"]
