@@ -119,3 +119,20 @@ def test_bad_input_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert main(["audit", str(missing), "--config", str(STANDARD)]) == 2
     err = capsys.readouterr().err
     assert "missing.csv" in err and "Traceback" not in err and err.count("\n") == 1
+
+
+def test_rows_of_the_vos3000_profile_audit_consistent(tmp_path: Path) -> None:
+    """The observed numbering: caller releases -7, callee codes, an H.323 callee's Q.850 cause,
+    placeholder server endings; ring timeouts whose callerpdd runs only to the 18x."""
+    config = tmp_path / "standard-vos3000.yaml"
+    config.write_text(STANDARD.read_text().replace("\nswitch:\n", "\nswitch:\n  cdr_profile: "
+                                                                  "vos3000\n", 1))
+    out = tmp_path / "rows"
+    run_scenario(load_scenario(config), out, ("e_cdr",), scale=0.1)
+    (path,) = out.glob("e_cdr_*.csv")
+    _header, rows = _rows(path)
+    reasons = {int(r["endreason"]) for r in rows}
+    assert -7 in reasons and any(code < -100 for code in reasons) and 486 in reasons
+    report = audit([str(path)], str(config))
+    assert report["profile"] == "vos3000"
+    assert report["differences"] == [] and report["consistent"] == len(rows)

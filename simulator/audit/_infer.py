@@ -50,16 +50,18 @@ class Endings:
         self._by_fields: dict[tuple[int, int], list[Verdict]] = {}
         verdicts = list(ALL_ROWS) + [callee_rejection(code) for code in _CALLEE_CODES]
         for verdict in verdicts:
-            reason, direction = self._fields(verdict)[:2]
-            found = self._by_fields.setdefault((direction, reason), [])
-            if verdict not in found:
-                found.append(verdict)
+            for callee_protocol in ("sip", "h323"):  # an H.323 callee's code is its Q.850 cause
+                reason, direction = self._fields(verdict, callee_protocol)[:2]
+                found = self._by_fields.setdefault((direction, reason), [])
+                if verdict not in found:
+                    found.append(verdict)
 
-    def _fields(self, verdict: Verdict) -> tuple[int, int, str, str, str]:
-        """What the switch writes for an ending of a SIP call to a SIP vendor."""
+    def _fields(self, verdict: Verdict, callee_protocol: str = "sip"
+                ) -> tuple[int, int, str, str, str]:
+        """What the switch writes for an ending of a SIP call to a vendor of that protocol."""
         switch = self.switch
-        if getattr(switch, "observed", False):  # the observed (vos3000) numbering
-            return switch.observed_fields(verdict, "sip", "sip")  # type: ignore[no-any-return]
+        if switch.observed:  # the observed (vos3000) numbering
+            return switch.observed_fields(verdict, "sip", callee_protocol)
         return switch.ending_fields(verdict, "sip")
 
     def verdicts(self, direction: int, reason: int) -> list[Verdict]:
@@ -114,10 +116,17 @@ def invite_instant(row: Row, profile: str) -> tuple[int, str]:
 def plan_row(row: Row, endings: Endings, profile: str) -> Plan:
     """The call that replays ``row`` under the switch ``endings`` describes."""
     invite, how = invite_instant(row, profile)
-    plan = Plan(row, invite, None)
-    plan.notes.append(f"the INVITE arrives at {invite} ms: {how}")
     candidates = endings.verdicts(row.enddirection, row.endreason)
     verdict = _choose(candidates, row, invite, endings)
+    if verdict is not None and verdict.row == 19 and row.calleepdd >= 0 and \
+            not 0 < row.recordstarttime <= row.starttime:
+        # a ring timeout: callerpdd ran to the first 18x, and the switch gave up
+        # no_answer_timeout s after it
+        timeout = round(endings.switch.config.no_answer_timeout * 1000)
+        invite = row.stoptime - max(row.callerpdd, 0) - timeout
+        how = "stoptime less the ringing (no_answer_timeout) and callerpdd (up to the 18x)"
+    plan = Plan(row, invite, None)
+    plan.notes.append(f"the INVITE arrives at {invite} ms: {how}")
     answered = row.answered
     if verdict is None:
         # The direction still says who ended it; the replay shows which reason this switch
@@ -180,6 +189,8 @@ def _behaviour(plan: Plan, verdict: Verdict | None, row: Row, invite: int) -> No
         return
     if number == 20:
         call["caller_does"] = {"cancel_after": until_end}
+        if ring is not None and ring >= until_end:  # it rang at the instant it was cancelled
+            ring = max(round(until_end - 0.001, 3), 0.0)
         # a callee that sent nothing (calleepdd -1) never answers: it is "unreachable" until
         # the caller cancels, long before timer B
         call["callee_does"] = {"no_answer": True, **({"ring_after": ring} if ring else {})} \
@@ -241,7 +252,9 @@ def spread_over_routes(plan: Plan, endings: Endings) -> None:
     """A callee's 503 makes the switch try the next matching gateway (row 18): under a known
     configuration, each gateway it tried took its share of the time the row shows."""
     callee = plan.call.get("callee_does") or {}
-    unanswered = callee.get("unreachable") is True
+    # every gateway unreachable (row 18, a server ending); not a caller's cancel
+    unanswered = callee.get("unreachable") is True and plan.verdict is not None \
+        and plan.verdict.row == 18
     if callee.get("reject") not in FAILOVER_CODES and not unanswered:
         return
     loads = endings.switch.route_candidates(plan.row.callee)
