@@ -136,3 +136,14 @@ def test_rows_of_the_vos3000_profile_audit_consistent(tmp_path: Path) -> None:
     report = audit([str(path)], str(config))
     assert report["profile"] == "vos3000"
     assert report["differences"] == [] and report["consistent"] == len(rows)
+
+
+def test_a_holdtime_rounded_the_other_way_is_a_rounding_cause(written: Path,
+                                                               tmp_path: Path) -> None:
+    header, rows = _rows(written)
+    row = next(r for r in rows if (int(r["stoptime"]) - int(r["starttime"])) % 1000 >= 50)
+    row["holdtime"] = str((int(row["stoptime"]) - int(row["starttime"])) // 1000)  # rounded down
+    report = audit([str(_write(tmp_path / "rounded.csv", header, rows))], str(STANDARD))
+    assert report["by_cause"] == {"holdtime rounding": 1}
+    (difference,) = report["differences"]
+    assert "SERVER_BILLING_HOLD_TIME_PRECISION" in difference["fields"]["holdtime"]["why"]

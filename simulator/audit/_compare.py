@@ -125,9 +125,10 @@ def compare_row(row: Row, plan: Plan, cdr: Cdr | None, scenario: Scenario,
         if _same(name, original, value, places):
             verdicts.append(FieldVerdict(name, original, value, EQUAL))
             continue
-        verdicts.append(FieldVerdict(name, original, value, DIFFERENT,
-                                     _reason(name, row, plan, cdr, scenario, simulated),
-                                     CAUSES.get(name, "other")))
+        reason = _reason(name, row, plan, cdr, scenario, simulated)
+        cause = "holdtime rounding" if reason.startswith("holdtime rounding") else \
+            CAUSES.get(name, "other")
+        verdicts.append(FieldVerdict(name, original, value, DIFFERENT, reason, cause))
     return verdicts
 
 
