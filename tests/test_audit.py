@@ -80,7 +80,7 @@ def test_exactly_the_tampered_rows_are_flagged_with_the_right_field(written: Pat
     (_customer, money), = report["money"].items()
     assert Decimal(money["difference"]) == Decimal("0.50") and money["rows"] == 1
     fee = next(d for d in report["differences"] if "fee" in d["fields"])["fields"]["fee"]
-    assert Decimal(fee["cdr"]) - Decimal(fee["simulated"]) == Decimal("0.50")
+    assert Decimal(str(fee["cdr"])) - Decimal(str(fee["simulated"])) == Decimal("0.50")
     assert "rate table 'wholesale' says" in fee["why"]
 
 

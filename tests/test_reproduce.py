@@ -106,9 +106,33 @@ def test_bad_input_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str
     path = _written_rows(tmp_path, ROOT / "scenarios" / "decision-table" / "06-cps-limit.yaml")
     for args, message in (((str(path),), "pick one with --flowno N"),
                           ((str(path), "--flowno", "99"), "no row with flowno 99"),
-                          ((str(tmp_path / "none.csv"),), "expected a CDR file"),
+                          ((str(tmp_path / "none.csv"),), "expected a CDR file or one CDR row"),
                           ((str(path), "--flowno", "1", "--window", "-3"), "--window")):
         assert main(["reproduce", *args, "-o", str(tmp_path / "x.yaml")]) == 2, args
         err = capsys.readouterr().err
         assert message in err and "Traceback" not in err and err.count("\n") == 1, (args, err)
     assert not (tmp_path / "x.yaml").exists()
+
+
+@pytest.mark.parametrize("scenario", sorted((ROOT / "scenarios" / "real").glob("*.yaml")),
+                         ids=lambda p: p.stem)
+def test_the_vos3000_export_and_a_pasted_row_reproduce(scenario: Path, tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]
+                                                        ) -> None:
+    """vossim's own vos-csv export (52 columns, no header) of the real situations, a file and
+    one row pasted as text, with the scenario itself as --config too."""
+    out = tmp_path / "out"
+    run_scenario(load_scenario(scenario), out, ("vos-csv",))
+    (path,) = out.glob("cdr_*.csv")
+    lines = path.read_text().splitlines()
+    for index, line in enumerate(lines):
+        by_file = reproduce(str(path), flowno=int(line.split(",")[41]))
+        pasted = reproduce(line)
+        configured = reproduce(line, config=str(scenario))
+        assert by_file.profile == pasted.profile == "vos3000"
+        for result in (by_file, pasted, configured):
+            for name in ("enddirection", "endreason", "holdtime", "fee", "feetime", "agentfee",
+                         "stoptime", "calleegatewayid"):
+                assert result.field(name).status == EQUAL, (index, name, result.field(name))
+    assert main(["reproduce", lines[0], "-o", str(tmp_path / "pasted.yaml")]) == 0
+    assert "wrote" in capsys.readouterr().out

@@ -60,3 +60,34 @@ def test_a_real_answered_row_infers_its_per_second_rate_and_marks_assumptions() 
     # a row that was not billed says that its price is not in it
     failed = reproduce(str(REAL), flowno=_flownos(REAL)[0])
     assert "its price is not in it" in failed.text
+
+
+@needs_real_rows
+def test_real_rows_reproduce_in_every_shape_the_readers_take(tmp_path: Path) -> None:
+    import json
+
+    with REAL.open(newline="") as handle:
+        reader = csv.reader(handle)
+        header = next(reader)
+        rows = list(reader)
+    chosen = [rows[0], rows[7], *(r for r in rows if int(r[header.index("holdtime")]) > 0)]
+    headerless = tmp_path / "headerless.csv"
+    headerless.write_text("".join(",".join(f'"{v}"' if "," in v else v for v in row) + "\n"
+                                  for row in rows))
+    tabbed = tmp_path / "export.tsv"
+    tabbed.write_text("\t".join(header) + "\n" + "".join("\t".join(r) + "\n" for r in rows))
+    for row in chosen:
+        fields = dict(zip(header, row, strict=True))
+        flowno = int(fields["flowno"])
+        expected = reproduce(str(REAL), flowno=flowno)
+        line = ",".join(f'"{v}"' if "," in v or '"' in v else v
+                        for v in (x.replace('"', '""') for x in row))
+        for source, kwargs in ((str(headerless), {"flowno": flowno}),
+                               (str(tabbed), {"flowno": flowno}),
+                               (line, {}),
+                               (json.dumps(fields), {})):
+            result = reproduce(source, **kwargs)
+            for name in ("enddirection", "endreason", "holdtime", "fee", "stoptime"):
+                assert result.field(name).status == EQUAL, (source[:40], flowno, name)
+            # the same scenario, whatever shape the row came in (but the title's file name)
+            assert result.text.split("\n", 1)[1] == expected.text.split("\n", 1)[1]

@@ -174,7 +174,7 @@ def _reason(name: str, row: Row, plan: Plan, cdr: Cdr, scenario: Scenario,
         return ("the vendor's rate (the routing gateway's account) bills another amount; the row "
                 f"says agentfee {format(row.agentfee, 'f')} for {row.agentfeetime} s")
     if name == "holdtime":
-        precision = scenario.switch.SERVER_BILLING_HOLD_TIME_PRECISION
+        precision = scenario.switch.hold_time_precision
         if row.answered and row.holdtime in (held_ms // 1000, math.ceil(held_ms / 1000)):
             return (f"holdtime rounding: stoptime - starttime is {held_ms} ms; the switch rounds "
                     f"a remainder of {precision} ms or more up "

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from simulator.core import ALL_ROWS, Switch, Verdict
+from simulator.core._config import ANSWER, NO_ANSWER, UNREACHABLE
 from simulator.core._decisions import (
     CALLEE_BYE,
     CALLER_BYE,
@@ -251,6 +252,8 @@ def _behaviour(plan: Plan, verdict: Verdict | None, row: Row, invite: int) -> No
 def spread_over_routes(plan: Plan, endings: Endings) -> None:
     """A callee's 503 makes the switch try the next matching gateway (row 18): under a known
     configuration, each gateway it tried took its share of the time the row shows."""
+    if _gateways_replay_the_failover(plan, endings):
+        return
     callee = plan.call.get("callee_does") or {}
     # every gateway unreachable (row 18, a server ending); not a caller's cancel
     unanswered = callee.get("unreachable") is True and plan.verdict is not None \
@@ -275,3 +278,38 @@ def spread_over_routes(plan: Plan, endings: Endings) -> None:
     callee["after"] = round(max(total - TIMER_B * unreachable, 0) / max(up, 1), 3)
     plan.notes.append(f"{up} gateway(s) answered {callee['reject']} and {unreachable} never "
                       f"answered (timer B {TIMER_B:g} s) in the {total} s the row shows")
+
+
+def _gateways_replay_the_failover(plan: Plan, endings: Endings) -> bool:
+    """A failed call that ended on a later gateway, when every gateway it went through says in
+    the configuration what its callees do: those behaviours replay the failover, not one
+    behaviour for all of them."""
+    row = plan.row
+    if "callee_does" not in plan.call or (plan.verdict is not None
+                                          and plan.verdict.row in (20, 22)):
+        return False  # (a callee's BYE or a caller's CANCEL: its instant is the row's)
+    loads = endings.switch.route_candidates(row.callee)
+    names = [load.name for load in loads]
+    if row.calleegatewayid not in names[1:]:
+        return False
+    tried = loads[:names.index(row.calleegatewayid) + 1]
+    behaviours = [load.config.callee_does for load in tried]
+    refusals, final = behaviours[:-1], behaviours[-1]
+    if any(b is None or b.kind in (ANSWER, NO_ANSWER) for b in refusals) or final is None \
+            or (final.kind == ANSWER) != row.answered or final.kind == NO_ANSWER:
+        return False
+    del plan.call["callee_does"]
+    if not 0 < row.recordstarttime <= row.starttime:
+        # the row's PDDs do not show when the INVITE came: the gateways' own replies do
+        spent = sum(TIMER_B if b.kind == UNREACHABLE else b.reply_after
+                    for b in refusals if b is not None)
+        if row.answered:
+            plan.invite_ms = row.starttime - round((spent + final.answer_after) * 1000)
+        else:
+            spent += TIMER_B if final.kind == UNREACHABLE else final.reply_after
+            plan.invite_ms = row.stoptime - round(spent * 1000)
+        plan.notes.append(f"the INVITE arrives at {plan.invite_ms} ms: the gateways' replies "
+                          "in the configuration place it")
+    plan.notes.append(f"the call went through {len(tried)} gateways: each one's callee_does in "
+                      "the configuration replays it")
+    return True

@@ -15,7 +15,7 @@ from simulator.scenario._schema import Scenario, SwitchSettings
 
 from ._compare import FieldVerdict, compare_row
 from ._infer import Endings, Plan, plan_row, profile_of, row_profile, spread_over_routes
-from ._rows import Row, RowError, read_rows
+from ._rows import Row, RowError, parse_row, read_rows
 from ._scenario import Written, configured_scenario, minimal_scenario, supports
 
 PROFILES = ("seeds", "vos3000")
@@ -54,15 +54,26 @@ def endings_for(profile: str) -> Endings:
     return Endings(profile_scenario(profile))
 
 
+def _is_file(source: str) -> bool:
+    try:
+        return len(source) < 4096 and Path(source).is_file()
+    except OSError:  # a row's text is no file name ("File name too long")
+        return False
+
+
+def _is_row_text(source: str) -> bool:
+    """Text that is a row, not a file name: a separator or a JSON object in it."""
+    return any(mark in source for mark in (",", "\t", "|", "{"))
+
+
 def load_rows(source: str) -> list[Row]:
     """Every row of ``source``: a CDR file, or one row given as text."""
     path = Path(source)
-    try:
-        is_file = len(source) < 4096 and path.is_file()
-    except OSError:
-        is_file = False
-    if not is_file:
-        raise RowError(f"{source[:80]}: expected a CDR file")
+    if not _is_file(source):
+        if not _is_row_text(source):
+            raise RowError(f"{source[:80]}: expected a CDR file or one CDR row (a CSV or TSV "
+                           "line, a JSON object or a pipe line)")
+        return [Row.from_fields(parse_row(source), "the row given")]
     rows = []
     for number, fields in enumerate(read_rows(path), 1):
         rows.append(Row.from_fields(fields, f"{source}: row {number}"))
@@ -118,7 +129,7 @@ def reproduce(source: str, *, flowno: int | None = None, config: str | None = No
     if config is not None:
         for plan in plans:
             spread_over_routes(plan, endings)
-    shown = Path(source).name if len(source) < 4096 and Path(source).is_file() else "a row"
+    shown = Path(source).name if _is_file(source) else "a row"
     title = f"vossim reproduce: {disputed.label} of {shown}"
     if config is not None:
         written: Written = configured_scenario(Path(config).read_text(encoding="utf-8"),

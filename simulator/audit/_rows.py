@@ -21,18 +21,25 @@ class RowError(ValueError):
     """A row (or a file of rows) that cannot be reproduced: says where and what was expected."""
 
 
-def read_rows(source: str | Path) -> Iterator[dict[str, object]]:
-    """The rows of a CDR file, keyed by lower-case e_cdr names."""
-    # TEMPORARY until simulator.analyze.read_cdr_rows lands: a headed CSV file only.
-    import csv
+def read_rows(source: str | Path, warnings: list[str] | None = None
+              ) -> Iterator[dict[str, object]]:
+    """The rows of a CDR file, keyed by lower-case e_cdr names (the readers of ``analyze``)."""
+    from simulator.analyze import SourceError, read_cdr_rows
 
-    path = Path(source)
     try:
-        with path.open(newline="", encoding="utf-8") as handle:
-            for fields in csv.DictReader(handle):
-                yield {str(k).strip().lower(): v for k, v in fields.items() if k is not None}
-    except OSError as exc:
-        raise RowError(f"{source}: {exc.strerror or exc}") from None
+        yield from read_cdr_rows(source, warnings)
+    except SourceError as exc:
+        raise RowError(str(exc)) from None
+
+
+def parse_row(text: str) -> dict[str, object]:
+    """One row given as text: a CSV/TSV line, a JSON object or a pipe line."""
+    from simulator.analyze import SourceError, parse_cdr_row
+
+    try:
+        return parse_cdr_row(text)
+    except SourceError as exc:
+        raise RowError(str(exc)) from None
 
 
 def _text(value: object) -> str:

@@ -237,10 +237,11 @@ def minimal_scenario(plans: list[Plan], profile: str, title: str) -> Written:
     if disputed.answered:
         held_ms = disputed.stoptime - disputed.starttime
         remainder = held_ms % 1000
-        if remainder and disputed.holdtime == math.ceil(held_ms / 1000) and remainder < 50:
+        default = 0 if vos else 50  # the profile's own SERVER_BILLING_HOLD_TIME_PRECISION
+        if remainder and disputed.holdtime == math.ceil(held_ms / 1000) and remainder < default:
             lines.append("  SERVER_BILLING_HOLD_TIME_PRECISION: 1      # assumption: holdtime "
                          f"rounds {remainder} ms up, as the row shows")
-        elif remainder and disputed.holdtime == held_ms // 1000 and remainder >= 50:
+        elif remainder and disputed.holdtime == held_ms // 1000 and remainder >= default:
             lines.append(f"  SERVER_BILLING_HOLD_TIME_PRECISION: {remainder + 1}      "
                          f"# assumption: holdtime drops {remainder} ms, as the row shows")
     switch_keys = {"max_call_duration": "max_call_duration", "media_timeout": "media_timeout",
