@@ -327,7 +327,7 @@ def _check_real_report(path: Path) -> dict[str, Any]:
 
 
 @needs_real
-def test_real_rows_with_their_header() -> None:
+def test_real_rows_with_their_header(tmp_path: Path) -> None:
     report = _check_real_report(REAL)
     assert report["sources"][0]["cdrs"] == 49
     text = _vossim("analyze", str(REAL))
@@ -335,6 +335,11 @@ def test_real_rows_with_their_header() -> None:
     assert "-7 Caller Hangup" in text.stdout and "-69 No Available Route" in text.stdout
     assert "margin (fee - agentfee) per vendor" in text.stdout
     assert "WARNING" in text.stdout and "calleee164" in text.stdout
+    page = tmp_path / "real.html"
+    done = _vossim("analyze", str(REAL), "--html", str(page))
+    assert done.returncode == 0, done.stderr
+    html = page.read_text()
+    assert "Margin (fee - agentfee) per vendor" in html and "-7 Caller Hangup" in html
 
 
 @needs_real

@@ -86,6 +86,15 @@ def page(report: dict[str, Any], by: list[str]) -> str:
         for name in dict.fromkeys([*by, "gateway", "customer", "prefix", "hour"]):
             headers, rows = _group_rows(report, name)
             parts += [f"<h2>Per {escape(name)}</h2>", _table(headers, rows)]
+        margins = report.get("margins", {})
+        if margins.get("vendor_side"):  # the CDRs carry what each vendor charged
+            for key, label in (("customers", "customer"), ("vendors", "vendor"),
+                               ("prefixes", "prefix")):
+                parts += [f"<h2>Margin (fee - agentfee) per {label}</h2>", _table(
+                    [label, "calls", "answered", "fee", "agentfee", "margin", "margin %"],
+                    [[e[label], e["calls"], e["answered"], f"{e['fee']:.4f}",
+                      f"{e['agentfee']:.4f}", f"{e['margin']:.4f}", f"{e['margin_share']:.1%}"]
+                     for e in [*margins[key], {label: "all calls", **margins["total"]}]])]
         parts.append("<h2>Plots</h2>")
         for file_name, data in render(report).items():
             encoded = base64.b64encode(data).decode("ascii")
