@@ -217,8 +217,8 @@ def test_real_rows_in_every_shape_read_the_same(tmp_path: Path) -> None:
         assert any(f": {name}: {count:,} values in a spreadsheet" in w for w in warnings), name
     assert len(warnings) == len(expected)
 
-    headerless = tmp_path / "headerless.csv"
-    with headerless.open("w", newline="") as handle:
+    headerless = tmp_path / "headerless.csv"  # saved by a spreadsheet: a UTF-8 BOM first
+    with headerless.open("w", newline="", encoding="utf-8-sig") as handle:
         csv.writer(handle).writerows(rows)
     tsv = tmp_path / "export.tsv"
     tsv.write_text("\n".join("\t".join(r) for r in [header, *rows]) + "\n")  # as mysql -B

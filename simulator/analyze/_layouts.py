@@ -166,7 +166,7 @@ def json_objects(data: Any, where: str) -> Iterator[dict[str, Any]]:
 def json_file_objects(path: Path) -> Iterator[dict[str, Any]]:
     """The CDR objects of a JSON lines file or of one JSON document (array or reply object)."""
     try:
-        with path.open("r", encoding="utf-8") as handle:
+        with path.open("r", encoding="utf-8-sig") as handle:
             head = handle.read(1 << 16).lstrip()
             handle.seek(0)
             if head.startswith("{") and whole_json_object(head):

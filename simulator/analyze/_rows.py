@@ -217,7 +217,7 @@ def _data_lines(handle: Iterable[str]) -> Iterator[tuple[int, str]]:
 
 def _text_rows(path: Path) -> Iterator[dict[str, object]]:
     try:
-        with path.open("r", encoding="utf-8", errors="replace", newline="") as handle:
+        with path.open("r", encoding="utf-8-sig", errors="replace", newline="") as handle:
             lines = _data_lines(handle)
             first = next(lines, None)
             if first is None:

@@ -147,7 +147,7 @@ def _file(path: Path) -> Source:
 
 def _first_line(path: Path) -> tuple[int, str]:
     """(lines before it, the first line that is neither blank nor a ``#`` comment)."""
-    with path.open("r", encoding="utf-8", errors="replace", newline="") as handle:
+    with path.open("r", encoding="utf-8-sig", errors="replace", newline="") as handle:
         for skipped, line in enumerate(handle):
             if line.strip() and not is_comment(line):
                 return skipped, line.rstrip("\r\n")
