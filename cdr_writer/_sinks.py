@@ -86,7 +86,8 @@ def _pipe_text(cdr: Cdr, fee: str, end: str) -> str:
         f"{cdr.callere164}|{cdr.calleee164}|{cdr.starttime}|{cdr.stoptime}|{cdr.holdtime}|"
         f"{cdr.endreason}|{cdr.enddirection}|{cdr.callergatewayid}|{cdr.calleegatewayid}|"
         f"{cdr.callerip}|{cdr.calleeip}|{cdr.customeraccount}|{cdr.feeprefix}|{cdr.feetime}|"
-        f"{fee}|{cdr.callerpdd}|{cdr.billingmode}|{cdr.flowno}{end}"
+        f"{fee}|{cdr.callerpdd}|{cdr.billingmode}|"
+        f"{cdr.flowno if cdr.vos is None else cdr.vos.flowno}{end}"
     )
 
 

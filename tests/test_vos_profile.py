@@ -4,6 +4,7 @@ profiles), ``--format vos-csv`` and the settings that go with them."""
 from __future__ import annotations
 
 import csv
+import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -144,6 +145,9 @@ def test_flowno_under_both_profiles(tmp_path: Path) -> None:
     vos, _ = run(scenario(*calls, switch=VOS), tmp_path / "vos")
     assert [(seeds[c]["id"], seeds[c]["flowno"]) for c in ("c1", "c2")] == [(2, 2), (1, 1)]
     assert [(vos[c]["id"], vos[c]["flowno"]) for c in ("c1", "c2")] == [(2, 1), (1, 2)]
+    run(scenario(*calls, switch=VOS), tmp_path / "pipe", ("pipe",))
+    lines = next((tmp_path / "pipe").rglob("*.txt")).read_text().splitlines()
+    assert [line.rsplit("|", 1)[1] for line in lines] == ["2", "1"]  # the e_cdr flowno
 
 
 def test_vos_csv_files_columns_and_hourly_cut(tmp_path: Path) -> None:
@@ -202,3 +206,15 @@ def test_sharded_runs_refuse_the_vos3000_profile(tmp_path: Path) -> None:
                  str(ROOT / "scenarios" / "real" / "no-route.yaml"))
     assert result.returncode == 2
     assert "cannot write cdr_profile vos3000" in result.stderr
+
+
+@pytest.mark.parametrize(("codes", "why"), [
+    ({"Media Timeout": -7}, "row 20 (Caller Hangup) already writes it"),
+    ({"Session Timeout": -128}, "row 28 (Media Timeout) already writes it"),
+    ({"Rate Not Found": 404}, "a callee's own code"),
+])
+def test_no_observed_code_may_mean_two_things(codes, why) -> None:
+    with pytest.raises(ValidationError, match=re.escape(why)):
+        scenario(switch={**VOS, "end_reason_codes": codes})
+    assert scenario(switch={"end_reason_codes": codes})  # server-code style: other numbers
+    assert scenario(switch={**VOS, "end_reason_codes": {"Media Timeout": -15}})

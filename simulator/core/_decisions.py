@@ -285,3 +285,22 @@ def observed_end_reason(verdict: Verdict, callee_protocol: str,
     if code is None:
         code = placeholder_code(verdict)
     return overrides.get(reason, code), name, category
+
+
+def observed_code_clash(overrides: dict[R, int]) -> str | None:
+    """Why ``end_reason_codes`` would make one observed number mean two things (None: fine).
+
+    A renumbered ending must keep a number of its own: not another ending's, and not one a
+    callee's final response can carry (a SIP code 300-699, an H.323 callee's Q.850 cause 1-127).
+    """
+    for reason, code in overrides.items():
+        if 300 <= code <= 699 or 1 <= code <= 127:
+            return (f"{reason.title} cannot be {code}: under the observed numbering that is a "
+                    "callee's own code (SIP 300-699, Q.850 1-127)")
+        for verdict in ALL_ROWS:
+            if verdict.reason is reason or is_callee_response(verdict):
+                continue
+            if observed_end_reason(verdict, "sip", overrides)[0] == code:
+                return (f"{reason.title} cannot be {code}: row {verdict.row} "
+                        f"({verdict.reason.title}) already writes it")
+    return None

@@ -20,6 +20,7 @@ from pydantic import (
 )
 
 from cdr_writer import EXPECTABLE
+from simulator.core._decisions import observed_code_clash
 from simulator.core._rating import Rate, Section
 from simulator.core._reasons import EndReason
 from simulator.scenario._bounds import (
@@ -122,6 +123,10 @@ class SwitchSettings(_Model):
             raise ValueError(f"expected SERVER_BILLING_FEE_PRECISTION from 0 to "
                              f"{SEEDS_FEE_PLACES} under cdr_profile seeds (up to "
                              f"{MAX_FEE_PLACES} under vos3000), found {places}")
+        if self.reason_style == "negative":
+            clash = observed_code_clash(self.reason_overrides())
+            if clash is not None:
+                raise ValueError(f"end_reason_codes: {clash}; no code may mean two things")
         return self
 
     @property
