@@ -215,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
         prog="private_mariadb.py",
         description="Start or stop a private MariaDB server for vossim's --format mariadb "
                     "(make mariadb, make mariadb-stop).")
-    parser.add_argument("action", choices=("start", "stop", "url"))
+    parser.add_argument("action", choices=("start", "stop"))
     parser.add_argument("--dir", default=DEFAULT_DIR,
                         help=f"where its data, socket, log and URL live (default {DEFAULT_DIR})")
     args = parser.parse_args(argv)
@@ -227,13 +227,6 @@ def main(argv: list[str] | None = None) -> int:
             stopped = server.stop_detached()
             print(f"stopped the MariaDB server of {args.dir}/ (its data stays there)" if stopped
                   else f"no MariaDB server of {args.dir}/ is running")
-            return 0
-        if args.action == "url":
-            if server.running_pid() is None or not url_file.exists():
-                print(f"no MariaDB server of {args.dir}/ is running: make mariadb",
-                      file=sys.stderr)
-                return 1
-            print(url_file.read_text().strip())
             return 0
         if server.running_pid() is not None and url_file.exists():
             print(f"the MariaDB server of {args.dir}/ is already running; use:\n"

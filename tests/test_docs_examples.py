@@ -121,8 +121,7 @@ def _repository_copy(tmp_path: Path) -> tuple[Path, dict[str, str]]:
     stamp.touch()
     venv_bin = str(Path(sys.prefix) / "bin")
     env = {**os.environ, "PATH": f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}",
-           "PYTHONPATH": str(copy), "COLUMNS": "110", "MAKEFLAGS": f"STAMP={stamp}",
-           "HOME": str(tmp_path)}
+           "PYTHONPATH": str(copy), "COLUMNS": "110", "MAKEFLAGS": f"STAMP={stamp}"}
     env.pop("VIRTUAL_ENV", None)
     return copy, env
 
