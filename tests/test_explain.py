@@ -61,8 +61,11 @@ def test_terminal_view_shows_ladder_events_and_provenance() -> None:
 def test_shared_balance_shows_the_other_calls_reservations() -> None:
     doc = explain_json(SHARED, "--call", "disputed")
     texts = [e["text"] for e in doc["entries"] if e["kind"] == "billing"]
-    assert "other calls of GLOBEX hold concurrent 0.15" in texts[1]
-    assert "has only 0.00 available; other calls of GLOBEX hold concurrent 0.45" in texts[3]
+    # the other call is named in full: id, numbers, when it came and was answered
+    other = ("call concurrent (4420700000002 → 8801911000011, INVITE 10:15:30.000, answered "
+             "10:15:32.000 UTC)")
+    assert f"other calls of GLOBEX hold: {other} 0.15" in texts[1]
+    assert f"has only 0.00 available; other calls of GLOBEX hold: {other} 0.45" in texts[3]
     assert {f["name"]: f["value"] for f in doc["cdr"]}["fee"] == "0.45"
 
 
@@ -353,3 +356,73 @@ def test_hold_time_remainder_names_the_precision_in_force() -> None:
                        "--call", "short-call")
     (hold,) = [field for field in doc["cdr"] if field["name"] == "holdTime"]
     assert "remainder rounds up (SERVER_BILLING_HOLD_TIME_PRECISION 50 ms)" in hold["provenance"]
+
+
+def _verdicts(directory: str) -> list[tuple[str, str, object, str]]:
+    from simulator.explain import explain_call
+    from simulator.scenario._loader import load_scenario
+
+    out = []
+    for path in sorted((ROOT / "scenarios" / directory).glob("*.yaml")):
+        scenario = load_scenario(path)
+        for call in scenario.calls:
+            ex = explain_call(scenario, call.id)
+            out.append((path.stem, call.id, ex, ex.verdict))
+    return out
+
+
+def test_every_dispute_and_lesson_has_a_verdict_naming_cause_amounts_and_other_calls() -> None:
+    for stem, call_id, ex, verdict in _verdicts("disputes") + _verdicts("training"):
+        where = f"{stem} {call_id}: {verdict}"
+        fields = {f.name: f.value for f in ex.cdr}
+        # the deciding cause: the row, its situation and the CDR's endReason
+        assert f"decision row {ex.ending['row']}" in verdict, where
+        assert ex.ending["situation"] in verdict and "Decided by" in verdict, where
+        assert f"endReason {fields['endReason']}" in verdict, where
+        # the amounts: what was billed, or that nothing was
+        if fields["billingMode"] == 1 and fields["holdTime"]:
+            assert f"({fields['fee']})" in verdict and "The rate was" in verdict, where
+        else:
+            assert "Nothing was billed" in verdict, where
+        # the other calls: named in full where they held money, or said to be none
+        if stem == "shared-balance":
+            other = "concurrent" if call_id == "disputed" else "disputed"
+            assert f"call {other} (" in verdict and " → 8801911000" in verdict, where
+            assert "answered 10:15:" in verdict, where
+        else:
+            assert "No other call held money or capacity" in verdict, where
+        assert ex.description[:40] not in verdict  # written from the outcome, not the story
+
+
+def test_verdict_says_what_would_have_changed_it() -> None:
+    verdicts = {(stem, call): v for stem, call, _, v in _verdicts("training")}
+    assert "max_call_duration at least 5000 s (or 0, no limit)" in \
+        verdicts["3-max-call-duration", "lesson"]
+    assert "media_timeout at least 855 s" in verdicts["6-media-timeout", "lesson"]
+    prepaid = verdicts["2-prepaid-balance-runs-out", "lesson"]
+    assert "Pulse 6 (300-360 s of talk, 0.10) could not be paid" in prepaid
+    assert "0.10 more available to CARD" in prepaid
+    assert "would have gone on until 09:40:05.000" in prepaid
+    assert "SS_SIP_SESSION_TTL of at least 2336 s" in verdicts["5-session-refresh-fails", "lesson"]
+    postpaid = {(s, c): v for s, c, _, v in _verdicts("disputes")}
+    assert "After this call ACME owes 0.02 in all." in \
+        postpaid["dropped-after-a-few-seconds", "short-call"]
+
+
+def test_verdict_comes_first_in_terminal_and_json() -> None:
+    done = cli("explain", SHARED, "--call", "disputed")
+    assert done.returncode == 0, done.stderr
+    text = done.stdout
+    assert text.index("verdict") < text.index("Dispute:") < text.index("ladder")
+    doc = explain_json(SHARED, "--call", "disputed")
+    assert doc["verdict"].startswith("The switch ended the call at 10:18:02.000 UTC after 180 s")
+
+
+def test_capacity_refusal_verdict_names_the_holding_call() -> None:
+    from simulator.explain import explain_call
+    from simulator.scenario._loader import load_scenario
+
+    scenario = load_scenario(ROOT / "scenarios" / "decision-table" / "13-no-available-route.yaml")
+    verdict = explain_call(scenario, "no-port-left").verdict
+    assert "gateway VENDOR-A (capacity 1) was held by call holds-the-port (8801711000001 → " \
+        "8801911000002, INVITE 10:00:00.000" in verdict

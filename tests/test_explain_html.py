@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import shutil
@@ -51,7 +52,14 @@ def test_ladder_renders_one_arrow_per_message(page: tuple[Path, dict], tmp_path:
     assert len(re.findall(r'<g class="arrow ', dom)) == len(messages)
     events = [e for e in doc["entries"] if not e["src"]]
     passed_checks = [e for e in events if e["message"] == "setup_check"]
-    assert len(re.findall(r'<g class="event ', dom)) == len(events) - len(passed_checks) + 1
+    timers = [e for e in events if e["kind"] == "timer"]
+    # the timer lines are folded away until their toggle is on
+    assert len(re.findall(r'<g class="event ', dom)) == \
+        len(events) - len(passed_checks) + 1 - len(timers)
+    assert 'class="event kind-timer' not in dom and len(timers) == 6
+    unfolded = chromium(tmp_path, "--virtual-time-budget=3000", "--dump-dom",
+                        path.as_uri() + "#timers=1").stdout
+    assert len(re.findall(r'<g class="event kind-timer', unfolded)) == len(timers)
     assert 'data-rendered="' in dom
     # colours per kind: the server's BYEs and the billing events have their own classes
     assert len(re.findall(r'<g class="arrow kind-server-ending"', dom)) == 2
@@ -86,3 +94,34 @@ def test_screenshot(page: tuple[Path, dict], tmp_path: Path) -> None:
     # the caller lane's green and the billing amber are both on screen
     pixels = {colour for _, colour in colours}
     assert (0x1f, 0x8a, 0x4c) in pixels and (0xb7, 0x79, 0x1f) in pixels
+
+
+def test_verdict_on_top_and_the_page_fits_1400_px(page: tuple[Path, dict],
+                                                  tmp_path: Path) -> None:
+    path, doc = page
+    text = path.read_text()
+    assert text.index('id="verdict"') < text.index('class="header"') < text.index("<h2>Ladder")
+    assert "call concurrent (4420700000002 → 8801911000011" in doc["verdict"]
+    done = chromium(tmp_path, "--window-size=1400,1000", "--virtual-time-budget=3000",
+                    "--dump-dom", path.as_uri())
+    assert 'data-fits="true"' in done.stdout
+    # the other call is named in full beside the pulses, not by its id alone
+    assert "concurrent holds 0.45: 4420700000002 → 8801911000011, answered 10:15:32" \
+        in done.stdout
+
+
+def test_a_click_shows_the_event_once_then_its_data(page: tuple[Path, dict],
+                                                    tmp_path: Path) -> None:
+    path, doc = page
+    index = next(i for i, e in enumerate(doc["entries"]) if e["message"] == "pulse_unpaid")
+    passed = sum(1 for e in doc["entries"][:index]
+                 if e["message"] == "setup_check" and e["details"]["passed"])
+    on_page = index - passed + 1  # the page draws the passed setup checks as one line
+    done = chromium(tmp_path, "--virtual-time-budget=3000", "--dump-dom",
+                    f"{path.as_uri()}#select={on_page}")
+    detail = re.search(r'<pre id="detail">(.*?)</pre>', done.stdout, re.S).group(1)
+    text = doc["entries"][index]["text"]
+    assert detail.count(html.escape(text, quote=False)) == 1
+    assert detail.index(html.escape(text, quote=False)) < detail.index("&quot;available_before"
+                                                                       if "&quot;" in detail
+                                                                       else '"available_before"')

@@ -16,6 +16,11 @@ other bytes; every other entry is as before. ``tests/test_profiles.py`` checks t
 end-reason mix of the big load runs did not move. numpy repeats its draws only on the same numpy
 build, so another numpy release may change those five entries again (these were made with numpy
 2.4).
+
+Issue 22 regenerated only the ``trace.jsonl`` digests (every CDR file is unchanged): each ending
+event lists the endings it won over (``competing``), the trace names the other calls holding
+money or capacity in full (numbers, INVITE and answer times), and a refusal for the
+concurrent-call limit, an unaffordable first pulse or full gateways lists the calls holding them.
 """
 
 from __future__ import annotations

@@ -44,10 +44,13 @@ def test_prepaid_cutoff_shows_four_pulses_and_row_24(tmp_path: Path) -> None:
 def test_shared_balance_shows_the_other_calls_reservations(tmp_path: Path) -> None:
     lines = traced(ROOT / "scenarios" / "disputes" / "shared-balance.yaml", tmp_path, "disputed")
     pulses = events(lines, "pulse") + events(lines, "pulse_unpaid")
-    assert [p["others"] for p in pulses] == [
-        [], [{"call": "concurrent", "reserved": "0.15"}],
-        [{"call": "concurrent", "reserved": "0.30"}],
-        [{"call": "concurrent", "reserved": "0.45"}]]
+    assert [[(o["call"], o["reserved"]) for o in p["others"]] for p in pulses] == [
+        [], [("concurrent", "0.15")], [("concurrent", "0.30")], [("concurrent", "0.45")]]
+    # Each other call is named in full: its numbers, when it came and when it was answered.
+    other = pulses[-1]["others"][0]
+    assert (other["caller"], other["callee"]) == ("4420700000002", "8801911000011")
+    assert other["answered"] - other["invite"] == 2000
+    assert other["invite"] - lines[0]["time"] == 30_000
     assert pulses[-1]["event"] == "pulse_unpaid" and pulses[-1]["available_before"] == "0.00"
 
 
@@ -139,3 +142,28 @@ def test_a_damaged_trace_line_is_an_error_that_names_it() -> None:
     with pytest.raises(TraceFormatError, match="'settled'"):
         event_from_json("settled", {"account": "A", "released": "x", "charged": "0",
                                     "money_after": "0"})
+
+
+def test_refusals_for_capacity_name_the_calls_holding_it(tmp_path: Path) -> None:
+    lines = traced(ROOT / "scenarios" / "decision-table" / "07-concurrent-limit.yaml", tmp_path,
+                   "refused")
+    failed = [c for c in events(lines, "setup_check") if not c["passed"]]
+    assert [(c["row"], c["limit"]) for c in failed] == [(7, 1)]
+    assert [(h["call"], h["callee"]) for h in failed[0]["holders"]] == \
+        [("talking", "8801911000002")]
+    lines = traced(ROOT / "scenarios" / "decision-table" / "13-no-available-route.yaml",
+                   tmp_path, "no-port-left")
+    (failed,) = [c for c in events(lines, "setup_check") if not c["passed"]]
+    assert failed["row"] == 13
+    assert [(g["gateway"], g["capacity"], [h["call"] for h in g["holders"]])
+            for g in failed["gateways"]] == [("VENDOR-A", 1, ["holds-the-port"])]
+
+
+def test_the_ending_lists_the_endings_it_won_over(tmp_path: Path) -> None:
+    lines = traced(ROOT / "scenarios" / "training" / "3-max-call-duration.yaml", tmp_path,
+                   "lesson")
+    (ending,) = events(lines, "ending")
+    assert ending["row"] == 25
+    # the caller would have hung up 5000 s after the answer (4 s after the INVITE)
+    assert [(c["row"], c["situation"], c["at"]) for c in ending["competing"]] == \
+        [(21, "caller BYE", 5004.0)]

@@ -65,4 +65,13 @@ def test_make_training_writes_every_page_and_an_index(tmp_path: Path) -> None:
     assert "H.225.0" in (target / "9-h323-vendor--silent.html").read_text()
     assert "Prepaid Duration Exceeded" in (target / "2-prepaid-balance-runs-out--lesson.html"
                                            ).read_text()
+    for link in links:
+        page = (target / link).read_text()
+        assert '<a href="index.html">' in page  # every lesson links back to its index
+        verdict = re.search(r'<section id="verdict"><b>Verdict</b>(.+?)</section>', page)
+        assert verdict and "decision row" in verdict.group(1)
+        # no setting left as its name where its value belongs, no negative balance
+        assert "media_timeout s" not in page and "money now -" not in page
+    media = (target / "6-media-timeout--lesson.html").read_text()
+    assert "no media for 60 s (media_timeout)" in media
     assert not (tmp_path / "training.partial").exists()

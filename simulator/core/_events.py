@@ -13,7 +13,7 @@ Money is ``Decimal`` here and a string in the file (``str`` of the Decimal, exac
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, is_dataclass
 from decimal import Decimal
 from typing import Any, ClassVar
 
@@ -28,13 +28,53 @@ class Event:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class HeldMoney:
+    """Another call holding what this one needs (money of the same account, a place under its
+    concurrent-call limit, a gateway channel), named in full: its id, numbers, when it came
+    and when it was answered (wall-clock ms), and the prepaid money it holds now."""
+
+    call: str
+    reserved: Decimal
+    caller: str = ""
+    callee: str = ""
+    invite: int = 0
+    answered: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GatewayHolders:
+    """A matching gateway at its capacity, and the calls holding its channels."""
+
+    gateway: str
+    capacity: int
+    holders: tuple[HeldMoney, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Competing:
+    """An ending still on the call's agenda when another won: what would have ended it
+    otherwise (row 0: the gateway's answer, which a pre-answer ending pre-empted)."""
+
+    row: int
+    situation: str
+    at: float  # s after the scenario's start
+    time: int  # wall clock, ms
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SetupCheck(Event):
-    """One setup check of the decision table, passed or failed (the first failure ends it)."""
+    """One setup check of the decision table, passed or failed (the first failure ends it).
+
+    A failed check for a limit names what held it: the concurrent-call limit and its holders
+    (row 7), the calls holding the account's money (row 10), the full gateways (row 13)."""
 
     KIND: ClassVar[str] = "setup_check"
     row: int
     check: str
     passed: bool
+    limit: int | None = None
+    holders: tuple[HeldMoney, ...] | None = None
+    gateways: tuple[GatewayHolders, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -51,6 +91,8 @@ class GatewaySkipped(Event):
     KIND: ClassVar[str] = "gateway_skipped"
     gateway: str
     why: str
+    capacity: int | None = None  # at capacity: how many channels, and the calls holding them
+    holders: tuple[HeldMoney, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -90,14 +132,6 @@ class TimerFired(Event):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RtpStopped(Event):
     KIND: ClassVar[str] = "rtp_stopped"
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class HeldMoney:
-    """Money another call of the same account holds while this one needs it."""
-
-    call: str
-    reserved: Decimal
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -146,6 +180,7 @@ class Ending(Event):
     sip_code: int
     q850: int
     bye_reason: str
+    competing: tuple[Competing, ...] = ()  # the endings it won over, earliest first
 
 
 EVENT_TYPES: dict[str, type[Event]] = {
@@ -159,14 +194,34 @@ def event_json(event: Event) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for field in fields(event):
         value = getattr(event, field.name)
-        if value is None:
-            continue
-        if isinstance(value, Decimal):
-            value = str(value)
-        elif isinstance(value, tuple):
-            value = [{"call": held.call, "reserved": str(held.reserved)} for held in value]
-        out[field.name] = value
+        if value is not None:
+            out[field.name] = _plain(value)
     return out
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, tuple):
+        return [_plain(item) for item in value]
+    if is_dataclass(value):
+        return {field.name: _plain(getattr(value, field.name)) for field in fields(value)}
+    return value
+
+
+def _held(items: Any) -> tuple[HeldMoney, ...]:
+    return tuple(HeldMoney(**dict(held, reserved=Decimal(str(held["reserved"]))))
+                 for held in items)
+
+
+# Fields that hold nested records, and how a trace line's JSON reads back into them.
+_NESTED: dict[str, Any] = {
+    "others": _held,
+    "holders": _held,
+    "gateways": lambda items: tuple(GatewayHolders(gateway=g["gateway"], capacity=g["capacity"],
+                                                   holders=_held(g["holders"])) for g in items),
+    "competing": lambda items: tuple(Competing(**item) for item in items),
+}
 
 
 _DECIMALS = {"cost", "money", "limit", "available_before", "available_after", "call_reserved",
@@ -187,10 +242,8 @@ def event_from_json(kind: str, data: dict[str, Any]) -> Event:
             value = data[field.name]
             if field.name in _DECIMALS:
                 value = Decimal(str(value))
-            elif field.name == "others":
-                value = tuple(HeldMoney(call=str(held["call"]),
-                                        reserved=Decimal(str(held["reserved"])))
-                              for held in value)
+            elif field.name in _NESTED:
+                value = _NESTED[field.name](value)
             values[field.name] = value
         return event_type(**values)
     except (TypeError, KeyError, ArithmeticError, ValueError) as exc:

@@ -153,11 +153,13 @@ class CallAttempt:
 
 
 class _GatewayLoad:
-    __slots__ = ("active", "capacity", "config", "name", "up")
+    __slots__ = ("active", "calls", "capacity", "config", "name", "up")
 
-    def __init__(self, name: str, config: RoutingGatewayConfig) -> None:
+    def __init__(self, name: str, config: RoutingGatewayConfig, tracing: bool = False) -> None:
         self.name = name
         self.active = 0
+        # Traced runs only: the calls holding a channel of this gateway now, call id -> Call.
+        self.calls: dict[str, Any] | None = {} if tracing else None
         self.configure(config)
 
     def configure(self, config: RoutingGatewayConfig) -> None:
@@ -173,8 +175,8 @@ class _GatewayLoad:
 
 
 class _AccountState:
-    __slots__ = ("active", "config", "expires_epoch", "holders", "invites", "name", "rates",
-                 "wallet")
+    __slots__ = ("active", "calls", "config", "expires_epoch", "holders", "invites", "name",
+                 "rates", "wallet")
 
     def __init__(self, name: str, config: AccountConfig, rates: RateTable,
                  tracing: bool) -> None:
@@ -187,6 +189,8 @@ class _AccountState:
         self.expires_epoch = config.expires_epoch  # worked out once, not per call
         # Traced runs only: the calls holding prepaid reservations now, call id -> amount.
         self.holders: dict[str, Any] | None = {} if tracing else None
+        # Traced runs only: the calls counted against the concurrent-call limit now.
+        self.calls: dict[str, Any] | None = {} if tracing else None
 
 
 class Switch:
@@ -205,7 +209,7 @@ class Switch:
         for name, gw in config.mapping_gateways.items():
             for ip in gw.ips:
                 self.gateway_by_ip[ip] = (name, gw)
-        self.gateways = {name: _GatewayLoad(name, gw)
+        self.gateways = {name: _GatewayLoad(name, gw, trace)
                          for name, gw in config.routing_gateways.items()}
         self._routes_by_prefix: dict[str, list[_GatewayLoad]] = {}
         for load in self.gateways.values():
@@ -579,11 +583,12 @@ class Call:
             if fails(facts):
                 self.account = facts.account
                 if self.trace is not None:
-                    self._trace_setup(now, verdict.row)
+                    self._trace_setup(now, verdict.row, facts)
                 self._end(now, verdict)
                 return
         if self.trace is not None:
-            self._trace_setup(now, 0)
+            self._trace_setup(now, 0, facts)
+            facts.account.calls[self.attempt.call_id] = self
         self.account = facts.account
         self.account.active += 1
         self.rate = facts.rate
@@ -603,6 +608,7 @@ class Call:
                     self._event(now, ev.GatewayTried(gateway=load.name, ip=load.config.ip,
                                                     protocol=load.config.protocol,
                                                     attempt=self.attempts + 1))
+                    load.calls[self.attempt.call_id] = self
                 load.active += 1
                 self.gateway = load
                 self.attempts += 1
@@ -616,8 +622,12 @@ class Call:
                 self._send_invite(now, load)
                 return
             if self.trace is not None:
-                self._event(now, ev.GatewaySkipped(gateway=load.name,
-                                                  why="down" if not load.up else "at capacity"))
+                if load.up:  # at capacity: the calls holding its channels
+                    self._event(now, ev.GatewaySkipped(gateway=load.name, why="at capacity",
+                                                      capacity=load.capacity,
+                                                      holders=self._holders(load.calls)))
+                else:
+                    self._event(now, ev.GatewaySkipped(gateway=load.name, why="down"))
         failed = table.ALL_CONGESTED if self.last_failure == 503 else table.ALL_UNREACHABLE
         if self.attempts == 0:  # every remaining candidate went down or full meanwhile
             failed = table.SETUP_CHECKS[12][0]
@@ -751,6 +761,8 @@ class Call:
     def _release_gateway(self) -> None:
         if self.gateway is not None:
             self.gateway.active -= 1
+            if self.trace is not None:
+                self.gateway.calls.pop(self.attempt.call_id, None)
             self.gateway = None
 
     # -- after answer ---------------------------------------------------------------------------
@@ -858,12 +870,15 @@ class Call:
         self._release_gateway()
         if previous is not Phase.NEW:
             self.account.active -= 1
+            if self.trace is not None:
+                self.account.calls.pop(self.attempt.call_id, None)
         if self.trace is not None:
             self._event(now, ev.Ending(row=verdict.row, situation=verdict.situation,
                                         endDirection=int(verdict.end_direction),
                                         reason=verdict.reason.title, sip_code=verdict.sip_code,
                                         q850=verdict.q850,
-                                        bye_reason=table.bye_reason_header(verdict)))
+                                        bye_reason=table.bye_reason_header(verdict),
+                                        competing=self._competing(previous)))
             self._trace_ending(now, previous, verdict)
         self._bill(now)
         self.switch.signalling.released(self)
@@ -937,13 +952,62 @@ class Call:
     def _timer(self, now: float, name: str, due: float, *, leg: str | None = None) -> None:
         self._event(now, ev.TimerStarted(timer=name, due=due, leg=leg))
 
-    def _trace_setup(self, now: float, failed_row: int) -> None:
+    def _trace_setup(self, now: float, failed_row: int, facts: Setup) -> None:
         for verdict, _ in table.SETUP_CHECKS:
-            failed = verdict.row == failed_row
+            if verdict.row != failed_row:
+                self._event(now, ev.SetupCheck(row=verdict.row, check=verdict.situation,
+                                               passed=True))
+                continue
+            account = facts.account
+            held: dict[str, Any] = {}
+            if verdict.row == table.SETUP_CHECKS[6][0].row:  # the concurrent-call limit
+                held = {"limit": account.config.max_concurrent,
+                        "holders": self._holders(account.calls)}
+            elif verdict.row == table.SETUP_CHECKS[9][0].row and account.holders is not None:
+                held = {"holders": self._holders(account.holders)}  # the first pulse unpaid
+            elif verdict.row == table.SETUP_CHECKS[12][0].row:  # every gateway at capacity
+                held = {"gateways": tuple(
+                    ev.GatewayHolders(gateway=load.name, capacity=load.capacity,
+                                      holders=self._holders(load.calls))
+                    for load in facts.candidates if load.up)}
             self._event(now, ev.SetupCheck(row=verdict.row, check=verdict.situation,
-                                           passed=not failed))
-            if failed:
-                return
+                                           passed=False, **held))
+            return
+
+    def _holders(self, calls: dict[str, Any]) -> tuple[ev.HeldMoney, ...]:
+        """The other calls in ``calls`` (call id -> Call), named in full."""
+        wall_ms = self.switch.wall_ms
+        return tuple(
+            ev.HeldMoney(call=call_id, reserved=other.reserved, caller=other.attempt.caller,
+                         callee=other.attempt.callee, invite=wall_ms(other.invite_at),
+                         answered=None if other.answer_at is None else wall_ms(other.answer_at))
+            for call_id, other in calls.items() if call_id != self.attempt.call_id)
+
+    def _competing(self, previous: Phase) -> tuple[ev.Competing, ...]:
+        """The endings still on the agenda when this one won, earliest first: what would have
+        ended the call had this ending not happened (the decision-table row of each)."""
+        out = []
+        for at, _, _, kind, arg in sorted(self._agenda):
+            verdict: Verdict | None = None
+            if previous is Phase.TALKING:
+                if kind in _TALK_ENDINGS:
+                    verdict = _TALK_ENDINGS[kind]
+                elif kind is Kind.REFRESH_TIMEOUT and self.refresh_pending.get(arg[0]) == arg[1]:
+                    verdict = table.REFRESH_FAILED
+            elif previous in (Phase.TRYING, Phase.RINGING):
+                if kind is Kind.RING_TIMEOUT and arg == self.attempts:
+                    verdict = table.RING_TIMEOUT
+                elif kind is Kind.CALLER_CANCEL:
+                    verdict = table.CALLER_CANCEL
+                elif kind is Kind.GATEWAY_REJECT and arg[0] == self.attempts:
+                    verdict = table.callee_rejection(arg[1])
+                elif kind is Kind.GATEWAY_ANSWER and arg == self.attempts:
+                    out.append(ev.Competing(row=0, situation="the gateway answers", at=at,
+                                            time=self.switch.wall_ms(at)))
+            if verdict is not None:
+                out.append(ev.Competing(row=verdict.row, situation=verdict.situation, at=at,
+                                        time=self.switch.wall_ms(at)))
+        return tuple(out)
 
     def _trace_answer_timers(self, now: float) -> None:
         config = self.switch.config
@@ -970,11 +1034,9 @@ class Call:
         account = self.account
         wallet = account.wallet
         holders = account.holders
-        call_id = self.attempt.call_id
-        others = tuple(ev.HeldMoney(call=other, reserved=amount)
-                       for other, amount in holders.items() if other != call_id)
+        others = self._holders(holders)
         if paid:
-            holders[call_id] = self.reserved
+            holders[self.attempt.call_id] = self
         pulse = ev.Pulse if paid else ev.PulseUnpaid
         self._event(now, pulse(index=self.pulses + 1, start=start, length=length, cost=cost,
                                account=account.name, money=wallet.money, limit=wallet.limit,

@@ -18,6 +18,7 @@ from simulator.core._events import TraceFormatError, event_from_json, event_json
 from simulator.core._metrics import DIRECTION_NAMES
 from simulator.core._rating import Rate
 from simulator.explain._model import Entry, Explanation, clock, stamp
+from simulator.explain._verdict import fill_situation, holder_text, write_verdict
 from simulator.scenario._schema import Scenario
 from simulator.transports._simulated import Simulation
 
@@ -107,6 +108,9 @@ def explain_trace(scenario: Scenario, lines: list[dict[str, Any]], cdr: Cdr) -> 
             details = event_json(event)
             _format_money(details, money)
             kind, text = _describe_event(event, t, ms, invite_ms, money)
+            if isinstance(event, ev.Ending):  # the setting's value where the row names it
+                details["situation"] = fill_situation(event.situation, config)
+                text = text.replace(event.situation, details["situation"])
             if isinstance(event, ev.GatewayTried):
                 tried.append(event.gateway)
                 if event.gateway not in lanes:
@@ -137,6 +141,7 @@ def explain_trace(scenario: Scenario, lines: list[dict[str, Any]], cdr: Cdr) -> 
         pipe_line=pipe_line(cdr, config.SERVER_BILLING_FEE_PRECISTION).replace("|None", "|"),
         invite_ms=invite_ms)
     explanation.cdr = _cdr_fields(scenario, cdr, explanation, money)
+    explanation.verdict = write_verdict(explanation, scenario, cdr, money)
     return explanation
 
 
@@ -149,7 +154,10 @@ def _format_money(details: dict[str, Any], money: _Money) -> None:
     for key in _MONEY_KEYS:
         if key in details:
             details[key] = money(details[key])
-    for other in details.get("others", ()):
+    holders = [*details.get("others", ()), *details.get("holders", ())]
+    for gateway in details.get("gateways", ()):
+        holders.extend(gateway["holders"])
+    for other in holders:
         other["reserved"] = money(other["reserved"])
 
 
@@ -167,18 +175,31 @@ def _message_kind(src: str, dst: str, message: str) -> str:
     return "signalling"
 
 
+def _held(held: ev.HeldMoney, money: _Money) -> dict[str, Any]:
+    """One other call as the page and the verdict read it (its fields, money formatted)."""
+    return {"call": held.call, "caller": held.caller, "callee": held.callee,
+            "invite": held.invite, "answered": held.answered, "reserved": money(held.reserved)}
+
+
 def _describe_event(event: ev.Event, t: float, at_ms: int, invite_ms: int,
                     money: _Money) -> tuple[str, str]:
     """(kind of ladder line, the sentence a person reads) of one of the core's events."""
     if isinstance(event, ev.SetupCheck):
         if event.passed:
             return "check", f"setup check row {event.row} passed (not: {event.check})"
-        return "refusal", f"setup check row {event.row} FAILED: {event.check}"
+        holders = list(event.holders or ())
+        for gateway in event.gateways or ():
+            holders.extend(gateway.holders)
+        held = "; ".join(holder_text(_held(h, money)) for h in holders)
+        return "refusal", (f"setup check row {event.row} FAILED: {event.check}"
+                           + (f"; held by {held}" if held else ""))
     if isinstance(event, ev.GatewayTried):
         return "routing", (f"route to gateway {event.gateway} ({event.ip}, {event.protocol}), "
                            f"attempt {event.attempt}")
     if isinstance(event, ev.GatewaySkipped):
-        return "routing", f"skip gateway {event.gateway}: {event.why}"
+        held = "; ".join(holder_text(_held(h, money)) for h in event.holders or ())
+        return "routing", (f"skip gateway {event.gateway}: {event.why}"
+                           + (f" ({event.capacity}), held by {held}" if held else ""))
     if isinstance(event, ev.GatewayLeft):
         return "routing", f"leave gateway {event.gateway}: {event.why}"
     if isinstance(event, ev.TimerStarted | ev.TimerStopped | ev.TimerFired):
@@ -192,8 +213,9 @@ def _describe_event(event: ev.Event, t: float, at_ms: int, invite_ms: int,
             return "timer", f"stop {timer}{suffix}: {event.why}"
         return "timer", f"{timer} fired{suffix}"
     if isinstance(event, ev.Pulse):
-        others = ", ".join(f"{held.call} {money(held.reserved)}" for held in event.others)
-        held = f"; other calls of {event.account} hold {others}" if others else ""
+        others = "; ".join(f"{holder_text(_held(h, money))} {money(h.reserved)}"
+                           for h in event.others)
+        held = f"; other calls of {event.account} hold: {others}" if others else ""
         span = f"{event.start}-{event.start + event.length} s"
         if not isinstance(event, ev.PulseUnpaid):
             return "billing", (f"pulse {event.index} ({span}) reserves {money(event.cost)}: "
@@ -204,9 +226,12 @@ def _describe_event(event: ev.Event, t: float, at_ms: int, invite_ms: int,
                            f"{event.account} has only {money(event.available_before)} available"
                            f"{held}: cannot pay")
     if isinstance(event, ev.Settled):
+        # a postpaid account's money goes below zero: that is what the customer owes
+        after = event.money_after
+        balance = (f"{event.account} now owes {money(-after)}" if after < 0
+                   else f"money now {money(after)}")
         return "billing", (f"settle {event.account}: release {money(event.released)} reserved, "
-                           f"charge {money(event.charged)}; money now "
-                           f"{money(event.money_after)}")
+                           f"charge {money(event.charged)}; {balance}")
     if isinstance(event, ev.RtpStopped):
         return "media", "RTP stopped flowing"
     if isinstance(event, ev.Ending):

@@ -55,6 +55,7 @@ class Explanation:
     pipe_line: str = ""
     invite_ms: int = 0
     what_if: list[dict[str, Any]] = field(default_factory=list)
+    verdict: str = ""                   # the plain answer (``_verdict.write_verdict``)
 
     @property
     def messages(self) -> list[Entry]:

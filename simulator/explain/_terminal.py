@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rich.console import Console, Group
 from rich.markup import escape
+from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
@@ -89,7 +90,14 @@ class _Ladder:
 
 def render_terminal(explanation: Explanation, console: Console, time_mode: str = "absolute"
                     ) -> None:
-    console.print(_header(explanation))
+    header = _header(explanation)
+    console.print(header.renderables[0])
+    if explanation.verdict:  # the answer first: the ladder and the CDR below are the evidence
+        console.print(Panel(Text(explanation.verdict), title="verdict", title_align="left",
+                            border_style="bold", width=min(console.width, 110)),
+                      soft_wrap=False)
+    for part in header.renderables[1:]:
+        console.print(part)
     console.print(_ladder(explanation, time_mode))
     console.print(_cdr_table(explanation))
     recorded = explanation.recorded

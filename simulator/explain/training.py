@@ -36,7 +36,8 @@ def write_training(source: Path, target: Path) -> list[Path]:
         for call in scenario.calls:
             explanation = explain_call(scenario, call.id)
             name = f"{path.stem}--{call.id}.html"
-            (staging / name).write_text(render_html(explanation), encoding="utf-8")
+            (staging / name).write_text(render_html(explanation, index="index.html"),
+                                        encoding="utf-8")
             capture = f"{path.stem}--{call.id}.pcap"
             write_pcap(explanation, scenario, staging / capture)
             written.extend([target / name, target / capture])
