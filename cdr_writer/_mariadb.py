@@ -7,11 +7,13 @@ transactions, and a killed run must leave whole batches only). Rows are inserted
 table sees each call as it ends.
 
 A rerun into the same database **resumes**: when a daily table already holds rows, the first
-record bound for it must equal the stored row with the same flowno (same scenario, seed and
-options give byte-identical CDRs), then every record up to the table's highest flowno is skipped
-and the rest inserted. A run that was killed half-way is completed, a run that had finished adds
-nothing, and a table holding another run's CDRs is refused (``CdrDatabaseError``) before anything
-is written to it. Rows are never duplicated: flowno is the key.
+record bound for it must equal the stored row with the same ``id`` (same scenario, seed and
+options give byte-identical CDRs), then every record up to the table's highest ``id`` is skipped
+and the rest inserted. ``id`` is the write order in both CDR profiles (under ``seeds`` it equals
+``flowno``; under ``vos3000`` flowno is the INVITE's number, which the write order does not
+follow). A run that was killed half-way is completed, a run that had finished adds nothing, and
+a table holding another run's CDRs is refused (``CdrDatabaseError``) before anything is written
+to it. Rows are never duplicated: flowno is the key.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from simulator.core._record import E_CDR_COLUMNS, E_CDR_NAMES, Cdr
 
 BATCH_ROWS = 1000
 INDEXED = ("callere164", "callergatewayid", "starttime", "stoptime", "customeraccount")
-_FLOWNO = E_CDR_NAMES.index("flowno")
+_ID = E_CDR_NAMES.index("id")  # the write order: what a resumed run skips up to
 _SCHEMES = ("mysql", "mariadb", "mysql+pymysql")
 
 
@@ -145,7 +147,7 @@ def connect(url: DatabaseUrl) -> pymysql.connections.Connection:
 @dataclass
 class _Table:
     name: str
-    stored_max: int | None  # highest flowno already in the table before this run; None: empty
+    stored_max: int | None  # highest id already in the table before this run; None: empty
     checked: bool = False
 
 
@@ -178,11 +180,11 @@ class MariaDbSink(EcdrRows):
         table = self.table
         assert table is not None
         if table.stored_max is not None:
-            flowno = row[_FLOWNO]
+            written = row[_ID]
             if not table.checked:
                 self._check_same_run(table, row)
                 table.checked = True
-            if flowno <= table.stored_max:  # type: ignore[operator]
+            if written <= table.stored_max:  # type: ignore[operator]
                 self.skipped += 1
                 return
         self.pending.setdefault(table.name, []).append(row)
@@ -198,7 +200,7 @@ class MariaDbSink(EcdrRows):
         try:
             with self.db.cursor() as cursor:
                 cursor.execute(create_table_sql(name))
-                cursor.execute(f"SELECT MAX(`flowno`) FROM `{name}`")
+                cursor.execute(f"SELECT MAX(`id`) FROM `{name}`")
                 (stored_max,) = cursor.fetchone()
             self.db.commit()
         except pymysql.err.MySQLError as exc:
@@ -209,12 +211,12 @@ class MariaDbSink(EcdrRows):
 
     def _check_same_run(self, table: _Table, row: list[object]) -> None:
         with self.db.cursor() as cursor:
-            cursor.execute(f"SELECT * FROM `{table.name}` WHERE `flowno` = %s", (row[_FLOWNO],))
+            cursor.execute(f"SELECT * FROM `{table.name}` WHERE `id` = %s", (row[_ID],))
             stored = cursor.fetchone()
         if stored is None or tuple(stored) != tuple(row):
             raise CdrDatabaseError(
-                f"{self.url.shown}: table {table.name} already holds CDRs (up to flowno "
-                f"{table.stored_max}) of another run: its row flowno {row[_FLOWNO]} differs from "
+                f"{self.url.shown}: table {table.name} already holds CDRs (up to id "
+                f"{table.stored_max}) of another run: its row id {row[_ID]} differs from "
                 "this run's. Resuming needs the same scenario, seed and options; otherwise drop "
                 "the table or use another database")
 

@@ -254,6 +254,29 @@ def test_mariadb_refuses_a_table_holding_another_runs_cdrs(mariadb, tmp_path: Pa
     assert _db_rows(mariadb, database) == before
 
 
+def test_mariadb_resumes_a_vos3000_run_by_its_write_order(mariadb, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Under vos3000 flowno is the INVITE's number: the long call (flowno 1) is written last.
+    A rerun after a partial write resumes by ``id`` and brings back every row."""
+    url = mariadb.url()
+    database = parse_url(url).database
+    real = ROOT / "scenarios" / "real" / "caller-bye-85s.yaml"
+    assert _vossim("run", str(real), "-o", str(tmp_path / "a"), "--format", "mariadb",
+                   "--db", url).returncode == 0
+    whole = _db_rows(mariadb, database)
+    assert len(whole) == 3
+    connection = mariadb.connect(database)
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW TABLES LIKE 'e\\_cdr\\_%'")
+        (table,) = cursor.fetchone()
+        cursor.execute(f"DELETE FROM `{table}` WHERE `id` >= 2")  # as a killed run leaves it
+    connection.commit()
+    connection.close()
+    done = _vossim("run", str(real), "-o", str(tmp_path / "b"), "--format", "mariadb",
+                   "--db", url)
+    assert done.returncode == 0, done.stderr
+    assert _db_rows(mariadb, database) == whole
+
+
 def test_mariadb_with_workers_holds_what_the_csv_sink_wrote(mariadb, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     url = mariadb.url()
     result = run_scenario(load_scenario(STANDARD), tmp_path, ("e_cdr", "mariadb"), scale=0.1,
