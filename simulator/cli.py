@@ -185,7 +185,8 @@ def cmd_check(args: argparse.Namespace, out: Console, err: Console) -> int:
 def cmd_live(args: argparse.Namespace, out: Console, err: Console) -> int:
     # sippy and pjsua2 load only for live mode, and only the live extra installs sippy
     try:
-        from simulator.transports.live import LiveError, run_live
+        from simulator.run._live import run_live
+        from simulator.transports.live import LiveError
     except ImportError as exc:
         missing = exc.name or str(exc)
         err.print(f"vossim live: {missing} is not installed; live mode needs the live extra: "

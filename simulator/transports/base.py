@@ -1,30 +1,46 @@
-"""What a transport promises the run that drives it.
+"""What a transport is, and what it promises the run that drives it.
 
 A transport plays a scenario's calls through the core (``simulator.core.Call``) on some clock:
-simpy's simulated time (``transports._simulated``) or real SIP on loopback (``transports.live``).
-It decides nothing itself: every ending comes from the core's decision table. What it hands
-back is one CDR per finished call, and the run (``simulator.run``) owns what happens to them:
-the sinks, the summary's statistics, the trace. A transport therefore never imports the run;
-the run passes in what the transport reports to, typed by the protocols below.
+simpy's simulated time (``transports._simulated.Simulation``) or real SIP on loopback
+(``transports.live.LiveSwitch``). It decides nothing itself: every ending comes from the core's
+decision table, every CDR from ``core.cdr_from_call``. What it hands back is the record of each
+finished call, through the one callable it was built with. Everything a run does with those
+records (the sinks and their commit or abort, the summary's statistics, the trace file, the UDP
+feed, progress, signals) belongs to ``simulator.run``, never to a transport; a transport imports
+neither the run nor its consumers (``tests/test_layering.py``).
 
-    from simulator.run import RunStats             # the run's own tally
-    from simulator.transports.live import run_live
+The contract, for a new transport:
+
+- it is built from a ``Scenario`` and an ``OnCdr`` callable, and ``run()`` plays the calls;
+- ``on_cdr`` is called exactly once for every call that reached the switch, in the order the
+  calls ended, with the record the core built (a suppressed one too: ``cdr.recorded`` says which);
+- it drives ``Call`` only through its public steps (``start``, ``schedule``/``deliver``,
+  ``advance``) and implements ``core.Signalling`` for what the core asks of the wire.
+
+A run drives it like this (``simulator.run`` does exactly this, with its outputs)::
+
+    from simulator.run import RunStats
+    from simulator.transports._simulated import Simulation
 
     stats = RunStats()
-    result = run_live(scenario, port=0, stats=stats)
-    print(stats.calls, stats.asr)                  # every CDR the switch wrote, counted once
+    Simulation(scenario, lambda cdr: stats.add(cdr, cdr.fee)).run()
+    print(stats.calls, f"{stats.asr:.1%}")
 """
 
 from __future__ import annotations
 
-from decimal import Decimal
-from typing import Protocol
+from collections.abc import Callable
+from typing import Protocol, runtime_checkable
 
 from simulator.core._record import Cdr
 
+OnCdr = Callable[[Cdr], None]
 
-class CallTally(Protocol):
-    """Counts what a run's calls ended as: the summary's statistics (``run.RunStats``)."""
 
-    def add(self, cdr: Cdr, fee: Decimal) -> None:
-        """Count one finished call's record, with the fee it was charged."""
+@runtime_checkable
+class Transport(Protocol):
+    """Plays every call of the scenario it was built with; ``on_cdr`` receives their records."""
+
+    def run(self) -> object:
+        """Play the calls to their end (simulated) or until stopped (live)."""
+        ...

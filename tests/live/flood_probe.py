@@ -127,7 +127,8 @@ def main() -> int:
     sys.path.insert(0, str(ROOT))
     from simulator import load_scenario
     from simulator.run import RunStats
-    from simulator.transports.live import _switch, run_live
+    from simulator.run._live import run_live
+    from simulator.transports.live import _switch
 
     if limit is not None:
         _switch.MAX_OPEN_INVITES = limit

@@ -1,4 +1,8 @@
-"""``vossim live``: put the switch on loopback, play the scenario's parties, write the CDRs."""
+"""``vossim live``: a run over real SIP. The switch (``transports.live``) plays every call through
+the core on loopback; this run owns what a run owns, as ``run_scenario`` does for a simulated
+one: the outputs and their commit or abort, the statistics, the trace file, the capture and the
+signals that stop it.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +15,8 @@ from pathlib import Path
 
 from cdr_writer import DEFAULT_FORMATS, Cdr, Output
 from simulator.core._state import Call
+from simulator.run._stats import RunStats
 from simulator.scenario._schema import Scenario
-from simulator.transports.base import CallTally
 from simulator.transports.live._addresses import AddressPlan
 from simulator.transports.live._switch import LiveError, LiveOptions, LiveSwitch
 
@@ -23,7 +27,7 @@ SETTLE_GRACE = 3.0  # s after the last caller agent exited before missing CDRs a
 @dataclass
 class LiveResult:
     scenario: Scenario
-    stats: CallTally
+    stats: RunStats
     cdrs: list[Cdr] = field(default_factory=list)
     files: list[Path] = field(default_factory=list)
     agent_errors: list[str] = field(default_factory=list)
@@ -32,8 +36,8 @@ class LiveResult:
         return {cdr.call_id: cdr for cdr in self.cdrs}
 
 
-def run_live(scenario: Scenario, *, stats: CallTally, port: int = 5060, speed: float = 1.0,
-             duration: float | None = None, gateway_port: int = 5060,
+def run_live(scenario: Scenario, *, stats: RunStats | None = None, port: int = 5060,
+             speed: float = 1.0, duration: float | None = None, gateway_port: int = 5060,
              out_dir: str | Path | None = "out",
              formats: tuple[str, ...] = DEFAULT_FORMATS, pcap: str | Path | None = None,
              agents: bool = True, media: bool | None = None, echo: Callable[[str], None] = print,
@@ -46,7 +50,7 @@ def run_live(scenario: Scenario, *, stats: CallTally, port: int = 5060, speed: f
     ``media``: anchor every call's RTP at the switch (True), none (False), or only when a call
     of the scenario stops its RTP under a media timeout (None). ``trace``: write every call's
     ladder and the core's events as JSON lines, the same lines as ``vossim run --trace``.
-    ``stats``: the run's tally (``simulator.run.RunStats``); every CDR written is added to it.
+    ``stats``: the run's tally (a new one by default); every CDR the switch writes is added.
     """
     if not 1 <= gateway_port <= 65535:
         raise LiveError(f"gateway port {gateway_port} is not a UDP port (1-65535)")
@@ -58,6 +62,7 @@ def run_live(scenario: Scenario, *, stats: CallTally, port: int = 5060, speed: f
         needs = agent_needs(scenario, speed)  # refuses what cannot be played, before anything
     places = scenario.switch.SERVER_BILLING_FEE_PRECISTION
     output: Output | None = None
+    stats = RunStats() if stats is None else stats
     result = LiveResult(scenario, stats)
 
     wanted = {call.id for call in scenario.calls}
