@@ -121,3 +121,16 @@ def test_a_cycle_hidden_inside_a_function_is_found(tmp_path: Path) -> None:
     guarded.write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
                        "    import simulator.run\n")
     assert "simulator.run" not in _imports(guarded)
+
+
+def test_reproduce_and_audit_sit_on_top_and_only_the_cli_imports_them() -> None:
+    allowed = ("simulator.audit", "simulator.scenario", "simulator.run", "simulator.analyze",
+               "simulator.core")
+    graph = _graph()
+    for name, deps in graph.items():
+        if name.startswith("simulator.audit"):
+            assert not {d for d in deps if d.startswith("simulator")
+                        and not d.startswith(allowed)}, name
+        elif name != "simulator.cli":
+            assert not {d for d in deps if d.startswith("simulator.audit")}, name
+    assert any(d.startswith("simulator.audit") for d in graph["simulator.cli"])
