@@ -5,6 +5,7 @@ overlap in time (or fall within the same second, which a CPS limit counts) form 
 balances and limits only reproduce together. Finished groups are replayed in batches, one
 simulation per batch. A prepaid account's balance carries from one replay to the next: the
 configuration's balance is taken as the balance before the first row (the CDRs do not show it).
+Groups are cut at a bounded size (see ``MAX_GROUP_ROWS``), so memory stays bounded.
 """
 
 from __future__ import annotations
@@ -28,10 +29,12 @@ from ._rows import Row, RowError, read_rows
 from ._scenario import configured_call, gateway_for
 
 CPS_WINDOW_MS = 1000
-# A postpaid account's group this large is cut (calls across the cut replay apart, which only
-# matters where a concurrency or CPS limit bites); a prepaid account's never is: its balance
-# only reproduces with every call that holds money on it.
+# A group this large is cut, so that memory stays bounded: calls across the cut replay apart,
+# which only matters where a concurrency or CPS limit bites, or, for a prepaid account, where
+# its balance is about to run out (its calls hold money on it); so its groups are cut later.
 MAX_GROUP_ROWS = 5000
+MAX_PREPAID_GROUP_ROWS = 50_000
+_NO_NOTES: list[str] = []  # shared and never appended to: audit keeps no notes per row
 BATCH_ROWS = 2000
 
 
@@ -110,14 +113,16 @@ class Auditor:
                 continue
             plan = plan_row(row, self.endings, self.profile)
             spread_over_routes(plan, self.endings)
-            # only the audited columns are compared: the rest of the row need not wait in memory
+            # only the audited columns are compared: the rest of the row, and the notes that
+            # reproduce shows, need not wait in memory
             fields = row.fields
             row.fields = {name: fields[name] for name in AUDITED if name in fields}
+            plan.notes = row.notes = _NO_NOTES
             account = row.customeraccount
             group = open_groups.get(account)
+            limit = MAX_PREPAID_GROUP_ROWS if account in self._money else MAX_GROUP_ROWS
             if group is not None and (plan.invite_ms > group.last_stop + CPS_WINDOW_MS
-                                      or (len(group.plans) >= MAX_GROUP_ROWS
-                                          and account not in self._money)):
+                                      or len(group.plans) >= limit):
                 self._finished(group)
                 group = None
             if group is None:
