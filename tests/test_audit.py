@@ -147,3 +147,19 @@ def test_a_holdtime_rounded_the_other_way_is_a_rounding_cause(written: Path,
     assert report["by_cause"] == {"holdtime rounding": 1}
     (difference,) = report["differences"]
     assert "SERVER_BILLING_HOLD_TIME_PRECISION" in difference["fields"]["holdtime"]["why"]
+
+
+def test_every_output_shape_audits_consistent(tmp_path: Path) -> None:
+    """The pipe file (no INVITE instant, no calleepdd: the configuration's timers place the
+    INVITE), JSON lines, SQLite and Parquet, read by the readers of vossim analyze."""
+    out = tmp_path / "out"
+    run_scenario(load_scenario(STANDARD), out, ("pipe", "jsonl", "sqlite", "parquet"),
+                 scale=0.05)
+    sources = [out / "cdr", out / "cdr.jsonl", out / "vos3000.db",
+               next(out.glob("*.parquet"))]
+    counts = set()
+    for source in sources:
+        report = audit([str(source)], str(STANDARD))
+        assert report["differences"] == [], (source.name, report["differences"][:3])
+        counts.add(report["rows"])
+    assert len(counts) == 1 and counts.pop() > 400

@@ -119,13 +119,22 @@ def plan_row(row: Row, endings: Endings, profile: str) -> Plan:
     invite, how = invite_instant(row, profile)
     candidates = endings.verdicts(row.enddirection, row.endreason)
     verdict = _choose(candidates, row, invite, endings)
-    if verdict is not None and verdict.row == 19 and row.calleepdd >= 0 and \
-            not 0 < row.recordstarttime <= row.starttime:
+    known_invite = 0 < row.recordstarttime <= row.starttime
+    if verdict is not None and verdict.row == 19 and not known_invite:
         # a ring timeout: callerpdd ran to the first 18x, and the switch gave up
         # no_answer_timeout s after it
         timeout = round(endings.switch.config.no_answer_timeout * 1000)
         invite = row.stoptime - max(row.callerpdd, 0) - timeout
         how = "stoptime less the ringing (no_answer_timeout) and callerpdd (up to the 18x)"
+    elif verdict is not None and verdict.row in (12, 18) and verdict.end_direction == 2 \
+            and not known_invite and endings.switch.gateways:
+        # down or unreachable, and the row does not show when the INVITE came (a pipe line):
+        # the configuration's routes tell which, and how long timer B ran on each
+        tried = [load for load in endings.switch.route_candidates(row.callee)
+                 if load.config.status != "down"]
+        verdict = next(v for v in candidates if v.row == (18 if tried else 12))
+        invite = row.stoptime - round(TIMER_B * 1000) * len(tried)
+        how = f"stoptime less timer B on each of the {len(tried)} gateways tried"
     plan = Plan(row, invite, None)
     plan.notes.append(f"the INVITE arrives at {invite} ms: {how}")
     answered = row.answered
@@ -200,6 +209,8 @@ def _behaviour(plan: Plan, verdict: Verdict | None, row: Row, invite: int) -> No
             needs["caller_reason_header"] = row.sipreasonheader
         return
     if number == 19:
+        if ring is None and row.callerpdd > 0:  # a pipe line: callerpdd ran to the 18x
+            ring = _seconds(row.callerpdd)
         call["callee_does"] = {"no_answer": True, **({"ring_after": ring} if ring else {})}
         needs["no_answer_timeout"] = round(until_end - (ring or 0), 3)
         return
