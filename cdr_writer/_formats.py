@@ -20,6 +20,8 @@ format takes beyond the directory (``options=("db",)``: ``--db URL``) arrive in
 ``context.options``. A sink that needs a heavy library registers a small ``open`` function that
 imports it, so only runs that ask for the format load it. Everything else is optional:
 
+* ``modes``: the commands that may write the format (``("run",)`` for one that live mode
+  cannot serve); ``formats_for(mode)`` is what each command offers and accepts.
 * ``all_records=True``: the sink also receives records the switch suppressed (``recorded`` is
   False); by default it sees recorded ones only.
 * ``renderer`` and the sink's ``write_rendered``: with ``--workers`` each shard renders its
@@ -66,6 +68,7 @@ class CdrFormat:
     options: tuple[str, ...] = ()  # the SinkContext.options it takes (command-line --NAME)
     all_records: bool = False    # also receives suppressed records
     renderer: Callable[[int], Callable[[Cdr], Any]] | None = None  # see above (--workers)
+    modes: tuple[str, ...] = ("run", "live")  # the commands that can write it (see above)
 
 
 FORMATS: dict[str, CdrFormat] = {}
@@ -90,10 +93,22 @@ def get_format(name: str) -> CdrFormat:
     return found
 
 
-def parse_formats(values: list[str] | tuple[str, ...]) -> tuple[str, ...]:
-    """Format names from repeatable or comma-separated ``--format`` values, in order, once."""
+def formats_for(mode: str) -> tuple[str, ...]:
+    """The formats the command ``mode`` (``run``, ``live``) can write, in registry order."""
+    return tuple(name for name, cdr_format in FORMATS.items() if mode in cdr_format.modes)
+
+
+def parse_formats(values: list[str] | tuple[str, ...], mode: str | None = None
+                  ) -> tuple[str, ...]:
+    """Format names from repeatable or comma-separated ``--format`` values, in order, once;
+    with ``mode``, only the formats that command accepts."""
     out: list[str] = []
     for value in values:
         for name in value.split(","):
-            out.append(get_format(name.strip()).name)
+            cdr_format = get_format(name.strip())
+            if mode is not None and mode not in cdr_format.modes:
+                raise UnknownFormat(f"vossim {mode} cannot write format {cdr_format.name!r} "
+                                    f"(only {' or '.join(f'vossim {m}' for m in cdr_format.modes)}"
+                                    f" can); expected one of {', '.join(formats_for(mode))}")
+            out.append(cdr_format.name)
     return tuple(dict.fromkeys(out))

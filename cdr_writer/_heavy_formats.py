@@ -30,4 +30,5 @@ def _mariadb(context: SinkContext) -> Sink:
 register(CdrFormat("parquet", _parquet, "daily Parquet files e_cdr_YYYYMMDD.parquet, typed "
                    "e_cdr columns", files=("e_cdr_*.parquet",), renderer=EcdrRows.renderer))
 register(CdrFormat("mariadb", _mariadb, "daily tables e_cdr_YYYYMMDD in a MySQL/MariaDB "
-                   "database (--db URL)", options=("db",), renderer=EcdrRows.renderer))
+                   "database (--db URL)", options=("db",), renderer=EcdrRows.renderer,
+                   modes=("run",)))  # live mode writes files; load them into the database

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import os
 import signal
 import sys
@@ -14,7 +15,8 @@ from typing import Any
 
 from rich.console import Console
 
-from cdr_writer import DEFAULT_FORMATS, FORMATS, UnknownFormat, parse_formats
+from cdr_writer import DEFAULT_FORMATS, UnknownFormat, formats_for, parse_formats
+from simulator._cli_help import VossimParser, finish
 from simulator.run import RunStats
 from simulator.run import _stop as stop
 from simulator.run._run import RunResult, apply_overrides, find_run_errors, run_scenario
@@ -27,11 +29,11 @@ EXIT_MISMATCH = 1
 EXIT_INTERRUPTED = 130  # Ctrl-C, as shells report it; SIGTERM exits the same way
 
 
-def _formats(values: list[str] | None) -> tuple[str, ...]:
+def _formats(values: list[str] | None, mode: str = "run") -> tuple[str, ...]:
     if not values:
         return DEFAULT_FORMATS
     try:
-        return parse_formats(values)
+        return parse_formats(values, mode)
     except UnknownFormat as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
@@ -141,15 +143,29 @@ def cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
         out.print(f"warm-up: {result.warmup_calls:,} calls ended in the {args.warmup:g} s before "
                   "the start (not written)", markup=False, highlight=False)
     attempts = result.stats.calls + result.warmup_calls
-    if args.calls is not None and attempts < args.calls:
-        err.print(f"vossim run: note: the scenario made {attempts:,} call attempts, fewer than "
-                  f"--calls {args.calls:,}; raise --rate or --scale for more",
+    if args.calls is not None and attempts < args.calls:  # said before the file list
+        out.print(calls_shortfall(attempts, args.calls, args.rate, bool(scenario.traffic)),
                   markup=False, highlight=False)
     for path in result.files:
         out.print(f"wrote {path}", markup=False, highlight=False)
     for note in result.notes:
         out.print(note, markup=False, highlight=False)
     return 0
+
+
+def calls_shortfall(attempts: int, wanted: int, rate: float, has_traffic: bool) -> str:
+    """The note for a run that made fewer attempts than ``--calls``, with the ``--rate`` that
+    would make enough (traffic grows in proportion to the rate; 2 % more covers the draws'
+    spread)."""
+    text = (f"note: the scenario made {attempts:,} call attempts, fewer than --calls "
+            f"{wanted:,}; ")
+    if not has_traffic or attempts == 0:
+        return text + ("--rate and --scale only multiply traffic: profiles, and this scenario "
+                       "has none; add calls or a traffic profile")
+    needed = rate * wanted / attempts * 1.02
+    digits = max(0, 2 - math.floor(math.log10(needed)))  # three significant digits, rounded up
+    suggested = math.ceil(needed * 10**digits) / 10**digits
+    return text + f"--rate {suggested:g} would reach {wanted:,} (or stretch it with --scale)"
 
 
 def cmd_check(args: argparse.Namespace, out: Console, err: Console) -> int:
@@ -198,14 +214,11 @@ def cmd_live(args: argparse.Namespace, out: Console, err: Console) -> int:
         err.print("--speed must be positive", markup=False)
         return EXIT_INVALID
     stats = RunStats()
-    if "mariadb" in _formats(args.format):
-        err.print("vossim live: --format mariadb is for vossim run (batch, --realtime or "
-                  "--workers); write e.g. --format jsonl here and load it", markup=False)
-        return EXIT_INVALID
     try:
         result = run_live(scenario, stats=stats, port=args.port, speed=args.speed,
                           duration=args.duration, gateway_port=args.gateway_port,
-                          out_dir=args.output, formats=_formats(args.format), pcap=args.pcap,
+                          out_dir=args.output, formats=_formats(args.format, "live"),
+                          pcap=args.pcap,
                           agents=not args.no_agents, media=True if args.media else None,
                       trace=args.trace,
                           echo=lambda line: out.print(line, markup=False, highlight=False))
@@ -243,7 +256,12 @@ def cmd_analyze(args: argparse.Namespace, out: Console, err: Console) -> int:
 
             written.append(write_html(report, Path(args.html), by=args.by or ["gateway"]))
     except (SourceError, AlarmSyntaxError) as exc:
-        err.print(f"vossim analyze: {exc}", markup=False, highlight=False)
+        shapes = ""
+        if isinstance(exc, SourceError):  # what it would have read, every shape of it
+            from simulator.analyze._shapes import accepted_shapes_text
+
+            shapes = f" ({accepted_shapes_text()})"
+        err.print(f"vossim analyze: {exc}{shapes}", markup=False, highlight=False)
         return EXIT_INVALID
     except OSError as exc:
         err.print(f"vossim analyze: {exc.filename or ''}: {exc.strerror or exc}", markup=False,
@@ -331,16 +349,20 @@ def cmd_audit(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="vossim", description=(
+    parser = VossimParser(prog="vossim", description=(
         "A VOS3000-compatible softswitch simulator: YAML scenarios in, VOS3000 CDRs out."))
     sub = parser.add_subparsers(dest="command", required=True)
 
-    run = sub.add_parser("run", help="simulate a scenario and write its CDRs")
+    run = sub.add_parser("run", help="simulate a scenario and write its CDRs", description=(
+        "Simulate a scenario: every call is decided by the switch's decision table and billed, "
+        "and its CDR is written in each --format (default pipe and e_cdr) under --output. The "
+        "same scenario and seed always write the same bytes. --rate, --scale and --calls size a "
+        "load run; --realtime feeds CDRs as calls end; --workers splits a run by account."))
     run.add_argument("file")
     run.add_argument("-o", "--output", default="out", help="output directory (default: out/)")
     run.add_argument("--format", action="append", metavar="F",
-                     help=f"CDR format, repeatable or comma-separated: {', '.join(FORMATS)} "
-                          "(default: pipe,e_cdr)")
+                     help="CDR format, repeatable or comma-separated: "
+                          f"{', '.join(formats_for('run'))} (default: pipe,e_cdr)")
     run.add_argument("--db", metavar="URL",
                      help="with --format mariadb: mysql://USER:PASS@HOST:PORT/DATABASE (daily "
                           "tables e_cdr_YYYYMMDD; a rerun of the same scenario resumes)")
@@ -382,11 +404,19 @@ def build_parser() -> argparse.ArgumentParser:
                      help="run the shards on a Dask cluster, e.g. tcp://10.0.0.5:8786")
     run.set_defaults(handler=cmd_run)
 
-    validate = sub.add_parser("validate", help="check scenario files without running them")
+    validate = sub.add_parser(
+        "validate", help="check scenario files without running them",
+        description="Load each scenario file (or every *.yaml under a directory) and report "
+                    "every problem as FILE:LINE: key: what was expected, without running it. "
+                    "Exit 2 when any file is invalid.")
     validate.add_argument("files", nargs="+")
     validate.set_defaults(handler=cmd_validate)
 
-    check = sub.add_parser("check", help="run scenarios and compare every expect block")
+    check = sub.add_parser(
+        "check", help="run scenarios and compare every expect block",
+        description="Run each scenario (or every *.yaml under a directory) and compare each "
+                    "call's CDR with its expect: block. Prints ok or FAIL with the fields that "
+                    "differ; exit 1 on a mismatch, 2 on an invalid scenario.")
     check.add_argument("files", nargs="+", metavar="FILE|DIR")
     check.set_defaults(handler=cmd_check)
 
@@ -467,7 +497,13 @@ def build_parser() -> argparse.ArgumentParser:
     audit.set_defaults(handler=cmd_audit)
 
     live = sub.add_parser("live", help="run a scenario over real SIP on 127.0.0.1 (sippy switch, "
-                                       "pjsua2 parties); serve external SIP peers such as SIPp")
+                                       "pjsua2 parties); serve external SIP peers such as SIPp",
+                          description=(
+        "Run the same switch over real SIP on 127.0.0.1: a sippy B2BUA decides every call with "
+        "the same decision table, the scenario's callers and gateways are played by pjsua2 "
+        "agents, and external peers (SIPp, a softphone) may call in too. CDRs are written as "
+        "files when it stops (--duration, the scenario's end, or Ctrl-C). Needs the live "
+        "extra: pip install 'vossim[live]'."))
     live.add_argument("file")
     live.add_argument("--port", type=_udp_port(0), default=5060,
                       help="switch UDP port (default 5060; 0 picks a free one, printed at start)")
@@ -484,7 +520,8 @@ def build_parser() -> argparse.ArgumentParser:
                            "(the same lines as vossim run --trace)")
     live.add_argument("-o", "--output", default="out", help="output directory (default: out/)")
     live.add_argument("--format", action="append", metavar="F",
-                      help=f"CDR format, repeatable or comma-separated: {', '.join(FORMATS)}")
+                      help="CDR format, repeatable or comma-separated: "
+                           f"{', '.join(formats_for('live'))} (default: pipe,e_cdr)")
     live.add_argument("--set", action="append", metavar="PATH=VALUE",
                       help="change any scenario path (as vossim run --set)")
     live.add_argument("--media", action="store_true",
@@ -493,7 +530,7 @@ def build_parser() -> argparse.ArgumentParser:
     live.add_argument("--no-agents", action="store_true",
                       help="do not play the scenario's calls; only serve external peers")
     live.set_defaults(handler=cmd_live)
-    return parser
+    return finish(parser)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -503,9 +540,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if getattr(args, "format", None):
-            _formats(args.format)
+            _formats(args.format, args.command)
     except argparse.ArgumentTypeError as exc:
-        parser.error(str(exc))
+        parser._subparsers._group_actions[0].choices[args.command].error(str(exc))
     previous = install_signal_handlers()
     try:
         return args.handler(args, out, err)

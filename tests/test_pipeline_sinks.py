@@ -334,5 +334,5 @@ def test_mariadb_bad_urls_and_options_are_clear_errors(mariadb, tmp_path: Path) 
 
 def test_live_mode_refuses_the_mariadb_format_clearly(tmp_path: Path) -> None:
     done = _vossim("live", str(DEMO), "--port", "0", "-o", str(tmp_path), "--format", "mariadb")
-    assert done.returncode == 2 and "--format mariadb is for vossim run" in done.stderr
+    assert done.returncode == 2 and "vossim live cannot write format 'mariadb'" in done.stderr
     assert not any(tmp_path.iterdir())

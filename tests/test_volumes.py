@@ -106,4 +106,4 @@ def test_volume_options_are_checked(tmp_path: Path, capsys) -> None:
         assert "expected" in err and "Traceback" not in err, bad
         assert not (tmp_path / "bad" / "cdr").exists()
     assert main(["run", scenario, "-o", str(tmp_path / "few"), "--calls", "1000000"]) == 0
-    assert "fewer than --calls 1,000,000" in capsys.readouterr().err
+    assert "fewer than --calls 1,000,000" in capsys.readouterr().out  # before the file list

@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
@@ -56,9 +57,7 @@ def cmd_explain(args: argparse.Namespace, out: Console, err: Console) -> int:
         scenario = load_scenario(args.file)
         if args.call is None:  # a scenario of one call (as vossim reproduce writes) needs none
             if len(scenario.calls) != 1:
-                ids = ", ".join(c.id for c in scenario.calls[:12])
-                raise ExplainError(f"expected --call ID: {args.file} has {len(scenario.calls)} "
-                                   f"calls ({ids or 'none'})")
+                return _list_calls(args, scenario, out)
             args.call = scenario.calls[0].id
         explanation = explain_call(scenario, args.call)
         if args.what_if:
@@ -89,6 +88,46 @@ def cmd_explain(args: argparse.Namespace, out: Console, err: Console) -> int:
         render_terminal(explanation, out, args.time)
     for path in written:
         (err if args.json else out).print(f"wrote {path}", markup=False, highlight=False)
+    return 0
+
+
+def _list_calls(args: argparse.Namespace, scenario: Any, out: Console) -> int:
+    """``explain FILE`` of a scenario of several calls: each call's id, numbers and outcome, to
+    pick one for ``--call``."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from simulator.explain._build import ExplainError, _discard
+    from simulator.transports._simulated import Simulation
+
+    if not scenario.calls:
+        raise ExplainError(f"{args.file} has no scripted calls; its traffic calls are named "
+                           "PROFILE-N (e.g. --call standard-1)")
+    simulation = Simulation(scenario, _discard, keep={c.id for c in scenario.calls})
+    simulation.run()
+    rows = []
+    for call in scenario.calls:
+        cdr = simulation.kept[call.id]
+        direction = {0: "caller", 1: "callee", 2: "server"}.get(cdr.enddirection, "?")
+        rows.append({"call": call.id, "caller": cdr.callere164, "callee": cdr.calleee164,
+                     "endDirection": cdr.enddirection, "endReason": cdr.endreason,
+                     "reason": cdr.end_reason_name, "holdTime": cdr.holdtime,
+                     "outcome": f"ended by the {direction} (endDirection {cdr.enddirection}), "
+                                f"endReason {cdr.endreason} {cdr.end_reason_name}, holdTime "
+                                f"{cdr.holdtime} s"})
+    if args.json:
+        out.file.write(json.dumps({"scenario": scenario.name, "calls": rows}, indent=2) + "\n")
+        return 0
+    if not out.is_terminal:
+        out.width = max(out.width, 150)  # a file or pipe: one line a call
+    table = Table(title=f"{len(rows)} calls in {args.file}; explain one with --call ID",
+                  title_justify="left")
+    for column in ("call", "caller", "callee", "outcome"):
+        table.add_column(column, no_wrap=column != "outcome")
+    for row in rows:
+        table.add_row(*(Text(str(row[column])) for column in ("call", "caller", "callee",
+                                                              "outcome")))
+    out.print(table)
     return 0
 
 
