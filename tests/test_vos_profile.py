@@ -4,6 +4,7 @@ profiles), ``--format vos-csv`` and the settings that go with them."""
 from __future__ import annotations
 
 import csv
+import json
 import re
 from decimal import Decimal
 from pathlib import Path
@@ -218,3 +219,17 @@ def test_no_observed_code_may_mean_two_things(codes, why) -> None:
         scenario(switch={**VOS, "end_reason_codes": codes})
     assert scenario(switch={"end_reason_codes": codes})  # server-code style: other numbers
     assert scenario(switch={**VOS, "end_reason_codes": {"Media Timeout": -15}})
+
+
+def test_explain_reads_the_vos3000_columns() -> None:
+    done = cli("explain", str(ROOT / "scenarios" / "real" / "caller-bye-85s.yaml"), "--call",
+               "long-call", "--json")
+    assert done.returncode == 0, done.stderr
+    explained = json.loads(done.stdout)
+    fields = {f["name"]: f for f in explained["cdr"]}
+    assert fields["flowNo"]["value"] == 1 and "INVITE arrived" in fields["flowNo"]["provenance"]
+    assert "the row id is the write order, 3" in fields["flowNo"]["provenance"]
+    assert fields["sipreasonheader"]["value"] == 'Q.850; cause=16; text="Normal call clearing"'
+    assert explained["recorded"]["text"] == "recorded: written as row id 3 (flowno 1, vos3000 " \
+        "profile)"
+    assert explained["pipe_line"].endswith("|6759|1|1")

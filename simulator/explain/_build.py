@@ -295,7 +295,8 @@ def _recording(scenario: Scenario, cdr: Cdr, ending: dict[str, Any],
         rules = suppressed_by(scenario.switch, verdict, cdr.holdtime)
     gap = cdr.fee if not cdr.recorded else Decimal(0)
     if cdr.recorded:
-        text = f"recorded: written as flowNo {cdr.flowno}"
+        text = f"recorded: written as flowNo {cdr.flowno}" if cdr.vos is None else \
+            f"recorded: written as row id {cdr.flowno} (flowno {cdr.vos.flowno}, vos3000 profile)"
     else:
         because = "; ".join(f"{key} = 0 and {why}" for key, why in rules)
         text = (f"NOT recorded: {because}. It appears only in cdr.jsonl (recorded: false); "
@@ -427,17 +428,35 @@ def _cdr_fields(scenario: Scenario, cdr: Cdr, ex: Explanation, money: _Money) ->
         add("fee", f"{cdr.fee:.{config.SERVER_BILLING_FEE_PRECISTION}f}", "never rated: 0")
     first = next((e for e in entries if e.src == "switch" and e.dst == "caller"
                   and e.message in ("180", "183", "200", "Alerting", "Connect")), None)
+    vos = cdr.vos  # the vos3000 profile's columns (None: the seeds profile)
     add("callerPdd", cdr.callerpdd,
         f"first {first.message} to the caller at {clock(first.time_ms)} - INVITE at "
         f"{clock(invite.time_ms)} = {cdr.callerpdd} ms" if first
-        else "no 180/183/200 was sent to the caller: 0")
-    add("billingMode", cdr.billingmode,
-        "1: rated and billed through the mapping gateway's account" if cdr.billingmode == 1
-        else f"-1: refused before rating (row {row})")
-    add("flowNo", "" if cdr.flowno is None else cdr.flowno,
-        f"recorded CDR number {cdr.flowno} of the run, in stoptime order" if cdr.recorded
-        else "empty: the record was suppressed")
-    add("sipreasonheader", cdr.sipreasonheader,
-        "the protocol cause of the ending in RFC 3326 form (the contract's value; on the wire a "
-        "server BYE names the server's reason instead)")
+        else "no 180/183/200 was sent to the caller: 0" if vos is None
+        else f"no 180/183/200 was sent to the caller: up to the call's final answer, "
+             f"{cdr.callerpdd} ms (vos3000 profile)")
+    if vos is None:
+        billing = ("1: rated and billed through the mapping gateway's account"
+                   if cdr.billingmode == 1 else f"-1: refused before rating (row {row})")
+    else:
+        billing = ("1: billed through the mapping gateway's account, refused calls included "
+                   "(vos3000 profile)" if cdr.billingmode == 1
+                   else "-1: the source address is on no mapping gateway (vos3000 profile)")
+    add("billingMode", cdr.billingmode, billing)
+    if vos is None:
+        add("flowNo", "" if cdr.flowno is None else cdr.flowno,
+            f"recorded CDR number {cdr.flowno} of the run, in stoptime order" if cdr.recorded
+            else "empty: the record was suppressed")
+        add("sipreasonheader", cdr.sipreasonheader,
+            "the protocol cause of the ending in RFC 3326 form (the contract's value; on the "
+            "wire a server BYE names the server's reason instead)")
+    else:
+        add("flowNo", vos.flowno,
+            f"call number {vos.flowno}, taken when its INVITE arrived (vos3000 profile); the row "
+            f"id is the write order, {cdr.flowno}" if cdr.recorded
+            else f"call number {vos.flowno}; the record was suppressed")
+        add("sipreasonheader", cdr.sipreasonheader,
+            "the Reason header the party that ended the call sent, as it wrote it (vos3000 "
+            "profile)" if cdr.sipreasonheader
+            else "empty: the party that ended the call sent no Reason header (vos3000 profile)")
     return out

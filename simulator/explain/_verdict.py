@@ -143,7 +143,8 @@ def _rate_text(f: _Facts) -> tuple[str, Any] | None:
 def _money(f: _Facts) -> str:
     cdr, money = f.cdr, f.money
     if cdr.billingmode != 1 or f.row in _SETUP_ROWS:
-        return "Nothing was billed: the call was refused before rating (billingMode -1)."
+        return ("Nothing was billed: the call was refused before rating "
+                f"(billingMode {cdr.billingmode}).")
     rated = _rate_text(f)
     name = cdr.customeraccount
     kind = f.account.type if f.account else ""
