@@ -137,7 +137,8 @@ CALLEE_REJECTIONS: dict[int, Verdict] = {
     603: DECLINED,
     480: CALLEE_NO_ANSWER, 408: replace(CALLEE_NO_ANSWER, sip_code=408, q850=18),
 }
-_Q850_FOR_OTHER_CODES = {4: 21, 5: 41, 6: 21}
+# A redirect is not followed: it is that gateway's refusal (Q.850 22, number changed).
+_Q850_FOR_OTHER_CODES = {3: 22, 4: 21, 5: 41, 6: 21}
 
 
 def callee_rejection(code: int) -> Verdict:
@@ -173,6 +174,16 @@ REFRESH_FAILED = _v(27, "session refresh unanswered for 32 s", S, R.SESSION_TIME
 MEDIA_TIMEOUT = _v(28, "no media for media_timeout s", S, R.MEDIA_TIMEOUT, 200, 41,
                    detail="no media for `media_timeout` s")
 
+
+# Live mode only (a real peer can do these; a scenario's parties cannot), as variants of rows:
+# the caller never ACKs the 200: the session is lost like an unanswered refresh (row 27)
+ACK_TIMEOUT = replace(REFRESH_FAILED, situation="the caller never ACKed the 200 (timer H, 32 s)")
+# the switch stops (end of --duration, SIGINT, SIGTERM): calls in progress are released by the
+# server like an operator disconnect (row 23), answered ones with BYE on both legs, the others
+# with CANCEL to the gateway and 503 to the caller
+SHUTDOWN_RELEASE = replace(ADMIN_DISCONNECT, situation="switch shut down: call released")
+SHUTDOWN_BEFORE_ANSWER = replace(ADMIN_DISCONNECT, situation="switch shut down before answer",
+                                 sip_code=503, q850=41)
 
 def bye_reason_header(verdict: Verdict) -> str:
     """The Reason header of a BYE the switch sends on its own (endDirection 2), RFC 3326 form.

@@ -90,6 +90,8 @@ class Kind(IntEnum):
     NO_TIMER_CAP = 26       # core: SS_SIP_NO_TIMER_REINVITE_INTERVAL for non-timer callers
     REFRESH_TIMEOUT = 27    # core: a session refresh went unanswered for timer B
     MEDIA_TIMEOUT = 28      # core
+    ACK_TIMEOUT = 29        # transport (live): the caller never ACKed the 200 (row 27)
+    SHUTDOWN = 30           # transport (live): the switch stops with the call in progress
     REFRESH_DUE = 40        # core: time to send a session refresh, arg = leg
     REFRESH_ANSWERED = 41   # transport: the refresh got its 200, arg = leg
 
@@ -110,12 +112,13 @@ _TALK_ENDINGS: dict[Kind, Verdict] = {
     Kind.MAX_DURATION: table.MAX_DURATION,
     Kind.NO_TIMER_CAP: table.NO_TIMER_CAP,
     Kind.MEDIA_TIMEOUT: table.MEDIA_TIMEOUT,
+    Kind.ACK_TIMEOUT: table.ACK_TIMEOUT,
 }
 
 
 # Endings caused by the core's own timers, by the name the trace gives them.
 _TIMER_NAMES = {Kind.MAX_DURATION: "max-duration", Kind.NO_TIMER_CAP: "no-timer cap",
-                Kind.MEDIA_TIMEOUT: "media"}
+                Kind.MEDIA_TIMEOUT: "media", Kind.ACK_TIMEOUT: "ACK (timer H)"}
 
 _BEFORE_ANSWER = frozenset((Kind.GATEWAY_RINGING, Kind.GATEWAY_ANSWER, Kind.GATEWAY_REJECT,
                             Kind.GATEWAY_TIMEOUT, Kind.RING_TIMEOUT, Kind.CALLER_CANCEL))
@@ -551,7 +554,7 @@ class Call:
         if kind is Kind.PULSE or kind in _TALK_ENDINGS:
             return phase is Phase.TALKING
         if kind is Kind.REFRESH_TIMEOUT:
-            leg, number = arg
+            leg, number = arg[0], arg[1]
             return phase is Phase.TALKING and self.refresh_pending.get(leg) == number
         if kind is Kind.GATEWAY_REJECT:
             return self._current(arg[0])
@@ -561,6 +564,8 @@ class Call:
             return self._current(arg)
         if kind is Kind.CALLER_CANCEL:
             return phase is Phase.TRYING or phase is Phase.RINGING
+        if kind is Kind.SHUTDOWN:
+            return phase is not Phase.ENDED
         return True  # a kind this list does not know: wait for the clock
 
     # -- setup ----------------------------------------------------------------------------------
@@ -849,12 +854,26 @@ class Call:
             self._msg(now, "switch", self._leg_name(leg), "ACK")
 
     def _on_refresh_timeout(self, now: float, arg: Any) -> None:
-        leg, number = arg
+        """Timer B of a refresh ran out (arg = (leg, number)), or the refresh got a final
+        failure (live: arg = (leg, number, code)): either way the session is lost (row 27)."""
+        leg, number = arg[0], arg[1]
         if self._talking() and self.refresh_pending.get(leg) == number:
-            if self.trace is not None:
-                self._event(now, ev.TimerFired(timer="refresh timer B", leg=self._leg_name(leg)))
-            self._msg(now, self._leg_name(leg), "switch", "408 (local, timer B)")
+            if len(arg) > 2:
+                self._msg(now, self._leg_name(leg), "switch", f"{arg[2]} (re-INVITE)")
+            else:
+                if self.trace is not None:
+                    self._event(now, ev.TimerFired(timer="refresh timer B",
+                                                   leg=self._leg_name(leg)))
+                self._msg(now, self._leg_name(leg), "switch", "408 (local, timer B)")
             self._end(now, table.REFRESH_FAILED)
+
+    def _on_shutdown(self, now: float, _: Any) -> None:
+        """The switch stops: whatever phase the call is in, the server releases it."""
+        if self.phase is Phase.TALKING:
+            self._end(now, table.SHUTDOWN_RELEASE)
+        elif self.phase in (Phase.TRYING, Phase.RINGING):
+            self._settle_gateway()
+            self._end(now, table.SHUTDOWN_BEFORE_ANSWER)
 
     def _leg_name(self, leg: Leg) -> str:
         return "caller" if leg is Leg.CALLER else self.final_gateway
@@ -1059,7 +1078,8 @@ class Call:
             if verdict is table.CALLER_CANCEL:
                 msg(now, "caller", "switch", "CANCEL")
                 msg(now, "switch", "caller", "200 (CANCEL)")
-            if gateway and verdict in (table.CALLER_CANCEL, table.RING_TIMEOUT):
+            if gateway and verdict in (table.CALLER_CANCEL, table.RING_TIMEOUT,
+                                       table.SHUTDOWN_BEFORE_ANSWER):
                 msg(now, "switch", gateway, "CANCEL")
                 msg(now, gateway, "switch", "200 (CANCEL)")
                 msg(now, gateway, "switch", "487")
@@ -1095,6 +1115,7 @@ Call._HANDLERS = {
     Kind.REFRESH_DUE: Call._on_refresh_due,
     Kind.REFRESH_ANSWERED: Call._on_refresh_answered,
     Kind.REFRESH_TIMEOUT: Call._on_refresh_timeout,
+    Kind.SHUTDOWN: Call._on_shutdown,
     **{kind: (lambda k: lambda call, now, arg: call._on_talk_ending(now, arg, k))(kind)
        for kind in _TALK_ENDINGS},
 }

@@ -18,7 +18,7 @@ from simulator.core._state import Call
 from simulator.run._stats import RunStats
 from simulator.scenario._schema import Scenario
 from simulator.transports.live._addresses import AddressPlan
-from simulator.transports.live._switch import LiveError, LiveOptions, LiveSwitch
+from simulator.transports.live._switch import LiveError, LiveOptions, LiveSwitch, stack_errors
 
 POLL = 0.1  # s: how often the loop looks whether the scenario's calls are all done
 SETTLE_GRACE = 3.0  # s after the last caller agent exited before missing CDRs are reported
@@ -31,6 +31,8 @@ class LiveResult:
     cdrs: list[Cdr] = field(default_factory=list)
     files: list[Path] = field(default_factory=list)
     agent_errors: list[str] = field(default_factory=list)
+    released_at_shutdown: int = 0  # calls the switch released because it stopped
+    stack_errors: int = 0          # exceptions inside the SIP stack (each one a bug)
 
     def by_call(self) -> dict[str, Cdr]:
         return {cdr.call_id: cdr for cdr in self.cdrs}
@@ -163,17 +165,23 @@ def run_live(scenario: Scenario, *, stats: RunStats | None = None, port: int = 5
         live.stop()
 
     previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
+    errors_before = stack_errors.count
     try:
         live.run(duration)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         if interrupted:
-            echo("vossim live: interrupted; writing the CDRs of the calls that ended")
+            echo("vossim live: interrupted; calls in progress released, writing the CDRs")
         if pool is not None:
             result.agent_errors.extend(pool.stop())
         live.shutdown()
-        for summary in (live.media_summary(), live.trust_summary(), live.memory_summary()):
+        result.released_at_shutdown = live.released_at_shutdown
+        result.stack_errors = stack_errors.count - errors_before
+        if result.stack_errors:
+            result.agent_errors.append(f"switch: {stack_errors.summary()}")
+        for summary in (live.shutdown_summary(), live.media_summary(), live.trust_summary(),
+                        live.memory_summary()):
             if summary is not None:
                 echo(f"vossim live: {summary}")
         if capture is not None:

@@ -243,7 +243,7 @@ class CalleeDoes(_Model):
     hangup_after: Seconds | None = None
     ring_after: Seconds | None = None
     busy: Literal[True] | None = None
-    reject: int | None = Field(None, ge=400, le=699)
+    reject: int | None = Field(None, ge=300, le=699)  # a 3xx: the gateway redirects
     after: Seconds | None = None
     no_answer: Literal[True] | None = None
     unreachable: Literal[True] | None = None

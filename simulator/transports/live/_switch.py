@@ -27,11 +27,16 @@ from dataclasses import dataclass
 from functools import partial
 from typing import IO, Any
 
+import sippy.Core.EventDispatcher as _sippy_ed
 import sippy.SipTransactionManager as _sippy_tm
+import sippy.Udp_server as _sippy_udp
 from sippy.CCEvents import (
     CCEventConnect,
     CCEventDisconnect,
     CCEventFail,
+    CCEventInfo,
+    CCEventPreConnect,
+    CCEventRedirect,
     CCEventRing,
     CCEventTry,
     CCEventUpdate,
@@ -53,8 +58,9 @@ from sippy.Udp_server import Udp_server, Udp_server_opts
 from cdr_writer import Cdr
 from simulator.core._cdr import cdr_from_call
 from simulator.core._config import RoutingGatewayConfig
-from simulator.core._decisions import Party, bye_reason_header
+from simulator.core._decisions import TIMER_B, Party, bye_reason_header
 from simulator.core._reasons import sip_phrase
+from simulator.core._record import Cdr as _CoreCdr
 from simulator.core._state import Call, CallAttempt, Kind, Leg, Phase, Switch
 from simulator.scenario._core import core_config
 from simulator.scenario._schema import Scenario
@@ -79,6 +85,11 @@ REALM = "vossim"
 # (pjsua frees it once its DISCONNECTED callback returns); _capacity plans with the same margin
 SLOT_RELEASE = 1.0
 PEER_LINGER = 40.0  # s a leg's peer stays bound after its call ended: BYE retransmissions
+SHUTDOWN_GRACE = 2.0  # s the switch waits for the BYEs and CANCELs of its shutdown to complete
+STACK_ERROR_EVERY = 10.0  # s between two reports of exceptions inside the SIP stack
+# Headers of a mid-call request that are passed on to the other leg with it (identity, DTMF)
+RELAYED_HEADERS = ("p-asserted-identity", "p-preferred-identity", "privacy", "content-type",
+                   "info-package", "reason")
 
 
 class _OneWorker(Udp_server_opts):
@@ -143,19 +154,71 @@ def _lowercase_transport(msg: Any) -> None:
 _receiving: list[tuple[bytes, Any, Any] | None] = [None]  # the datagram being handled
 
 
-def _parse_failed(message: str, *_: Any, **__: Any) -> None:
-    """sippy reports a datagram it cannot parse here (and only prints it): answer 400."""
-    current = _receiving[0]
-    if current is not None and message.startswith("can't parse SIP request"):
-        _receiving[0] = None
-        data, server, address = current
-        response = bad_request_response(data)
-        if response is not None and is_loopback(str(address[0])):
-            server.send_to(response, address)
+class StackErrors:
+    """Exceptions inside the SIP stack (sippy's ``dump_exception``): counted, and reported on
+    stderr at most once every STACK_ERROR_EVERY seconds, so a bug is never silent and a
+    flood that triggers one per datagram cannot fill the console."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.unparseable = 0  # datagrams that are not SIP: bad input, not a bug of the stack
+        self.first = ""
+        self.unreported = 0
+        self.reported_at = -STACK_ERROR_EVERY
+
+    def exception(self, message: str) -> None:
+        import traceback
+
+        self.count += 1
+        detail = traceback.format_exc() if sys.exc_info()[0] is not None else ""
+        if not self.first:
+            last = detail.strip().splitlines()[-1] if detail.strip() else ""
+            self.first = f"{message}: {last}" if last else message
+        now = time.monotonic()
+        if now - self.reported_at < STACK_ERROR_EVERY:
+            self.unreported += 1
+            return
+        more = f" ({self.unreported} more since the last report)" if self.unreported else ""
+        self.reported_at, self.unreported = now, 0
+        print(f"vossim live: exception inside the SIP stack{more}: {message}\n{detail}",
+              file=sys.stderr, end="" if detail.endswith("\n") else "\n")
+
+    def summary(self) -> str | None:
+        if not self.count:
+            return None
+        return (f"{self.count} exceptions inside the SIP stack (calls may have lost their CDR); "
+                f"the first: {self.first}")
 
 
-# sippy prints a traceback for every bad datagram and answers none of them: make it answer.
-_sippy_tm.dump_exception = _parse_failed
+stack_errors = StackErrors()
+
+
+def _dump_exception(message: str, *_: Any, **__: Any) -> None:
+    """sippy reports here every exception it catches: a datagram it cannot parse (answered
+    400 when it is a request), or an exception anywhere else (counted and logged)."""
+    if message.startswith(("can't parse SIP request", "can't parse SIP response")):
+        stack_errors.unparseable += 1
+        current = _receiving[0]
+        if current is not None and message.startswith("can't parse SIP request"):
+            _receiving[0] = None
+            data, server, address = current
+            response = bad_request_response(data)
+            if response is not None and is_loopback(str(address[0])):
+                server.send_to(response, address)
+        return
+    stack_errors.exception(message)
+
+
+def _parse_failed(message: str) -> None:
+    _dump_exception(message)
+
+
+# sippy prints a traceback on stdout for every bad datagram and answers none of them, and
+# prints any other exception the same way: answer the first, count and log the others.
+_sippy_tm.dump_exception = _dump_exception
+_sippy_ed.dump_exception = _dump_exception
+if hasattr(_sippy_udp, "dump_exception"):
+    _sippy_udp.dump_exception = _dump_exception
 
 
 class _ServerTransactions(dict):  # type: ignore[type-arg]
@@ -192,6 +255,7 @@ class _TransactionManager(SipTransactionManager):
         self.redirected = 0    # messages sent to the leg's peer instead of an off-loopback target
         self.dropped = 0       # messages not sent at all: off loopback and no peer known
         self.shed = 0          # new requests answered 503 at MAX_OPEN_TRANSACTIONS
+        self.held: list[tuple[Any, ...]] | None = None  # sends waiting for an ACK to go first
         super().__init__(global_config, req_cb)
         self.tserver = _ServerTransactions()
 
@@ -213,10 +277,15 @@ class _TransactionManager(SipTransactionManager):
         _receiving[0] = (data_in, server, ra.address)
         try:
             super().handleIncoming(data_in, ra, server, rtime)
-        except Exception:
-            # sippy's own 400 path raises (SipParseError.getResponse() lacks its argument),
-            # and a bad byte can fail the decoding: answer 400 when the request can be answered.
-            _parse_failed("can't parse SIP request")
+        except Exception as exc:
+            if _raised_by_vossim(exc):  # a bug of the switch, not a bad datagram: never silent
+                stack_errors.exception(f"handling a datagram from {ra.address[0]}:"
+                                       f"{ra.address[1]}")
+            else:
+                # sippy's own 400 path raises (SipParseError.getResponse() lacks its
+                # argument), sippy parses headers lazily and a bad byte can fail the
+                # decoding: answer 400 when the request can be answered.
+                _parse_failed("can't parse SIP request")
         finally:
             _receiving[0] = None
 
@@ -247,11 +316,34 @@ class _TransactionManager(SipTransactionManager):
         if peer is not None and _address(msg.getSource()) != peer:
             self.refused_from += 1
             return  # a response from someone the request was not sent to: not the peer's
+        if getattr(t, "needack", False) and msg.getSCode()[0] >= 300:
+            # RFC 3261 §17.1.1.3: the ACK of a non-2xx final response goes where the INVITE
+            # went, with its Request-URI; sippy would route it by the response's Contact and
+            # Record-Route (a 302's Contact is somewhere else). The switch does not follow a
+            # redirect either: without its Contact a 3xx is that gateway's failure.
+            msg.delHFs("contact")
+            msg.delHFs("record-route")
         _lowercase_transport(msg)
+        if getattr(t, "needack", False) and 200 <= msg.getSCode()[0] < 300:
+            # A 2xx crossing a CANCEL: sippy's cancelling UA sends its BYE from the response
+            # callback, before the transaction layer sends the ACK; the peer then sees a BYE
+            # for a dialog it does not know yet. Hold what goes out until the ACK is sent.
+            self.held = []
+            try:
+                super().incomingResponse(msg, t, checksum)
+            finally:
+                held, self.held = self.held, None
+                for args in held:
+                    self.transmitData(*args)
+            return
         super().incomingResponse(msg, t, checksum)
 
     def transmitData(self, userv: Any, data: Any, address: Any, cachesum: Any = None,
                      lossemul: int = 0) -> None:
+        if self.held is not None and not data.startswith(b"ACK " if isinstance(data, bytes)
+                                                         else "ACK "):
+            self.held.append((userv, data, address, cachesum, lossemul))
+            return
         if not is_loopback(str(address[0])):
             peer = self.peer_of(_call_id_of(data))
             if peer is None:
@@ -260,6 +352,23 @@ class _TransactionManager(SipTransactionManager):
             self.redirected += 1
             address = peer
         super().transmitData(userv, data, address, cachesum, lossemul)
+
+
+# Our own frames that only pass a datagram on to sippy: an exception under them alone is sippy's
+_PASS_THROUGH = frozenset(("handleIncoming", "incomingRequest", "incomingResponse",
+                           "transmitData", "recvfrom", "handle_read"))
+
+
+def _raised_by_vossim(exc: BaseException) -> bool:
+    """Whether a frame of vossim's own handlers (not the pass-through ones) raised ``exc``."""
+    frame = exc.__traceback__
+    own = os.sep + "simulator" + os.sep
+    while frame is not None:
+        code = frame.tb_frame.f_code
+        if own in code.co_filename and code.co_name not in _PASS_THROUGH:
+            return True
+        frame = frame.tb_next
+    return False
 
 
 _CALL_ID_LINE = re.compile(r"^(?:call-id|i)[ \t]*:[ \t]*(\S+)", re.IGNORECASE | re.MULTILINE)
@@ -367,6 +476,9 @@ class LiveSwitch:
         self.gateway_targets: dict[str, list[tuple[str, int]]] = {
             name: [plan.local(gw.ip)] for name, gw in scenario.routing_gateways.items()}
         self.legs_open: dict[tuple[str, int], int] = {}  # gateway target -> legs it holds
+        self.stopping = False
+        self.stop_started = 0.0
+        self.released_at_shutdown = 0
         self.relay = MediaRelay() if self.media else None
         SipConf.my_address = options.host
         SipConf.my_port = options.port
@@ -488,6 +600,8 @@ class LiveSwitch:
                                 caller_call_id=bridge.legs[0])
         else:
             cdr = cdr_from_call(call, self.flowno, self.scenario.seed)  # no flowno if suppressed
+        if bridge is not None:
+            cdr = bridge.wire_cdr(cdr)
         self.calls_ended += 1
         self.on_cdr(cdr)
         if self.trace is not None:
@@ -503,7 +617,40 @@ class LiveSwitch:
         ED2.loop()
 
     def stop(self) -> None:
-        ED2.breakLoop()
+        """Stop serving: every call in progress is released by the server (BYE on both legs,
+        or CANCEL and 503 before answer) and recorded, then the loop ends once their
+        transactions are done, SHUTDOWN_GRACE seconds at most. A second stop ends it now."""
+        if self.stopping:
+            ED2.breakLoop()
+            return
+        self.stopping = True
+        self.stop_started = time.monotonic()
+        now = self.now()
+        for bridge in list(self.bridges.values()):
+            call = bridge.call
+            if call is None or call.phase is Phase.ENDED:
+                continue
+            self.released_at_shutdown += 1
+            try:
+                call.deliver(max(now, call.now), Kind.SHUTDOWN)
+            except Exception:  # one call's failure must not keep the others from their CDR
+                stack_errors.exception(f"releasing call {call.attempt.call_id} at shutdown")
+        self._wait_for_releases()
+
+    def _wait_for_releases(self) -> None:
+        open_ = [t for t in self.tm.tclient.values()
+                 if t.state not in (_sippy_tm.TERMINATED, _sippy_tm.UACK)]
+        if not open_ or time.monotonic() - self.stop_started >= SHUTDOWN_GRACE:
+            ED2.breakLoop()
+            return
+        Timeout(self._wait_for_releases, 0.05)
+
+    def shutdown_summary(self) -> str | None:
+        if not self.released_at_shutdown:
+            return None
+        return (f"{self.released_at_shutdown} calls in progress at shutdown released by the "
+                "switch (BYE on both legs, or CANCEL and 503 before answer) and recorded as "
+                "server releases (Server Forced Release)")
 
     def shutdown(self) -> None:
         self.collector.cancel()
@@ -539,6 +686,71 @@ class LiveSwitch:
                 f"{relay.packets} packets relayed")
 
 
+class _LegUA(UA):
+    """sippy's UA, plus what a B2BUA needs of it: the last request it received (its headers go
+    on with the relayed request), and in-dialog UPDATE and INFO handed to ``relay_request``
+    (answered by the other leg's answer) instead of being answered here."""
+
+    last_request: Any = None
+    relay_request: Callable[[Any, Any, UA], bool] | None = None
+
+    def recvRequest(self, req: Any, sip_t: Any) -> Any:
+        self.last_request = req
+        method = req.getMethod()
+        if method in ("UPDATE", "INFO") and self.relay_request is not None \
+                and self.isConnected():
+            cseq = req.getHFBody("cseq").getCSeqNum()
+            if self.rCSeq is not None and self.rCSeq >= cseq:
+                return (req.genResponse(500, "Server Internal Error"), None, None)
+            self.rCSeq = cseq
+            if self.relay_request(req, sip_t, self):
+                # keep the transaction until the other leg answers (see Bridge.relay_request)
+                sip_t.teE = Timeout(_no_op, TIMER_B)
+                return None
+        return super().recvRequest(req, sip_t)
+
+
+def _no_op() -> None:
+    return None
+
+
+def _relayed_headers(req: Any) -> tuple[Any, ...]:
+    """Copies of the headers of ``req`` that go on with it to the other leg."""
+    if req is None:
+        return ()
+    out = []
+    for name in RELAYED_HEADERS:
+        try:
+            out.extend(SipHeader(name=name, bodys=str(body)) for body in req.getHFBodys(name))
+        except Exception:  # a header sippy cannot read is not passed on
+            continue
+    return tuple(out)
+
+
+class _WireCdr(_CoreCdr):
+    """A live CDR: the Call-IDs are those that went over the wire, not seed-derived ones."""
+
+    __slots__ = ("wire_call_ids",)
+
+    def leg_call_id(self, leg: str, host: str) -> str:
+        wire = self.wire_call_ids.get(leg)
+        return wire if wire else super().leg_call_id(leg, host)
+
+
+def wire_cdr(cdr: Cdr, caller_call_id: str, callee_call_id: str) -> Cdr:
+    out = object.__new__(_WireCdr)
+    for name in _CoreCdr.__slots__:
+        setattr(out, name, getattr(cdr, name))
+    out.wire_call_ids = {"caller": caller_call_id, "callee": callee_call_id}
+    return out
+
+
+def reason_text(code: int, phrase: str) -> str:
+    """``sipreasonheader`` for a final response with the peer's own phrase (RFC 3326 form)."""
+    clean = "".join(ch if ch.isprintable() and ch not in '"\\' else " " for ch in phrase)
+    return f'SIP;cause={code};text="{clean.strip() or sip_phrase(code)}"'
+
+
 class Bridge:
     """One call: the caller's UA (UAS side), the gateway's UA (UAC side) and the core ``Call``."""
 
@@ -550,7 +762,8 @@ class Bridge:
         self.token = object()
         live.tm.bind_peer(self.legs[0], self.source, self.token)
         self.tag = str(req.getHFBody(CALL_TAG_HEADER)) if req.countHFs(CALL_TAG_HEADER) else ""
-        self.caller_ua = UA(live.global_config, event_cb=self._from_caller)
+        self.caller_ua = _LegUA(live.global_config, event_cb=self._from_caller)
+        self.caller_ua.relay_request = self.relay_request
         self.callee_ua: UA | None = None
         self.callee_target: tuple[str, int] | None = None  # the gateway agent of the leg
         self.call: Call | None = None
@@ -562,6 +775,10 @@ class Bridge:
         self.anchor: Anchor | None = live.relay.open() if live.relay is not None else None
         self.media_timer: Any = None
         self.reasons = ["", ""]  # the Reason header the caller, the callee last sent, verbatim
+        self.acked = False       # the caller's ACK for the 200 came
+        self.ack_timer: Any = None
+        self.reject_phrase = ""  # the gateway's own phrase of its final response
+        self.reject_code = 0
 
     # -- the caller's side ----------------------------------------------------------------------
     def _from_caller(self, event: Any, ua: UA) -> None:
@@ -571,13 +788,98 @@ class Bridge:
         call = self.call
         if call is None or call.phase is Phase.ENDED:
             return
-        if isinstance(event, CCEventUpdate):  # the caller refreshes the session: accept it
-            ua.recvEvent(CCEventConnect((200, "OK", ua.lSDP)))
+        callee = self.callee_ua
+        if isinstance(event, CCEventConnect):
+            code, _, body = event.getData()
+            if code == "ACK":
+                self._caller_acked(body)
+            elif callee is not None and not callee.isDead():
+                # the caller's answer to a re-INVITE the gateway sent: back to the gateway
+                self._relay(callee, CCEventConnect((code, event.getData()[1],
+                                                    self._to_callee(body))), ua)
+            return
+        if isinstance(event, CCEventUpdate):  # a re-INVITE: on to the gateway, as it came
+            if callee is not None and callee.isConnected():
+                self._relay(callee, CCEventUpdate(self._to_callee(event.getData())), ua)
+            else:
+                ua.recvEvent(CCEventFail((491, sip_phrase(491))))
+            return
+        if isinstance(event, CCEventInfo):  # INFO sippy answered itself: pass it on
+            if callee is not None and callee.isConnected():
+                self._relay(callee, CCEventInfo(event.getData()), ua)
+            return
+        if isinstance(event, CCEventFail) and call.phase is Phase.TALKING:
+            # the caller refused a re-INVITE of the gateway: the refusal goes back
+            if callee is not None and not callee.isDead():
+                self._relay(callee, CCEventFail(event.getData()[:2]), ua)
             return
         if isinstance(event, CCEventDisconnect | CCEventFail):
+            if call.phase is Phase.TALKING and not self.acked and event.origin is None:
+                # sippy's timer H: the 200 went unacknowledged for 32 s (not a caller BYE)
+                self._deliver(event, Kind.ACK_TIMEOUT)
+                return
             kind = Kind.CALLER_BYE if call.phase is Phase.TALKING else Kind.CALLER_CANCEL
             self.reasons[0] = _reason_text(event)
             self._deliver(event, kind)
+
+    def _caller_acked(self, body: Any) -> None:
+        self.acked = True
+        if self.ack_timer is not None:
+            self.ack_timer.cancel()
+            self.ack_timer = None
+        callee = self.callee_ua
+        if callee is not None and callee.pending_tr is not None:
+            # late offer: the caller's answer travels in its ACK, on to the gateway's ACK
+            callee.recvEvent(CCEventConnect((200, "OK", self._to_callee(body))))
+
+    def _to_callee(self, body: Any) -> Any:
+        """An SDP of the caller as the gateway must see it (anchored at the switch)."""
+        if body is None or self.anchor is None:
+            return body
+        body, self.anchor.caller_rtp = anchor_sdp(body, self.anchor.callee_port)
+        return body
+
+    def _to_caller(self, body: Any) -> Any:
+        """An SDP of the gateway as the caller must see it (anchored at the switch)."""
+        if body is None or self.anchor is None:
+            return body
+        body, self.anchor.callee_rtp = anchor_sdp(body, self.anchor.caller_port)
+        return body
+
+    def _relay(self, to: UA, event: Any, source: UA) -> None:
+        """Pass a mid-call event on to the other leg with the headers of the request."""
+        event.extra_headers = _relayed_headers(source.last_request) \
+            if isinstance(event, CCEventUpdate | CCEventInfo) else ()
+        to.recvEvent(event)
+
+    def relay_request(self, req: Any, sip_t: Any, source: UA) -> bool:
+        """An UPDATE or INFO from one leg: sent on the other; its answer comes back to ``req``.
+        False: no other leg to send it to (sippy answers it itself)."""
+        other = self.callee_ua if source is self.caller_ua else self.caller_ua
+        if other is None or not other.isConnected() or self.call is None \
+                or self.call.phase is not Phase.TALKING:
+            return False
+        body = req.getBody()
+        body = (self._to_callee(body) if other is self.callee_ua else self._to_caller(body)) \
+            if req.getMethod() == "UPDATE" else body
+        out = other.genRequest(req.getMethod(), body, extra_headers=_relayed_headers(req))
+        tm = self.live.tm
+
+        def answered(resp: Any, *_: Any) -> None:
+            code, phrase = resp.getSCode()
+            if code < 200:
+                return
+            if sip_t.teE is not None:
+                sip_t.teE.cancel()
+                sip_t.teE = None
+            if sip_t.state not in (_sippy_tm.TRYING, _sippy_tm.RINGING):
+                return
+            answer = req.genResponse(code, phrase, resp.getBody())
+            for header in _relayed_headers(resp):
+                answer.appendHeader(header)
+            tm.sendResponse(answer, sip_t)
+        other.newTransaction(out, resp_cb=answered)
+        return True
 
     def _setup(self, event: Any) -> None:
         live = self.live
@@ -607,6 +909,12 @@ class Bridge:
         live.calls_started += 1
         self.call = call
         live.bridges[call.index] = self
+        if live.stopping:  # the switch is shutting down: released at once (server release)
+            call.start()
+            if call.phase is not Phase.ENDED:
+                call.deliver(call.invite_at, Kind.SHUTDOWN)
+                live.released_at_shutdown += 1
+            return
         call.start()
         self._rearm()
 
@@ -628,9 +936,11 @@ class Bridge:
             live.leg_over(self.callee_target)
         host, port = self.callee_target = live.take_target(self.call.gateway.name)
         headers = (SipHeader(name=CALL_TAG_HEADER, bodys=self.tag),) if self.tag else None
-        ua = UA(live.global_config, event_cb=partial(self._from_callee, attempt),
-                nh_address=(host, port), extra_headers=headers)
+        ua = _LegUA(live.global_config, event_cb=partial(self._from_callee, attempt),
+                    nh_address=(host, port), extra_headers=headers)
+        ua.relay_request = self.relay_request
         self.callee_ua = ua
+        self.reject_phrase, self.reject_code = "", 0
         attempt_data = self.call.attempt
         offer = self.offer.getCopy() if self.offer is not None else None
         call_id = SipCallId()
@@ -645,46 +955,84 @@ class Bridge:
     def _from_callee(self, attempt: int, event: Any, ua: UA) -> None:
         call = self.call
         stale = ua is not self.callee_ua or call is None or call.phase is Phase.ENDED
-        if isinstance(event, CCEventUpdate):
-            ua.recvEvent(CCEventConnect((200, "OK", ua.lSDP)))
-            return
         if stale:
-            if isinstance(event, CCEventConnect):
-                ua.recvEvent(CCEventDisconnect())  # an answer nobody waits for any more
+            if isinstance(event, CCEventConnect | CCEventPreConnect) and not ua.isDead():
+                # an answer nobody waits for any more (it crossed a CANCEL): ACK, then BYE
+                if ua.pending_tr is not None:
+                    ua.recvEvent(CCEventConnect((200, "OK", ua.lSDP)))
+                ua.recvEvent(CCEventDisconnect())
+            return
+        caller = self.caller_ua
+        if call.phase is Phase.TALKING:
+            self._from_callee_talking(event, ua)
             return
         if isinstance(event, CCEventRing):
-            had_pdd = call.caller_pdd_at is not None
+            code, phrase, body = event.getData()
+            if code <= 100:
+                return  # 100 Trying: the gateway has the INVITE; nobody rings yet
             self._deliver(event, Kind.GATEWAY_RINGING, attempt)
-            if not had_pdd and call.caller_pdd_at is not None and call.phase is not Phase.ENDED:
-                self.caller_ua.recvEvent(CCEventRing((180, "Ringing", None)))
-        elif isinstance(event, CCEventConnect):
-            if call.phase is Phase.TALKING:
-                return
-            self.answer_body = event.getData()[2]
-            if self.anchor is not None:
-                self.answer_body, self.anchor.callee_rtp = anchor_sdp(
-                    self.answer_body, self.anchor.caller_port)
+            if call.phase is not Phase.ENDED and not caller.isDead():
+                # the gateway's own 18x (a 183 with its early media) reaches the caller
+                caller.recvEvent(CCEventRing((code, phrase, self._to_caller(body))))
+        elif isinstance(event, CCEventConnect | CCEventPreConnect):
+            self.answer_body = self._to_caller(event.getData()[2])
             self._deliver(event, Kind.GATEWAY_ANSWER, attempt)
             if call.phase is not Phase.TALKING and ua.isConnected():
+                if ua.pending_tr is not None:
+                    ua.recvEvent(CCEventConnect((200, "OK", ua.lSDP)))
                 ua.recvEvent(CCEventDisconnect())
-        elif isinstance(event, CCEventFail):
-            code = int(event.getData()[0])
-            if code == 408 and call.phase is Phase.TRYING:
+        elif isinstance(event, CCEventFail | CCEventRedirect):
+            code, phrase = int(event.getData()[0]), str(event.getData()[1] or "")
+            if code == 408 and call.phase is Phase.TRYING and event.origin is None:
                 return  # sippy's own timer B (local 408): the core's timer B decides (row 18)
             if call.phase in (Phase.TRYING, Phase.RINGING):
                 self.reasons[1] = _reason_text(event)
+                self.reject_code, self.reject_phrase = code, phrase
                 self._deliver(event, Kind.GATEWAY_REJECT, (attempt, code))
-        elif isinstance(event, CCEventDisconnect) and call.phase is Phase.TALKING:
+
+    def _from_callee_talking(self, event: Any, ua: UA) -> None:
+        """Mid-call events of the gateway's leg: relayed to the caller, or its BYE."""
+        caller = self.caller_ua
+        if isinstance(event, CCEventDisconnect):
             self.reasons[1] = _reason_text(event)
             self._deliver(event, Kind.CALLEE_BYE)
+        elif isinstance(event, CCEventUpdate):
+            if caller.isConnected():
+                self._relay(caller, CCEventUpdate(self._to_caller(event.getData())), ua)
+            else:
+                ua.recvEvent(CCEventFail((491, sip_phrase(491))))
+        elif isinstance(event, CCEventInfo):
+            if caller.isConnected():
+                self._relay(caller, CCEventInfo(event.getData()), ua)
+        elif isinstance(event, CCEventConnect):
+            # the gateway's answer to a re-INVITE the caller sent: back to the caller
+            code, phrase, body = event.getData()
+            if not caller.isDead():
+                caller.recvEvent(CCEventConnect((code, phrase, self._to_caller(body))))
+        elif isinstance(event, CCEventFail | CCEventRedirect):
+            code, phrase = event.getData()[:2]
+            if not caller.isDead():
+                caller.recvEvent(CCEventFail((code, phrase)))
 
     # -- what the core asks for -----------------------------------------------------------------
     def answered(self) -> None:
-        answer = CCEventConnect((200, "OK", self.answer_body))
+        # Always with an ACK wait: the caller's ACK carries its answer after a late offer,
+        # and an ACK that never comes is the switch's session timeout, not the caller's BYE.
+        answer = CCEventPreConnect((200, "OK", self.answer_body))
         if self.call.session_timer:
             answer.extra_headers = self._timer_headers("uas")  # the switch refreshes the caller
         self.caller_ua.recvEvent(answer)
+        self.ack_timer = Timeout(self._ack_timeout, TIMER_B / self.live.speed)
         self._watch_media()
+
+    def _ack_timeout(self) -> None:
+        """Timer H at the scenario's speed: the caller never ACKed the 200."""
+        self.ack_timer = None
+        call = self.call
+        if self.acked or call is None or call.phase is not Phase.TALKING:
+            return
+        call.deliver(max(call.answer_at + TIMER_B, call.now), Kind.ACK_TIMEOUT)
+        self._rearm()
 
     # -- the media timer ------------------------------------------------------------------------
     def _watch_media(self) -> None:
@@ -756,9 +1104,25 @@ class Bridge:
     def _refresh_response(self, leg: Leg, resp: Any, *_: Any) -> None:
         code = resp.getSCode()[0]
         call = self.call
-        if 200 <= code < 300 and call is not None and call.phase is Phase.TALKING:
+        if code < 200 or call is None or call.phase is not Phase.TALKING:
+            return
+        if code < 300:
             self._deliver(resp, Kind.REFRESH_ANSWERED, leg)
-        # anything else: the core's REFRESH_TIMEOUT (timer B) ends the call (row 27)
+        elif code != 408 or getattr(resp, "source", None) is not None:
+            # RFC 4028 §10 / RFC 3261 §12.2.1.2: a refresh refused (481, 408 ...) ends the
+            # session now, on the session-refresh row; sippy's local 408 (no reply at all) is
+            # left to the core's own timer B, at the scenario's speed
+            number = call.refresh_pending.get(leg)
+            if number is not None:
+                # after this callback sippy ACKs the failure: the BYE goes out after that ACK
+                at = self.live.at(getattr(resp, "rtime", None))
+                Timeout(partial(self._refresh_failed, at, (leg, number, code)), 0)
+
+    def _refresh_failed(self, at: float, arg: tuple[Leg, int, int]) -> None:
+        call = self.call
+        if call is not None and call.phase is Phase.TALKING:
+            call.deliver(max(at, call.now), Kind.REFRESH_TIMEOUT, arg)
+            self._rearm()
 
     def released(self) -> None:
         """Tell both sides how the call ended, as the core decided."""
@@ -767,6 +1131,9 @@ class Bridge:
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
+        if self.ack_timer is not None:
+            self.ack_timer.cancel()
+            self.ack_timer = None
         self.close_media()
         self.forget_peers()
         if self.callee_target is not None:
@@ -775,7 +1142,7 @@ class Bridge:
         for transaction in self.refreshes:
             _quiet(transaction)
         self.refreshes.clear()
-        reason = SipHeader(name="reason", bodys=call.sip_reason_header)
+        reason = SipHeader(name="reason", bodys=self.sip_reason_header())
         # A BYE the switch sends on its own names the server's reason (Q.850 cause + text).
         bye_reason = SipHeader(name="reason", bodys=bye_reason_header(verdict)) \
             if verdict.end_direction == Party.SERVER else reason
@@ -786,12 +1153,14 @@ class Bridge:
                     caller.recvEvent(_with_headers(CCEventDisconnect(), bye_reason))
             elif verdict.end_direction != Party.CALLER:
                 code = verdict.sip_code
-                caller.recvEvent(_with_headers(CCEventFail((code, sip_phrase(code))), reason))
+                phrase = self.reject_phrase if code == self.reject_code and self.reject_phrase \
+                    and verdict.end_direction == Party.CALLEE else sip_phrase(code)
+                caller.recvEvent(_with_headers(CCEventFail((code, phrase)), reason))
         if callee is not None and not callee.isDead():
             if callee.isConnected():
                 if verdict.end_direction != Party.CALLEE:
                     callee.recvEvent(_with_headers(CCEventDisconnect(), bye_reason))
-            elif call.answer_at is None:
+            elif call.answer_at is None and not callee.isConnected():
                 callee.recvEvent(_with_headers(CCEventDisconnect(), reason))  # -> CANCEL
         # sippy keeps each UA 32 s after its dialog ended (godead_timeout) to absorb
         # retransmissions: let it hold nothing of this call meanwhile (measured: ~20 KB per
@@ -799,6 +1168,24 @@ class Bridge:
         caller.event_cb = _after_release
         if callee is not None:
             callee.event_cb = _after_release
+
+    def sip_reason_header(self) -> str:
+        """The call's ``sipreasonheader``: the core's, with the gateway's own phrase when the
+        gateway's final response ended the call (its code is the one passed on)."""
+        call = self.call
+        verdict = call.verdict
+        if self.reject_phrase and verdict.end_direction == Party.CALLEE \
+                and verdict.sip_code == self.reject_code and call.caller_protocol == "sip" \
+                and self.reject_phrase != sip_phrase(self.reject_code):
+            return reason_text(self.reject_code, self.reject_phrase)
+        return call.sip_reason_header
+
+    def wire_cdr(self, cdr: Cdr) -> Cdr:
+        """``cdr`` with this call's wire Call-IDs and the gateway's own reason phrase."""
+        out = wire_cdr(cdr, self.legs[0], self.legs[-1] if len(self.legs) > 1 else "")
+        if not self.live.switch.vos3000:  # the vos3000 profile writes the Reason as it came
+            out.sipreasonheader = self.sip_reason_header()
+        return out
 
     # -- driving the core -----------------------------------------------------------------------
     def _deliver(self, message: Any, kind: Kind, arg: Any = None) -> None:
