@@ -259,3 +259,13 @@ def test_sigterm_releases_ringing_and_answered_calls(kit):
     assert caller.wait(timeout=10) == 0  # it got the switch's BYE
     (cdr,) = [json.loads(x) for x in (out / "cdr.jsonl").read_text().splitlines()]
     assert (cdr["enddirection"], cdr["endreason"]) == (2, 13)
+
+
+def test_unparseable_400_is_discarded_and_timer_b_decides(kit):
+    # x10: the core's timer B (32 s) runs out after 3.2 s; no other gateway: row 18, (2, 21).
+    switch = kit.switch(switch_yaml(kit), 5, "--speed", "10")
+    kit.uas("-sf", str(kit.xml("uas_400_no_from.xml")), "-m", "1")
+    ok(kit.uac("-sf", str(kit.xml("uac_refused.xml", code=503)), "-s", CALLEE))
+    cdr = only(switch.finish())
+    assert (cdr["enddirection"], cdr["endreason"]) == (2, 21)
+    same(cdr, simulated(kit, "callee_does: {unreachable: true}"))
