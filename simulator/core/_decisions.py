@@ -182,6 +182,9 @@ ACK_TIMEOUT = replace(REFRESH_FAILED, situation="the caller never ACKed the 200 
 # server like an operator disconnect (row 23), answered ones with BYE on both legs, the others
 # with CANCEL to the gateway and 503 to the caller
 SHUTDOWN_RELEASE = replace(ADMIN_DISCONNECT, situation="switch shut down: call released")
+# the switch is overloaded (too many INVITE transactions open): the INVITE is refused before
+# any check with 503 and Retry-After, recorded like the concurrency refusal (row 7)
+OVERLOADED = replace(SETUP_CHECKS[6][0], situation="switch overloaded: refused before the checks")
 SHUTDOWN_BEFORE_ANSWER = replace(ADMIN_DISCONNECT, situation="switch shut down before answer",
                                  sip_code=503, q850=41)
 

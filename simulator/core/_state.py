@@ -602,6 +602,18 @@ class Call:
             self._msg(now, "switch", "caller", "100")
         self._try_next_gateway(now)
 
+    def refuse_overloaded(self) -> None:
+        """Live: the switch is overloaded and refuses the INVITE before any check; the record
+        names the mapping gateway and account of the source, as a setup refusal does."""
+        facts = Setup(self.switch, self.attempt)
+        self.gateway_name = facts.gateway_name
+        self.account = facts.account
+        if facts.gateway is not None:
+            self.caller_protocol = facts.gateway.protocol
+        if self.trace is not None:
+            self._msg(self.invite_at, "caller", "switch", "INVITE")
+        self._end(self.invite_at, table.OVERLOADED)
+
     # -- before answer --------------------------------------------------------------------------
     def _try_next_gateway(self, now: float) -> None:
         candidates = self.candidates

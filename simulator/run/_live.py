@@ -18,7 +18,13 @@ from simulator.core._state import Call
 from simulator.run._stats import RunStats
 from simulator.scenario._schema import Scenario
 from simulator.transports.live._addresses import AddressPlan
-from simulator.transports.live._switch import LiveError, LiveOptions, LiveSwitch, stack_errors
+from simulator.transports.live._switch import (
+    LiveError,
+    LiveOptions,
+    LiveSwitch,
+    console,
+    stack_errors,
+)
 
 POLL = 0.1  # s: how often the loop looks whether the scenario's calls are all done
 SETTLE_GRACE = 3.0  # s after the last caller agent exited before missing CDRs are reported
@@ -181,7 +187,7 @@ def run_live(scenario: Scenario, *, stats: RunStats | None = None, port: int = 5
         if result.stack_errors:
             result.agent_errors.append(f"switch: {stack_errors.summary()}")
         for summary in (live.shutdown_summary(), live.media_summary(), live.trust_summary(),
-                        live.memory_summary()):
+                        live.memory_summary(), console.summary()):
             if summary is not None:
                 echo(f"vossim live: {summary}")
         if capture is not None:

@@ -29,6 +29,8 @@ from typing import IO, Any
 
 import sippy.Core.EventDispatcher as _sippy_ed
 import sippy.SipTransactionManager as _sippy_tm
+import sippy.UacStateTrying as _sippy_uac_trying
+import sippy.UaStateConnected as _sippy_connected
 import sippy.Udp_server as _sippy_udp
 from sippy.CCEvents import (
     CCEventConnect,
@@ -78,6 +80,7 @@ MAX_BACKLOG = 4096                 # datagrams read from the socket but not yet 
 # some 13,000 are open, all in dialogs and never refused.
 MAX_OPEN_INVITES = 10_000
 MAX_OPEN_TRANSACTIONS = 50_000
+RETRY_AFTER = 30                   # s: what a 503 of an overloaded switch asks callers to wait
 MAX_RETRANSMIT_CACHE = 50_000      # sippy's cache of answers to retransmissions, rotated early
 FULL_COLLECTION_EVERY = 10.0       # s between two full garbage collections (see _collect)
 REALM = "vossim"
@@ -193,6 +196,36 @@ class StackErrors:
 stack_errors = StackErrors()
 
 
+class Console:
+    """What sippy prints on the console (stuck transactions, odd responses): at most one line
+    every STACK_ERROR_EVERY seconds, with the count of those held back; all are counted."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.unshown = 0
+        self.shown_at = -STACK_ERROR_EVERY
+
+    def print(self, *args: Any, **kwargs: Any) -> None:
+        self.count += 1
+        now = time.monotonic()
+        if now - self.shown_at < STACK_ERROR_EVERY:
+            self.unshown += 1
+            return
+        more = f" ({self.unshown} more lines held back)" if self.unshown else ""
+        self.shown_at, self.unshown = now, 0
+        text = " ".join(str(a) for a in args).strip().replace("\n", " ")[:300]
+        print(f"vossim live: sippy says{more}: {text}", file=sys.stderr)
+
+    def summary(self) -> str | None:
+        if not self.count:
+            return None
+        return f"sippy wrote {self.count} console lines (at most one shown every " \
+               f"{STACK_ERROR_EVERY:g} s)"
+
+
+console = Console()
+
+
 def _dump_exception(message: str, *_: Any, **__: Any) -> None:
     """sippy reports here every exception it catches: a datagram it cannot parse (answered
     400 when it is a request), or an exception anywhere else (counted and logged)."""
@@ -219,6 +252,9 @@ _sippy_tm.dump_exception = _dump_exception
 _sippy_ed.dump_exception = _dump_exception
 if hasattr(_sippy_udp, "dump_exception"):
     _sippy_udp.dump_exception = _dump_exception
+# and its console lines (one per stuck transaction in a flood) go through Console
+for _module in (_sippy_tm, _sippy_ed, _sippy_udp, _sippy_uac_trying, _sippy_connected):
+    _module.print = console.print  # type: ignore[attr-defined]
 
 
 class _ServerTransactions(dict):  # type: ignore[type-arg]
@@ -256,6 +292,7 @@ class _TransactionManager(SipTransactionManager):
         self.dropped = 0       # messages not sent at all: off loopback and no peer known
         self.shed = 0          # new requests answered 503 at MAX_OPEN_TRANSACTIONS
         self.held: list[tuple[Any, ...]] | None = None  # sends waiting for an ACK to go first
+        self.on_shed: Callable[[Any], None] | None = None  # records an INVITE refused 503
         super().__init__(global_config, req_cb)
         self.tserver = _ServerTransactions()
 
@@ -298,8 +335,10 @@ class _TransactionManager(SipTransactionManager):
                 and msg.getTId(wBRN=True) not in self.tserver:
             self.shed += 1  # overloaded: a new call or request, refused without any state
             resp = msg.genResponse(503, "Service Unavailable")
-            resp.appendHeader(SipHeader(name="retry-after", bodys="30"))
+            resp.appendHeader(SipHeader(name="retry-after", bodys=str(RETRY_AFTER)))
             self.transmitMsg(server, resp, resp.getHFBody("via").getTAddr(), checksum)
+            if method == "INVITE" and self.on_shed is not None:
+                self.on_shed(msg)  # as VOS3000 does, a refused attempt has its CDR
             return
         if peer is not None and _address(msg.getSource()) != peer:
             self.refused_from += 1
@@ -493,6 +532,7 @@ class LiveSwitch:
             raise LiveError(f"cannot listen on {options.host}:{options.port}: "
                             f"{exc.strerror or exc}") from None
         self.global_config["_sip_tm"] = self.tm
+        self.tm.on_shed = self.shed_invite
         # --port 0: the kernel chose; Via and Contact must carry the port actually bound
         self.port = int(self.tm.l4r.getServer(None, is_local=True).uopts.laddress[1])
         SipConf.my_port = self.port
@@ -550,6 +590,22 @@ class LiveSwitch:
         if method in ("BYE", "CANCEL", "UPDATE", "INFO", "PRACK"):
             return (req.genResponse(481, "Call/Transaction Does Not Exist"), None, None)
         return (req.genResponse(501, "Not Implemented"), None, None)
+
+    def shed_invite(self, req: Any) -> None:
+        """An INVITE refused 503 because the switch is overloaded: recorded all the same."""
+        try:
+            call_id = str(req.getHFBody("call-id"))
+            caller = req.getHFBody("from").getUrl().username or ""
+            callee = req.getRURI().username or ""
+        except Exception:  # a header sippy cannot read: the record says what is known
+            call_id, caller, callee = "", "", ""
+        host, port = req.getSource()
+        attempt = CallAttempt(call_id, self.at(getattr(req, "rtime", None)),
+                              self.sources.scenario_address(host, int(port)),
+                              caller, callee)
+        call = self.switch.new_call(attempt, self.calls_started)
+        self.calls_started += 1
+        call.refuse_overloaded()
 
     # -- where a gateway's legs go ---------------------------------------------------------------
     def set_gateways(self, targets: dict[str, list[tuple[str, int]]]) -> None:
