@@ -124,4 +124,4 @@ def test_serves_until_interrupted_then_writes_cdrs(kit):
     assert proc.returncode == 0, output
     lines = [line for p in (out / "cdr").glob("*.txt") for line in p.read_text().splitlines()]
     assert len(lines) == 3, output
-    assert all(line.split("|")[6] == "0" for line in lines)  # endDirection: caller
+    assert all(line.split("|")[6] == "0" for line in lines), lines  # endDirection: caller

@@ -17,11 +17,13 @@ import os
 os.environ.setdefault("SIPLOG_BEND", "none")  # sippy logs every message to stderr otherwise
 
 import gc
+import hashlib
 import re
 import socket
 import sys
 import threading
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -80,6 +82,9 @@ MAX_BACKLOG = 4096                 # datagrams read from the socket but not yet 
 # some 13,000 are open, all in dialogs and never refused.
 MAX_OPEN_INVITES = 10_000
 MAX_OPEN_TRANSACTIONS = 50_000
+# New INVITEs are refused at once, from the raw datagram, while this many datagrams wait for the
+# loop: it is that far behind, and every INVITE it takes on now only makes it later
+SHED_BACKLOG = 1024
 RETRY_AFTER = 30                   # s: what a 503 of an overloaded switch asks callers to wait
 MAX_RETRANSMIT_CACHE = 50_000      # sippy's cache of answers to retransmissions, rotated early
 FULL_COLLECTION_EVERY = 10.0       # s between two full garbage collections (see _collect)
@@ -292,7 +297,8 @@ class _TransactionManager(SipTransactionManager):
         self.dropped = 0       # messages not sent at all: off loopback and no peer known
         self.shed = 0          # new requests answered 503 at MAX_OPEN_TRANSACTIONS
         self.held: list[tuple[Any, ...]] | None = None  # sends waiting for an ACK to go first
-        self.on_shed: Callable[[Any], None] | None = None  # records an INVITE refused 503
+        # records an INVITE refused 503: (Call-ID, caller, callee, source, receive time)
+        self.on_shed: Callable[[str, str, str, Any, Any], None] | None = None
         super().__init__(global_config, req_cb)
         self.tserver = _ServerTransactions()
 
@@ -311,6 +317,9 @@ class _TransactionManager(SipTransactionManager):
     def handleIncoming(self, data_in: bytes, ra: Any, server: Any, rtime: Any) -> None:
         if len(self.l1rcache) >= MAX_RETRANSMIT_CACHE:
             self.rCachePurge()  # a flood: absorb retransmissions for less than 32 s
+        if data_in[:7] == b"INVITE " and self.overloaded(server) \
+                and self._refuse_early(data_in, ra, server, rtime):
+            return
         _receiving[0] = (data_in, server, ra.address)
         try:
             super().handleIncoming(data_in, ra, server, rtime)
@@ -326,6 +335,31 @@ class _TransactionManager(SipTransactionManager):
         finally:
             _receiving[0] = None
 
+    def overloaded(self, server: Any) -> bool:
+        """Too many INVITE transactions open, or the loop far behind its socket."""
+        backlog = getattr(server, "backlog", None)
+        queued = MAX_BACKLOG - backlog._value if backlog is not None else 0
+        return queued >= SHED_BACKLOG or self.tserver.invites >= MAX_OPEN_INVITES
+
+    def _refuse_early(self, data: bytes, ra: Any, server: Any, rtime: Any) -> bool:
+        """A new INVITE while overloaded: 503 + Retry-After from the raw datagram, no state
+        kept but the answer to its retransmissions, and its CDR. False: not such an INVITE
+        (a retransmission, or in a dialog), for sippy to handle."""
+        checksum = hashlib.md5(data).digest()  # sippy's retransmission key
+        if checksum in self.l1rcache or checksum in self.l2rcache:
+            return False
+        refused = overload_refusal(data)
+        if refused is None:
+            return False
+        response, call_id, caller, callee = refused
+        if is_loopback(str(ra.address[0])):
+            server.send_to(response, ra.address)
+        self.l1rcache[checksum] = _sippy_tm.SipTMRetransmitO(server, response, ra.address)
+        self.shed += 1
+        if self.on_shed is not None:
+            self.on_shed(call_id, caller, callee, ra.address, rtime)
+        return True
+
     def incomingRequest(self, msg: Any, checksum: Any, tids: Any, server: Any) -> None:
         peer = self.peer_of(str(tids[0][0]))
         method = msg.getMethod()
@@ -337,8 +371,15 @@ class _TransactionManager(SipTransactionManager):
             resp = msg.genResponse(503, "Service Unavailable")
             resp.appendHeader(SipHeader(name="retry-after", bodys=str(RETRY_AFTER)))
             self.transmitMsg(server, resp, resp.getHFBody("via").getTAddr(), checksum)
-            if method == "INVITE" and self.on_shed is not None:
-                self.on_shed(msg)  # as VOS3000 does, a refused attempt has its CDR
+            if method == "INVITE" and self.on_shed is not None:  # as VOS3000 does, a
+                try:                                                # refused attempt has a CDR
+                    call_id = str(msg.getHFBody("call-id"))
+                    caller = msg.getHFBody("from").getUrl().username or ""
+                    callee = msg.getRURI().username or ""
+                except Exception:  # a header sippy cannot read: the record says what is known
+                    call_id, caller, callee = "", "", ""
+                self.on_shed(call_id, caller, callee, msg.getSource(),
+                             getattr(msg, "rtime", None))
             return
         if peer is not None and _address(msg.getSource()) != peer:
             self.refused_from += 1
@@ -443,6 +484,17 @@ def bad_request_response(data: bytes) -> bytes | None:
     a Via it could not be routed back, so it is dropped, as are responses (§18.1.2: a stray
     response is discarded) and ACKs (never answered).
     """
+    head = _request_head(data)
+    if head is None:
+        return None
+    lines_out = ["SIP/2.0 400 Bad Request", *(head[1][k] for k in _COPIED if k in head[1]),
+                 "Content-Length: 0", "", ""]
+    return "\r\n".join(lines_out).encode()
+
+
+def _request_head(data: bytes) -> tuple[list[str], dict[str, str]] | None:
+    """(request line, the copied headers as ``Name: value`` lines by lower-case name) of a
+    request that can be answered (it has a Via), or None."""
     text = data.decode("utf-8", errors="replace")
     head = text.replace("\r\n", "\n").split("\n\n", 1)[0]
     lines = head.split("\n")
@@ -460,9 +512,32 @@ def bad_request_response(data: bytes) -> bytes | None:
             kept[key] = f"{name.strip()}: {value.strip()}"
     if "via" not in kept:
         return None
-    lines_out = ["SIP/2.0 400 Bad Request", *(kept[k] for k in _COPIED if k in kept),
-                 "Content-Length: 0", "", ""]
-    return "\r\n".join(lines_out).encode()
+    return first, kept
+
+
+_USER = re.compile(r"sips?:([^@;>\s]+)@", re.IGNORECASE)
+
+
+def overload_refusal(data: bytes) -> tuple[bytes, str, str, str] | None:
+    """For a new INVITE (no To tag) read raw, without sippy's parser: (its stateless 503 with
+    Retry-After, Call-ID, caller, callee); None for anything else."""
+    head = _request_head(data)
+    if head is None or head[0][0] != "INVITE":
+        return None
+    first, kept = head
+    to = kept.get("to", "")
+    if ";tag=" in to.replace(" ", "").lower():
+        return None  # in a dialog: never shed
+    call_id = kept.get("call-id", "").partition(":")[2].strip()
+    tag = f"{zlib.crc32(data):08x}"
+    if to:
+        kept["to"] = f"{to};tag={tag}"
+    lines_out = ["SIP/2.0 503 Service Unavailable", *(kept[k] for k in _COPIED if k in kept),
+                 f"Retry-After: {RETRY_AFTER}", "Content-Length: 0", "", ""]
+    caller = _USER.search(kept.get("from", ""))
+    callee = _USER.search(first[1])
+    return ("\r\n".join(lines_out).encode(), call_id,
+            caller.group(1) if caller else "", callee.group(1) if callee else "")
 
 
 @dataclass
@@ -591,17 +666,12 @@ class LiveSwitch:
             return (req.genResponse(481, "Call/Transaction Does Not Exist"), None, None)
         return (req.genResponse(501, "Not Implemented"), None, None)
 
-    def shed_invite(self, req: Any) -> None:
+    def shed_invite(self, call_id: str, caller: str, callee: str, source: Any,
+                    rtime: Any) -> None:
         """An INVITE refused 503 because the switch is overloaded: recorded all the same."""
-        try:
-            call_id = str(req.getHFBody("call-id"))
-            caller = req.getHFBody("from").getUrl().username or ""
-            callee = req.getRURI().username or ""
-        except Exception:  # a header sippy cannot read: the record says what is known
-            call_id, caller, callee = "", "", ""
-        host, port = req.getSource()
-        attempt = CallAttempt(call_id, self.at(getattr(req, "rtime", None)),
-                              self.sources.scenario_address(host, int(port)),
+        host, port = source
+        attempt = CallAttempt(call_id, self.at(rtime),
+                              self.sources.scenario_address(str(host), int(port)),
                               caller, callee)
         call = self.switch.new_call(attempt, self.calls_started)
         self.calls_started += 1
