@@ -100,6 +100,13 @@ def explain_trace(scenario: Scenario, lines: list[dict[str, Any]], cdr: Cdr) -> 
     tried: list[str] = []
     for number, line in enumerate(lines, 1):
         t, ms = line["t"], line["time"]
+        if "wire" in line:  # live --trace: a datagram as it went over the wire
+            arrow = "<-" if line["wire"] == "received" else "->"
+            details = {k: line.get(k) for k in ("wire", "leg", "peer", "sip")}
+            entries.append(Entry(t, ms, "wire", message="wire", details=details,
+                                 text=f"wire {arrow} {line.get('leg')} {line.get('peer')}: "
+                                      f"{line.get('sip')}"))
+            continue
         if "event" in line:
             try:
                 event = event_from_json(line["event"], line)

@@ -10,7 +10,7 @@ from simulator.core._events import Event
 
 # What an entry of the ladder is, for colours and filters.
 KINDS = ("signalling", "refusal", "server-ending", "billing", "timer", "check", "routing",
-         "media", "ending")
+         "media", "ending", "wire")  # wire: a live trace's datagram, as it went over the wire
 
 
 @dataclass

@@ -13,7 +13,7 @@ from simulator.explain._model import Entry, Explanation, time_label
 STYLES = {
     "signalling": "cyan", "refusal": "bold red", "server-ending": "bold magenta",
     "billing": "yellow", "timer": "blue", "check": "green", "routing": "bright_blue",
-    "media": "bright_magenta", "ending": "bold white on red",
+    "media": "bright_magenta", "ending": "bold white on red", "wire": "dim",
 }
 LANE_STYLES = ("green", "white", "bright_cyan", "bright_yellow", "bright_magenta", "orange3")
 

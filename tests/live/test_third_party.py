@@ -208,12 +208,25 @@ def test_cancel_before_the_200(kit):
 
 
 def test_200_crossing_the_cancel_is_acked_then_byed(kit):
-    switch = kit.switch(switch_yaml(kit), 4)
+    trace = kit.tmp / "trace.jsonl"
+    switch = kit.switch(switch_yaml(kit), 4, "--trace", str(trace))
     gateway = kit.uas("-sf", str(kit.xml("uas_cancel_crosses_200.xml")), "-m", "1")
     ok(kit.uac("-sf", str(kit.xml("uac_cancel.xml", cancel_ms=300)), "-s", CALLEE))
     uas_ok(gateway)  # its ACK came before its BYE
     cdr = only(switch.finish())
     assert (cdr["enddirection"], cdr["endreason"], cdr["holdtime"]) == (0, 11, 0)
+    # the trace holds what went over the wire, beside the core's events: the gateway's 200
+    # after the CANCEL, then the switch's ACK and BYE, and the caller's 487 and its ACK
+    wire = [(w["wire"], w["leg"], w["sip"].split(" (")[0].split(" sip:")[0])
+            for w in map(json.loads, trace.read_text().splitlines()) if "wire" in w]
+    gateway_side = [m for m in wire if m[1] == "SIPP-UAS"]
+    assert ("sent", "SIPP-UAS", "CANCEL") in gateway_side, wire
+    after = gateway_side[gateway_side.index(("received", "SIPP-UAS", "SIP/2.0 200 OK")):]
+    sent = [m[2] for m in after if m[0] == "sent"]
+    assert sent[:2] == ["ACK", "BYE"], wire
+    assert ("sent", "caller", "SIP/2.0 487 Request Terminated") in wire, wire
+    assert ("received", "caller", "ACK") in wire, wire
+    assert cdr["callercallid"] == cdr["callId"]  # the caller's own Call-ID, from the wire
 
 
 def test_cancel_just_after_the_200_is_too_late(kit):

@@ -18,6 +18,7 @@ os.environ.setdefault("SIPLOG_BEND", "none")  # sippy logs every message to stde
 
 import gc
 import hashlib
+import json
 import re
 import socket
 import sys
@@ -98,6 +99,22 @@ STACK_ERROR_EVERY = 10.0  # s between two reports of exceptions inside the SIP s
 # Headers of a mid-call request that are passed on to the other leg with it (identity, DTMF)
 RELAYED_HEADERS = ("p-asserted-identity", "p-preferred-identity", "privacy", "content-type",
                    "info-package", "reason")
+
+
+TRIM_AFTER = 10_000  # dead objects a collection must free before the C heap is trimmed
+
+
+def _find_malloc_trim() -> Callable[[int], int] | None:
+    """glibc's malloc_trim, or None (another C library: nothing to trim with)."""
+    try:
+        import ctypes
+
+        return ctypes.CDLL("libc.so.6").malloc_trim  # type: ignore[no-any-return]
+    except (OSError, AttributeError):
+        return None
+
+
+_malloc_trim = _find_malloc_trim()
 
 
 class _OneWorker(Udp_server_opts):
@@ -297,6 +314,8 @@ class _TransactionManager(SipTransactionManager):
         self.dropped = 0       # messages not sent at all: off loopback and no peer known
         self.shed = 0          # new requests answered 503 at MAX_OPEN_TRANSACTIONS
         self.held: list[tuple[Any, ...]] | None = None  # sends waiting for an ACK to go first
+        # --trace: what went over the wire, by Call-ID, for the legs of calls (see wire_lines)
+        self.wire: dict[str, list[tuple[float, str, tuple[str, int], str]]] | None = None
         # records an INVITE refused 503: (Call-ID, caller, callee, source, receive time)
         self.on_shed: Callable[[str, str, str, Any, Any], None] | None = None
         super().__init__(global_config, req_cb)
@@ -304,6 +323,23 @@ class _TransactionManager(SipTransactionManager):
 
     def bind_peer(self, call_id: str, peer: tuple[str, int], owner: object) -> None:
         self.peers[call_id] = ((peer[0], int(peer[1])), owner)
+        if self.wire is not None:
+            self.wire.setdefault(call_id, [])
+
+    def log_wire(self, data: bytes | str, direction: str, address: Any) -> None:
+        """--trace: one datagram of a traced leg (its first line and CSeq) and when."""
+        wire = self.wire
+        if not wire:
+            return
+        found = wire.get(_call_id_of(data) or "")
+        if found is None:
+            return
+        text = data.decode("utf-8", errors="replace") if isinstance(data, bytes) else data
+        head = text.split("\r\n\r\n", 1)[0].split("\r\n")
+        cseq = next((line.split(":", 1)[1].strip() for line in head[1:]
+                     if line.lower().startswith("cseq:")), "")
+        found.append((time.monotonic(), direction, (str(address[0]), int(address[1])),
+                      f"{head[0]} ({cseq})" if cseq else head[0]))
 
     def unbind_peer(self, call_id: str, owner: object) -> None:
         found = self.peers.get(call_id)
@@ -320,6 +356,8 @@ class _TransactionManager(SipTransactionManager):
         if data_in[:7] == b"INVITE " and self.overloaded(server) \
                 and self._refuse_early(data_in, ra, server, rtime):
             return
+        if self.wire:
+            self.log_wire(data_in, "received", ra.address)
         _receiving[0] = (data_in, server, ra.address)
         try:
             super().handleIncoming(data_in, ra, server, rtime)
@@ -431,6 +469,8 @@ class _TransactionManager(SipTransactionManager):
                 return
             self.redirected += 1
             address = peer
+        if self.wire:
+            self.log_wire(data, "sent", address)
         super().transmitData(userv, data, address, cachesum, lossemul)
 
 
@@ -608,6 +648,10 @@ class LiveSwitch:
                             f"{exc.strerror or exc}") from None
         self.global_config["_sip_tm"] = self.tm
         self.tm.on_shed = self.shed_invite
+        if trace:
+            self.tm.wire = {}
+        # --trace: calls whose wire lines are written once their legs are unbound
+        self.wire_pending: dict[object, tuple[Call, tuple[tuple[str, str], ...]]] = {}
         # --port 0: the kernel chose; Via and Contact must carry the port actually bound
         self.port = int(self.tm.l4r.getServer(None, is_local=True).uopts.laddress[1])
         SipConf.my_port = self.port
@@ -629,7 +673,11 @@ class LiveSwitch:
         refused INVITEs: 73 MB of RSS held only by such garbage.
         """
         started = time.monotonic()
-        gc.collect()
+        freed = gc.collect()
+        if freed > TRIM_AFTER and _malloc_trim is not None:
+            # a flood's state is gone: hand the C heap's free pages back to the system, or
+            # the process keeps the flood's peak RSS for good
+            _malloc_trim(0)
         self.collections += 1
         self.longest_collection = max(self.longest_collection, time.monotonic() - started)
 
@@ -778,7 +826,30 @@ class LiveSwitch:
                 "switch (BYE on both legs, or CANCEL and 503 before answer) and recorded as "
                 "server releases (Server Forced Release)")
 
+    def write_wire(self, token: object) -> None:
+        """--trace: the wire lines of a call's legs, once no message of theirs can still come
+        (or at shutdown): ``{"wire": "sent"|"received", "leg", "peer", "sip"}`` beside the
+        core's events and ladder in the call's trace."""
+        pending = self.wire_pending.pop(token, None)
+        wire = self.tm.wire
+        if pending is None or wire is None:
+            return
+        call, legs = pending
+        entries = sorted((entry, name) for call_id, name in legs
+                         for entry in wire.pop(call_id, ()))
+        if self.trace is None:
+            return
+        for (mono, direction, address, message), leg in entries:
+            t = max(0.0, (mono - self.started_mono) * self.speed)
+            self.trace.write(json.dumps({
+                "call": call.attempt.call_id, "t": round(t, 6),
+                "time": self.switch.wall_ms(t), "wire": direction,
+                "leg": leg, "peer": f"{address[0]}:{address[1]}", "sip": message,
+            }, separators=(",", ":")) + "\n")
+
     def shutdown(self) -> None:
+        for token in list(self.wire_pending):
+            self.write_wire(token)
         self.collector.cancel()
         self.tm.shutdown()
         if self.relay is not None:
@@ -885,6 +956,7 @@ class Bridge:
         self.source = req.getSource()
         # the Call-IDs of this call's legs, bound to their peers (see _TransactionManager)
         self.legs: list[str] = [str(req.getHFBody("call-id"))]
+        self.leg_names = ["caller"]  # who is at the other end of each of self.legs
         self.token = object()
         live.tm.bind_peer(self.legs[0], self.source, self.token)
         self.tag = str(req.getHFBody(CALL_TAG_HEADER)) if req.countHFs(CALL_TAG_HEADER) else ""
@@ -1071,6 +1143,7 @@ class Bridge:
         offer = self.offer.getCopy() if self.offer is not None else None
         call_id = SipCallId()
         self.legs.append(str(call_id))
+        self.leg_names.append(self.call.gateway.name)
         live.tm.bind_peer(self.legs[-1], (host, port), self.token)
         invite = CCEventTry((call_id, attempt_data.caller, attempt_data.callee, offer,
                              None, None))
@@ -1193,9 +1266,18 @@ class Bridge:
 
     def forget_peers(self) -> None:
         """Unbind the legs' peers once no request of theirs can still come (64 x T1)."""
-        tm, legs, token = self.live.tm, tuple(self.legs), self.token
+        live, legs, token = self.live, tuple(self.legs), self.token
+        tm = live.tm
+        if tm.wire is not None:
+            if self.call is not None:
+                live.wire_pending[token] = (self.call, tuple(zip(legs, self.leg_names,
+                                                                 strict=True)))
+            else:  # a challenged INVITE: its retry is another call
+                for call_id in legs:
+                    tm.wire.pop(call_id, None)
 
         def unbind() -> None:
+            live.write_wire(token)
             for call_id in legs:
                 tm.unbind_peer(call_id, token)
         Timeout(unbind, PEER_LINGER)
