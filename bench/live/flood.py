@@ -266,6 +266,8 @@ def main() -> int:
         "rss_mb": {"before_flood": round(rss_before, 1), "peak": round(peak, 1),
                    f"{args.after:g}_s_after_flood": round(rss_after, 1)},
         "console_lines": len(console),
+        "rss_timeline_mb": [(round(t - flood_started), round(rss, 1))
+                            for t, rss in samples[::10]],
         "flood_duration_s": round(flood.finished_at - flood_started, 2),
     }
     checks = {
