@@ -250,11 +250,12 @@ def cmd_analyze(args: argparse.Namespace, out: Console, err: Console) -> int:
         if args.plots:
             from simulator.analyze._plots import write_plots
 
-            written.extend(write_plots(report, Path(args.plots)))
+            written.extend(write_plots(report, Path(args.plots), args.small_sample))
         if args.html:
             from simulator.analyze._html import write_html
 
-            written.append(write_html(report, Path(args.html), by=args.by or ["gateway"]))
+            written.append(write_html(report, Path(args.html), by=args.by or ["gateway"],
+                                      small=args.small_sample))
     except (SourceError, AlarmSyntaxError) as exc:
         shapes = ""
         if isinstance(exc, SourceError):  # what it would have read, every shape of it
@@ -450,6 +451,9 @@ def build_parser() -> argparse.ArgumentParser:
                               "vos3000 when a code is negative, else seeds for codes 1-25")
     analyze.add_argument("--plots", metavar="DIR", help="write PNG plots into DIR")
     analyze.add_argument("--html", metavar="FILE", help="write one self-contained HTML page")
+    analyze.add_argument("--small-sample", type=_positive_int, default=100, metavar="N",
+                         help="in the plots, mark hours and hour x gateway cells with fewer "
+                              "than N calls as small samples (default 100)")
     analyze.add_argument("--json", action="store_true", help="print the report as one JSON object")
     analyze.set_defaults(handler=cmd_analyze)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -234,6 +235,45 @@ def test_plots_and_html_page(standard_run: tuple[Path, Any], tmp_path: Path) -> 
     assert html.count("src='data:image/png;base64,") == 5
     assert "src='http" not in html and "<link" not in html  # self-contained
     assert "endReason x endDirection" in html and "Per gateway" in html
+    # a table of contents linking every section, and the plots before the long tables
+    toc = html[html.index("<nav class=toc>"):html.index("</nav>")]
+    for title in ("Overview", "Plots", "endReason x endDirection", "Per gateway", "Per hour"):
+        anchor = re.search(rf"<a href='#(s\d+)'>{re.escape(title)}</a>", toc)
+        assert anchor and f"<h2 id='{anchor.group(1)}'>{title}</h2>" in html, title
+    assert html.index("<h2 id='s2'>Plots</h2>") < html.index(">endReason x endDirection</h2>") \
+        < html.index(">Per gateway</h2>")
+    assert "fewer than 100 calls" in html
+
+
+def test_small_samples_are_marked_in_the_heatmap_and_the_hourly_plot(
+        standard_run: tuple[Path, Any]) -> None:
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
+
+    from simulator.analyze import analyze
+    from simulator.analyze._plots import asr_heatmap, hourly
+
+    out, _ = standard_run
+    report = analyze([str(out / "cdr.jsonl")])
+    counts = sorted(h["calls"] for h in report["hours"])
+    small = counts[-1] + 1  # every hour is a small sample at this threshold
+    figure = hourly(report, small)
+    bars = [p for p in figure.axes[0].patches if p.get_height() > 0]
+    hatched = [p for p in bars if p.get_hatch()]
+    assert len(hatched) == sum(1 for n in counts if n < small) > 0
+    labels = [t.get_text() for ax in figure.axes for t in ax.texts]
+    assert sorted(labels) == sorted(f"n={n}" for n in counts if n < small)
+    plt.close(figure)
+    cells = report["hour_gateway_asr"]
+    small = max(c["calls"] for c in cells)  # the cells below the biggest one
+    figure = asr_heatmap(report, small)
+    marked = [p for p in figure.axes[0].patches if isinstance(p, Rectangle) and p.get_hatch()]
+    assert len(marked) == sum(1 for c in cells if c["calls"] < small) > 0
+    assert f"fewer than {small} calls" in figure.axes[0].get_title()
+    plt.close(figure)
+    none = hourly(report, 1)  # nothing is small below one call
+    assert not [p for p in none.axes[0].patches if p.get_hatch()]
+    plt.close(none)
 
 
 def test_json_report_has_the_documented_keys(standard_run: tuple[Path, Any]) -> None:

@@ -7,7 +7,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from simulator.analyze._plots import render
+from simulator.analyze._plots import SMALL_SAMPLE, render
 from simulator.analyze._report import DIRECTIONS
 from simulator.analyze._text import BY_KEYS
 
@@ -19,7 +19,18 @@ td.n { text-align: right; font-variant-numeric: tabular-nums; }
 th { background: #f0f0f0; }
 .alarm { color: #b00; } .warning { color: #a60; }
 img { max-width: 100%; display: block; margin: 0.5em 0 1.5em; }
+nav.toc { background: #f7f7f5; border: 1px solid #ddd; padding: 0.4em 1.2em;
+          display: inline-block; }
+nav.toc ul { margin: 0.3em 0; padding-left: 1.2em; columns: 2; column-gap: 2.5em; }
+p.note { color: #555; font-size: 0.9em; }
 """
+
+
+def _section(sections: list[tuple[str, str]], title: str) -> str:
+    """An ``<h2>`` with an anchor, listed in the page's table of contents."""
+    anchor = "s" + str(len(sections) + 1)
+    sections.append((anchor, title))
+    return f"<h2 id='{anchor}'>{escape(title)}</h2>"
 
 
 def _table(headers: list[str], rows: list[list[Any]]) -> str:
@@ -51,10 +62,13 @@ def _group_rows(report: dict[str, Any], by: str) -> tuple[list[str], list[list[A
     return headers, rows
 
 
-def page(report: dict[str, Any], by: list[str]) -> str:
-    parts = ["<!doctype html><html><head><meta charset='utf-8'>",
-             "<title>vossim analyze</title>", f"<style>{_STYLE}</style></head><body>",
-             "<h1>CDR analysis</h1>"]
+def page(report: dict[str, Any], by: list[str], small: int = SMALL_SAMPLE) -> str:
+    """The page: a table of contents, the overview, the plots, then the long tables."""
+    head = ["<!doctype html><html><head><meta charset='utf-8'>",
+            "<title>vossim analyze</title>", f"<style>{_STYLE}</style></head><body>",
+            "<h1>CDR analysis</h1>"]
+    sections: list[tuple[str, str]] = []
+    parts: list[str] = []
     sources = ", ".join(f"{s['path']} ({s['format']}, {s['cdrs']:,} CDRs)"
                         for s in report["sources"])
     parts.append(f"<p>Read: {escape(sources)}</p>")
@@ -73,9 +87,17 @@ def page(report: dict[str, Any], by: list[str]) -> str:
                      ["revenue gap", f"{report['revenue_gap']:,.2f}"],
                      ["peak concurrent calls", f"{report['concurrency']['peak']:,} at "
                                                f"{report['concurrency']['peak_at']}"]]
-    parts += ["<h2>Overview</h2>", _table(["", "value"], overview)]
+    parts += [_section(sections, "Overview"), _table(["", "value"], overview)]
+    images = render(report, small)
+    if images:  # the plots before the long tables
+        parts.append(_section(sections, "Plots"))
+        parts.append(f"<p class=note>Hatched hours and cells have fewer than {small} calls: "
+                     "their ASR and ACD are small samples.</p>")
+        for file_name, data in images.items():
+            encoded = base64.b64encode(data).decode("ascii")
+            parts.append(f"<img alt='{escape(file_name)}' src='data:image/png;base64,{encoded}'>")
     if report["calls"]:
-        parts.append("<h2>endReason x endDirection</h2>")
+        parts.append(_section(sections, "endReason x endDirection"))
         cells: dict[tuple[int, str], dict[int, int]] = {}
         for cell in report["pivot"]:
             cells.setdefault((cell["code"], cell["name"]), {})[cell["enddirection"]] = \
@@ -85,27 +107,27 @@ def page(report: dict[str, Any], by: list[str]) -> str:
             for (code, name), counts in sorted(cells.items())]))
         for name in dict.fromkeys([*by, "gateway", "customer", "prefix", "hour"]):
             headers, rows = _group_rows(report, name)
-            parts += [f"<h2>Per {escape(name)}</h2>", _table(headers, rows)]
+            parts += [_section(sections, f"Per {name}"), _table(headers, rows)]
         margins = report.get("margins", {})
         if margins.get("vendor_side"):  # the CDRs carry what each vendor charged
             for key, label in (("customers", "customer"), ("vendors", "vendor"),
                                ("prefixes", "prefix")):
-                parts += [f"<h2>Margin (fee - agentfee) per {label}</h2>", _table(
+                parts += [_section(sections, f"Margin (fee - agentfee) per {label}"), _table(
                     [label, "calls", "answered", "fee", "agentfee", "margin", "margin %"],
                     [[e[label], e["calls"], e["answered"], f"{e['fee']:.4f}",
                       f"{e['agentfee']:.4f}", f"{e['margin']:.4f}", f"{e['margin_share']:.1%}"]
                      for e in [*margins[key], {label: "all calls", **margins["total"]}]])]
-        parts.append("<h2>Plots</h2>")
-        for file_name, data in render(report).items():
-            encoded = base64.b64encode(data).decode("ascii")
-            parts.append(f"<img alt='{escape(file_name)}' src='data:image/png;base64,{encoded}'>")
+    toc = "".join(f"<li><a href='#{anchor}'>{escape(title)}</a></li>"
+                  for anchor, title in sections)
+    head.append(f"<nav class=toc><b>Contents</b><ul>{toc}</ul></nav>")
     parts.append("</body></html>")
-    return "\n".join(parts)
+    return "\n".join(head + parts)
 
 
-def write_html(report: dict[str, Any], path: Path, by: list[str]) -> Path:
+def write_html(report: dict[str, Any], path: Path, by: list[str],
+               small: int = SMALL_SAMPLE) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.partial")
-    partial.write_text(page(report, by), encoding="utf-8")
+    partial.write_text(page(report, by, small), encoding="utf-8")
     partial.replace(path)
     return path

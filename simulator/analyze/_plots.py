@@ -12,25 +12,46 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
 
 PLOTS = ("hourly.png", "asr_heatmap.png", "end_reasons.png", "holdtime.png", "concurrency.png")
 _TOP_REASONS = 10  # more reasons than this are stacked as "other"
+# An hour (or hour x gateway cell) with fewer calls than this is marked: its ASR is a small
+# sample (a 53-call final hour at 100 % says little). ``vossim analyze --small-sample N``.
+SMALL_SAMPLE = 100
 
 
 def _gateway_label(side: str, name: str) -> str:
     return f"{'in' if side == 'caller' else 'out'} {name}"
 
 
-def hourly(report: dict[str, Any]) -> Figure:
+def hourly(report: dict[str, Any], small: int = SMALL_SAMPLE) -> Figure:
     hours = report["hours"]
     labels = [h["hour"][5:13].replace("T", " ") + "h" for h in hours]
     figure, attempts = plt.subplots(figsize=(10, 4.5))
     x = range(len(hours))
-    attempts.bar(x, [h["calls"] for h in hours], color="#9ecae1", label="attempts")
+    few = [h["calls"] < small for h in hours]
+    bars = attempts.bar(x, [h["calls"] for h in hours], color="#9ecae1", label="attempts")
+    for bar, is_small in zip(bars, few, strict=True):
+        if is_small:
+            bar.set_hatch("///")
+            bar.set_edgecolor("#555")
+            bar.set_facecolor("#e6eef5")
+    if any(few):  # a label on the legend, once
+        attempts.bar([0], [0], color="#e6eef5", hatch="///", edgecolor="#555",
+                     label=f"fewer than {small} calls: small sample")
     attempts.set_ylabel("call attempts")
     attempts.set_xticks(list(x), labels, rotation=60, ha="right", fontsize=8)
     asr = attempts.twinx()
     asr.plot(x, [100 * h["asr"] for h in hours], color="#d62728", marker="o", label="ASR %")
+    small_x = [i for i, is_small in enumerate(few) if is_small]
+    if small_x:  # hollow markers and the count: read these hours' ASR with care
+        asr.plot(small_x, [100 * hours[i]["asr"] for i in small_x], linestyle="none",
+                 marker="o", markersize=9, markerfacecolor="white", markeredgecolor="#d62728")
+        for i in small_x:
+            asr.annotate(f"n={hours[i]['calls']}", (i, 100 * hours[i]["asr"]),
+                         textcoords="offset points", xytext=(0, 8), ha="center", fontsize=7,
+                         color="#555")
     asr.set_ylim(0, 100)
     asr.set_ylabel("ASR %", color="#d62728")
     acd = attempts.twinx()
@@ -46,7 +67,7 @@ def hourly(report: dict[str, Any]) -> Figure:
     return figure
 
 
-def asr_heatmap(report: dict[str, Any]) -> Figure:
+def asr_heatmap(report: dict[str, Any], small: int = SMALL_SAMPLE) -> Figure:
     cells = report["hour_gateway_asr"]
     hours = sorted({c["hour"] for c in cells})
     gateways = sorted({(c["side"], c["gateway"]) for c in cells}, key=lambda g: (g[0] != "caller",
@@ -63,7 +84,18 @@ def asr_heatmap(report: dict[str, Any]) -> Figure:
     axes.set_xticks(range(len(hours)), [h[5:13].replace("T", " ") + "h" for h in hours],
                     rotation=60, ha="right", fontsize=8)
     figure.colorbar(image, ax=axes, label="ASR %")
-    axes.set_title("ASR per hour and gateway (in: mapping, out: routing)")
+    few = [c for c in cells if c["calls"] < small]
+    for cell in few:  # hatched, with the count: a small sample
+        row, column = gateways.index((cell["side"], cell["gateway"])), hours.index(cell["hour"])
+        axes.add_patch(Rectangle((column - 0.5, row - 0.5), 1, 1, fill=False, hatch="///",
+                                 edgecolor="#333", linewidth=0))
+        axes.text(column, row, str(cell["calls"]), ha="center", va="center", fontsize=7,
+                  color="#111", bbox={"facecolor": "white", "alpha": 0.8, "linewidth": 0,
+                                      "pad": 1})
+    title = "ASR per hour and gateway (in: mapping, out: routing)"
+    if few:
+        title += f"\nhatched, with the count: fewer than {small} calls"
+    axes.set_title(title)
     figure.tight_layout()
     return figure
 
@@ -139,13 +171,14 @@ _MAKERS = dict(zip(PLOTS, (hourly, asr_heatmap, end_reasons, holdtime, concurren
                    strict=True))
 
 
-def render(report: dict[str, Any]) -> dict[str, bytes]:
-    """Every plot as PNG bytes, by file name (nothing when there are no CDRs)."""
+def render(report: dict[str, Any], small: int = SMALL_SAMPLE) -> dict[str, bytes]:
+    """Every plot as PNG bytes, by file name (nothing when there are no CDRs); hours and cells
+    with fewer than ``small`` calls are marked as small samples."""
     if not report["calls"]:
         return {}
     images = {}
     for name, make in _MAKERS.items():
-        figure = make(report)
+        figure = make(report, small) if make in (hourly, asr_heatmap) else make(report)
         buffer = io.BytesIO()
         figure.savefig(buffer, format="png", dpi=100)
         plt.close(figure)
@@ -153,10 +186,11 @@ def render(report: dict[str, Any]) -> dict[str, bytes]:
     return images
 
 
-def write_plots(report: dict[str, Any], directory: Path) -> list[Path]:
+def write_plots(report: dict[str, Any], directory: Path, small: int = SMALL_SAMPLE
+                ) -> list[Path]:
     directory.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, data in render(report).items():
+    for name, data in render(report, small).items():
         path = directory / name
         partial = directory / f".{name}.partial"
         partial.write_bytes(data)
