@@ -122,7 +122,8 @@ def _repository_copy(tmp_path: Path) -> tuple[Path, dict[str, str]]:
     venv_bin = str(Path(sys.prefix) / "bin")
     env = {**os.environ, "PATH": f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}",
            "PYTHONPATH": str(copy), "COLUMNS": "110", "MAKEFLAGS": f"STAMP={stamp}"}
-    env.pop("VIRTUAL_ENV", None)
+    for inherited in ("VIRTUAL_ENV", "MAKELEVEL", "MFLAGS"):  # run by `make test`: a reader's
+        env.pop(inherited, None)                                # shell has none of these
     return copy, env
 
 
