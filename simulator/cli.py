@@ -209,7 +209,10 @@ def cmd_live(args: argparse.Namespace, out: Console, err: Console) -> int:
                   "pip install 'vossim[live]'", markup=False, highlight=False)
         return EXIT_INVALID
 
-    scenario = apply_overrides(load_scenario(args.file), args.set or [])
+    overrides = list(args.set or [])
+    if args.cdr_profile:
+        overrides.append(f"switch.cdr_profile={args.cdr_profile}")
+    scenario = apply_overrides(load_scenario(args.file), overrides)
     if args.speed <= 0:
         err.print("--speed must be positive", markup=False)
         return EXIT_INVALID
@@ -528,6 +531,8 @@ def build_parser() -> argparse.ArgumentParser:
                            f"{', '.join(formats_for('live'))} (default: pipe,e_cdr)")
     live.add_argument("--set", action="append", metavar="PATH=VALUE",
                       help="change any scenario path (as vossim run --set)")
+    live.add_argument("--cdr-profile", choices=("seeds", "vos3000"),
+                      help="the CDR profile, as vossim run --cdr-profile")
     live.add_argument("--media", action="store_true",
                       help="anchor every call's RTP at the switch (default: only when a call "
                            "stops its RTP under a media timeout)")
