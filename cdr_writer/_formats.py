@@ -34,6 +34,7 @@ imports it, so only runs that ask for the format load it. Everything else is opt
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -88,7 +89,9 @@ class UnknownFormat(ValueError):
 def get_format(name: str) -> CdrFormat:
     found = FORMATS.get(name)
     if found is None:
-        raise UnknownFormat(f"unknown format {name!r}; expected one of "
+        close = difflib.get_close_matches(name, FORMATS, n=1, cutoff=0.6)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise UnknownFormat(f"unknown format {name!r}{hint}; expected one of "
                             f"{', '.join(FORMATS)}")
     return found
 

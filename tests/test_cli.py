@@ -101,6 +101,9 @@ def test_each_subcommand_offers_only_the_formats_it_accepts(tmp_path: Path) -> N
     assert done.returncode == 2 and done.stderr.startswith("usage: vossim live ")
     assert "vossim live cannot write format 'mariadb' (only vossim run can)" in done.stderr
     assert not (tmp_path / "x").exists()
+    typo = cli("run", str(ROOT / "scenarios" / "demo.yaml"), "--format", "jsnol")
+    assert typo.stderr.startswith("usage: vossim run ")
+    assert "unknown format 'jsnol' (did you mean 'jsonl'?)" in typo.stderr
 
 
 def test_explain_without_call_lists_the_calls() -> None:
