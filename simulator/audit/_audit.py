@@ -38,7 +38,7 @@ _NO_NOTES: list[str] = []  # shared and never appended to: audit keeps no notes 
 BATCH_ROWS = 2000
 
 
-@dataclass
+@dataclass(slots=True)
 class _Group:
     account: str
     plans: list[Plan] = field(default_factory=list)

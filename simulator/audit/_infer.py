@@ -79,7 +79,7 @@ class Endings:
         return self._fields(verdict)[2]
 
 
-@dataclass
+@dataclass(slots=True)
 class Plan:
     """One row as a call of a scenario: when, what each party did, what the switch needs."""
 

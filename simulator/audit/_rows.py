@@ -96,7 +96,7 @@ def number_of(text: str) -> tuple[str, bool]:
     return "", False
 
 
-@dataclass
+@dataclass(slots=True)
 class Row:
     """The fields of one CDR row that a scenario decides or takes (times in ms, money Decimal)."""
 
