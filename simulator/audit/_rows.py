@@ -82,7 +82,7 @@ def _money(value: object, name: str, where: str) -> Decimal:
 
 
 def number_of(text: str) -> tuple[str, bool]:
-    """(digits, mangled): a number as digits; a spreadsheet's ``1.002E+017`` is expanded (its
+    """(digits, mangled): a number as digits; a spreadsheet's ``8.8017E+012`` is expanded (its
     lost digits become zeros, and ``mangled`` says so)."""
     text = text.strip()
     if _DIGITS.match(text):
