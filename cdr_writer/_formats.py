@@ -89,7 +89,7 @@ class UnknownFormat(ValueError):
 def get_format(name: str) -> CdrFormat:
     found = FORMATS.get(name)
     if found is None:
-        close = difflib.get_close_matches(name, FORMATS, n=1, cutoff=0.6)
+        close = difflib.get_close_matches(name, FORMATS, n=1, cutoff=0.75)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise UnknownFormat(f"unknown format {name!r}{hint}; expected one of "
                             f"{', '.join(FORMATS)}")
