@@ -404,6 +404,9 @@ def test_verdict_says_what_would_have_changed_it() -> None:
     assert "0.10 more available to CARD" in prepaid
     assert "would have gone on until 09:40:05.000" in prepaid
     assert "SS_SIP_SESSION_TTL of at least 2336 s" in verdicts["5-session-refresh-fails", "lesson"]
+    gap = {(s, c): v for s, c, _, v in _verdicts("billing")}["revenue-gap", "cut-not-recorded"]
+    assert "not recorded (SERVER_BILLING_RECORD_SERVER_HANG_UP = 0)" in gap
+    assert "the fee of 1.00 is a revenue gap. Pulse 5 (240-300 s of talk, 0.25) could not" in gap
     postpaid = {(s, c): v for s, c, _, v in _verdicts("disputes")}
     assert "After this call ACME owes 0.02 in all." in \
         postpaid["dropped-after-a-few-seconds", "short-call"]

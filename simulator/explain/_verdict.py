@@ -150,11 +150,12 @@ def _money(f: _Facts) -> str:
     kind = f.account.type if f.account else ""
     text = f"The rate was {rated[0]}." if rated else ""
     fee = money(cdr.fee)
-    if not f.ex.recorded["recorded"]:
+    recorded = f.ex.recorded["recorded"]
+    if not recorded:
         keys = ", ".join(f.ex.recorded["suppressed_by"])
-        return (f"{text} The CDR was not recorded ({keys} = 0), so {name} was charged nothing "
-                f"and the fee of {fee} is a revenue gap.").strip()
-    if cdr.holdtime == 0:
+        text += (f" The CDR was not recorded ({keys} = 0), so {name} was charged nothing and "
+                 f"the fee of {fee} is a revenue gap.")
+    elif cdr.holdtime == 0:
         text += " Nothing was billed: the call was never answered (holdTime 0)."
     else:
         text += f" {cdr.feetime} s were billed ({fee})"
@@ -171,9 +172,9 @@ def _money(f: _Facts) -> str:
                  "available.")
     elif kind == "prepaid" and f.row == 24:
         text += " The next pulse could not be paid."
-    elif cdr.holdtime:
+    elif cdr.holdtime and recorded:
         text += " Nothing was left unpaid."
-    if f.settled is not None:
+    if f.settled is not None and recorded:
         after = Decimal(str(f.settled.details["money_after"]))
         if after < 0:
             text += f" After this call {name} owes {money(-after)} in all."
