@@ -60,9 +60,10 @@ test: $(STAMP) system-deps
 	$(BIN)/vossim check scenarios/
 	VOSSIM_CORE=python $(BIN)/python -m pytest -q -n 2 tests
 
-# The optional compiled core: simulator/core built with mypyc into build/compiled, used by a run
-# under VOSSIM_CORE=compiled (same CDRs, byte for byte; see simulator/_core_choice.py). Rebuilt
-# when a source of the core changes.
+# The compiled core: simulator/core built with mypyc into build/compiled. The editable install
+# above builds it too (simulator/_build_hook.py); a run uses it by default while it matches the
+# sources (same CDRs, byte for byte; see simulator/_core_choice.py). Rebuilt here when a source
+# of the core changes; VOSSIM_CORE=python runs the pure core.
 COMPILED := build/compiled/manifest.json
 $(COMPILED): $(STAMP) $(wildcard simulator/core/*.py) simulator/_compiled.py simulator/_core_choice.py
 	VOSSIM_CORE=python $(BIN)/python -m simulator._compiled build

@@ -1,5 +1,6 @@
-"""The optional compiled core (``simulator._core_choice``, ``make compiled``): built here with mypyc
-from the very sources the rest of the suite runs as Python, it must be what runs under
+"""The compiled core (``simulator._core_choice``): built here as ``pip install .`` builds it (the
+wheel's install step, ``simulator._build_hook``), with mypyc, from the very sources the rest of
+the suite runs as Python. An installed copy runs it by default; it must be what runs under
 ``VOSSIM_CORE=compiled`` and give the same bytes: every digest of the scenario library (the
 sharded run's spawned workers included) and the planner-against-machine comparison of
 ``tests/test_eager.py``. A build that does not match the sources or this Python is refused with
@@ -10,8 +11,10 @@ from __future__ import annotations
 import importlib.machinery
 import json
 import os
+import shutil
 import subprocess
 import sys
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -34,14 +37,88 @@ def _python(directory: Path, *args: str, core: str = "compiled",
                           capture_output=True, text=True, timeout=timeout)
 
 
+def _source_tree(into: Path) -> Path:
+    """What ``pip install .`` reads of the checkout, copied (the build writes beside it)."""
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, into / name)
+    for package in ("simulator", "cdr_writer"):
+        shutil.copytree(ROOT / package, into / package,
+                        ignore=shutil.ignore_patterns("__pycache__", "_compiled_core"))
+    return into
+
+
+def _wheel(tmp: Path, **env: str) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    """Build the project's wheel as pip does for ``pip install .`` (without fetching the build
+    requirements: this venv has them)."""
+    source = _source_tree(tmp / "src")
+    done = subprocess.run([sys.executable, "-m", "pip", "wheel", "-v", "--no-deps",
+                           "--no-build-isolation", str(source), "-w", str(tmp / "wheel")],
+                          cwd=tmp, env={**os.environ, "VOSSIM_CORE": "python", **env},
+                          capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    (wheel,) = (tmp / "wheel").glob("vossim-*.whl")
+    return wheel, done
+
+
+def _install(wheel: Path, site: Path) -> Path:
+    with zipfile.ZipFile(wheel) as archive:  # what pip install puts in site-packages
+        archive.extractall(site)
+    return site
+
+
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    directory = tmp_path_factory.mktemp("compiled") / "core"
-    done = subprocess.run([sys.executable, "-m", "simulator._compiled", "build", str(directory)],
-                          cwd=ROOT, env=_env(directory, "python"), capture_output=True,
-                          text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
-    yield directory
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A site-packages holding the wheel ``pip install .`` builds here (a C compiler exists)."""
+    tmp = tmp_path_factory.mktemp("install")
+    wheel, done = _wheel(tmp)
+    assert "WARNING" not in done.stdout + done.stderr
+    assert f"-{sys.implementation.cache_tag.replace('cpython-', 'cp')}-" in wheel.name
+    return _install(wheel, tmp / "site")
+
+
+@pytest.fixture(scope="module")
+def built(installed: Path) -> Iterator[Path]:
+    """The compiled core the install made, as a build directory of its own."""
+    yield installed / "simulator" / "_compiled_core"
+
+
+def _status(site: Path, core: str | None) -> str:
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("VOSSIM_CORE", "VOSSIM_COMPILED_DIR", "PYTHONPATH")}
+    if core is not None:
+        env["VOSSIM_CORE"] = core
+    done = subprocess.run([sys.executable, "-c", "import simulator, simulator.core._state; "
+                           "from simulator._core_choice import core_status; "
+                           "print(simulator.__file__); print(core_status())"],
+                          cwd=site, env={**env, "PYTHONPATH": str(site)}, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    where, status = done.stdout.splitlines()
+    assert where.startswith(str(site))  # the installed copy, not the checkout
+    return status
+
+
+def test_an_installed_copy_runs_the_compiled_core_by_default(installed: Path) -> None:
+    assert _status(installed, None) == \
+        f"compiled ({installed / 'simulator' / '_compiled_core'})"
+    assert _status(installed, "python") == "python (VOSSIM_CORE=python)"
+
+
+def test_without_a_c_compiler_the_install_warns_once_and_the_pure_core_runs(
+        tmp_path: Path) -> None:
+    wheel, done = _wheel(tmp_path, CC="false")
+    warnings = [line for line in (done.stdout + done.stderr).splitlines()
+                if "vossim: WARNING: the compiled core was not built" in line]
+    assert len(warnings) == 1, done.stdout[-2000:]
+    assert "the C compiler 'false' failed" in warnings[0]
+    assert "pure-Python core will run" in warnings[0]
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+    assert "simulator/_compiled_core/NOT_BUILT" in names
+    assert not [n for n in names if n.endswith(SUFFIX)]
+    site = _install(wheel, tmp_path / "site")
+    assert _status(site, None) == ("python (the install could not compile it: the C compiler "
+                                   "'false' failed (no output))")
 
 
 def test_the_build_is_complete_and_names_its_sources(built: Path) -> None:
@@ -144,5 +221,6 @@ def test_a_build_that_does_not_fit_is_refused_with_what_to_do(tmp_path: Path, ca
 def test_an_unknown_core_choice_is_refused(tmp_path: Path) -> None:
     done = _python(tmp_path, "-m", "simulator.cli", "check", "scenarios/demo.yaml", core="fast")
     assert done.returncode == 2
-    assert done.stderr == "vossim: VOSSIM_CORE='fast': expected 'python' or 'compiled'\n"
+    assert done.stderr == ("vossim: VOSSIM_CORE='fast': expected 'auto', 'python' or "
+                           "'compiled'\n")
 
