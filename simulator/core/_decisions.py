@@ -177,16 +177,25 @@ MEDIA_TIMEOUT = _v(28, "no media for media_timeout s", S, R.MEDIA_TIMEOUT, 200, 
 
 # Live mode only (a real peer can do these; a scenario's parties cannot), as variants of rows:
 # the caller never ACKs the 200: the session is lost like an unanswered refresh (row 27)
-ACK_TIMEOUT = replace(REFRESH_FAILED, situation="the caller never ACKed the 200 (timer H, 32 s)")
+ACK_TIMEOUT = replace(REFRESH_FAILED, situation="the caller never ACKed the 200 (timer H, 32 s)",
+                      detail="the caller never ACKs the 200 (timer H, 32 s)")
 # the switch stops (end of --duration, SIGINT, SIGTERM): calls in progress are released by the
 # server like an operator disconnect (row 23), answered ones with BYE on both legs, the others
 # with CANCEL to the gateway and 503 to the caller
-SHUTDOWN_RELEASE = replace(ADMIN_DISCONNECT, situation="switch shut down: call released")
+SHUTDOWN_RELEASE = replace(ADMIN_DISCONNECT, situation="switch shut down: call released",
+                           detail="the switch stops (end of `--duration`, SIGINT, SIGTERM) with "
+                                  "the call answered")
 # the switch is overloaded (too many INVITE transactions open): the INVITE is refused before
 # any check with 503 and Retry-After, recorded like the concurrency refusal (row 7)
-OVERLOADED = replace(SETUP_CHECKS[6][0], situation="switch overloaded: refused before the checks")
+OVERLOADED = replace(SETUP_CHECKS[6][0], situation="switch overloaded: refused before the checks",
+                     detail="the switch is overloaded: the INVITE is refused before the checks, "
+                            "503 with Retry-After")
 SHUTDOWN_BEFORE_ANSWER = replace(ADMIN_DISCONNECT, situation="switch shut down before answer",
-                                 sip_code=503, q850=41)
+                                 sip_code=503, q850=41,
+                                 detail="the switch stops with the call not yet answered")
+LIVE_VARIANTS: tuple[Verdict, ...] = (ACK_TIMEOUT, SHUTDOWN_RELEASE, SHUTDOWN_BEFORE_ANSWER,
+                                      OVERLOADED)
+
 
 def bye_reason_header(verdict: Verdict) -> str:
     """The Reason header of a BYE the switch sends on its own (endDirection 2), RFC 3326 form.

@@ -38,6 +38,12 @@ def _observed(verdict: Verdict) -> str:
 
 def _to_caller(verdict: Verdict) -> str:
     """What the caller's leg is sent (before answer) or what ends both legs (after answer)."""
+    if verdict is table.SHUTDOWN_BEFORE_ANSWER:
+        return f"CANCEL to the gateway, {verdict.sip_code} to the caller"
+    if verdict is table.OVERLOADED:
+        return f"{verdict.sip_code} with Retry-After"
+    if verdict is table.ACK_TIMEOUT:
+        return "BYE both legs"
     if verdict.row == 2:
         return f"401, then {verdict.sip_code}"
     if verdict.row < table.CALLER_BYE.row:
@@ -70,6 +76,7 @@ def tables() -> dict[str, str]:
         "setup": _table([v for v in rows if v.row <= 13], "to the caller"),
         "before-answer": _table([v for v in rows if 14 <= v.row <= 20], "to the caller"),
         "after-answer": _table([v for v in rows if v.row >= 21], "signalling"),
+        "live": _table(list(table.LIVE_VARIANTS), "signalling"),
     }
 
 
