@@ -16,15 +16,10 @@ from decimal import Decimal
 
 from cdr_writer._formats import CdrFormat, SinkContext, register
 from cdr_writer._sinks import _HOUR_MS, FeeTexts, _CsvLine, _Rotating
-from simulator.core._record import E_CDR_NAMES, Cdr
+from simulator.core._record import E_CDR_NAMES, EXPORT_52, EXPORT_53, Cdr
 
-# The e_cdr columns a real export leaves out: the row id, the RTP addresses, the caller's
-# original call, the Reason header, the recording columns and the newer JSON ones.
-_LEFT_OUT = frozenset(("id", "callerrtpip", "calleertpip", "calleroriginalcallid",
-                       "calleroriginalinfo", "sipreasonheader", "recordstarttime",
-                       "transactionid", "flownofirst", "additional", "dynamicValue"))
-VOS_CSV_COLUMNS: tuple[str, ...] = tuple(n for n in E_CDR_NAMES if n not in _LEFT_OUT)
-VOS_CSV_COLUMNS_53: tuple[str, ...] = (*VOS_CSV_COLUMNS, "transactionid")
+VOS_CSV_COLUMNS: tuple[str, ...] = EXPORT_52  # the core's record says which columns
+VOS_CSV_COLUMNS_53: tuple[str, ...] = EXPORT_53
 _MONEY = frozenset(("fee", "agentfee"))
 
 

@@ -245,3 +245,11 @@ def _camel(values: dict[str, str]) -> dict[str, Any]:
              "stoptime": "stop", "holdtime": "holdTime", "feetime": "feeTime", "fee": "fee",
              "enddirection": "endDirection", "endreason": "endReason"}
     return {camel: values[name] for name, camel in names.items()}
+
+
+def test_the_export_the_writer_makes_is_the_layout_the_reader_knows() -> None:
+    from cdr_writer._vos_csv import VOS_CSV_COLUMNS, VOS_CSV_COLUMNS_53
+    from simulator.analyze._layouts import LAYOUTS
+
+    # one definition, in the core's record: not two lists that happen to agree today
+    assert LAYOUTS[52][2] is VOS_CSV_COLUMNS and LAYOUTS[53][2] is VOS_CSV_COLUMNS_53

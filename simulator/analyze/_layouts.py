@@ -26,27 +26,13 @@ from pathlib import Path
 from typing import Any
 
 from cdr_writer import E_CDR_COLUMNS, E_CDR_NAMES, PIPE_FIELDS
+from simulator.core._record import EXPORT_52, EXPORT_53, TABLE_61
 
 
 class SourceError(Exception):
     """A CDR source that cannot be read: says which file (line) and what was expected."""
 
 
-TABLE_61: tuple[str, ...] = tuple(n for n in E_CDR_NAMES if n not in ("additional",
-                                                                        "dynamicValue"))
-EXPORT_52: tuple[str, ...] = (
-    "callere164", "calleraccesse164", "calleee164", "calleeaccesse164", "callerip",
-    "callercodec", "callergatewayid", "callerproductid", "callertogatewaye164", "callertype",
-    "calleeip", "calleecodec", "calleegatewayid", "calleeproductid", "calleetogatewaye164",
-    "calleetype", "billingmode", "calllevel", "agentfeetime", "starttime", "stoptime",
-    "callerpdd", "calleepdd", "holdtime", "callerareacode", "feetime", "fee", "tax", "suitefee",
-    "suitefeetime", "incomefee", "incometax", "customeraccount", "customername",
-    "calleeareacode", "agentfee", "agenttax", "agentsuitefee", "agentsuitefeetime",
-    "agentaccount", "agentname", "flowno", "softswitchname", "softswitchcallid", "callercallid",
-    "calleecallid", "rtpforward", "enddirection", "endreason", "billingtype", "cdrlevel",
-    "agentcdr_id",
-)
-EXPORT_53: tuple[str, ...] = (*EXPORT_52, "transactionid")
 # The 46 fields of the older real-time feed (the reference's real row, in its column order).
 OLDER_FEED_NAMES: tuple[str, ...] = (
     "callere164", "calleraccesse164", "calleee164", "calleeaccesse164", "callerip",

@@ -39,6 +39,20 @@ E_CDR_COLUMNS: tuple[tuple[str, str], ...] = tuple(
 )
 E_CDR_NAMES: tuple[str, ...] = tuple(name for name, _ in E_CDR_COLUMNS)
 
+# The shapes real VOS3000 systems give the same columns in, derived here so that the writers
+# (``--format vos-csv``) and the readers (``vossim analyze``) share them:
+# - the table as exported without the two newest columns (61);
+# - the billing export ``cdr_YYYYMMDD_HHMMSS.csv``: table order without the row id, the RTP
+#   addresses, the caller's original call, the Reason header and the recording columns (52),
+#   and a later version's with ``transactionid`` last (53).
+TABLE_61: tuple[str, ...] = tuple(n for n in E_CDR_NAMES if n not in ("additional",
+                                                                        "dynamicValue"))
+_NOT_EXPORTED = frozenset(("id", "callerrtpip", "calleertpip", "calleroriginalcallid",
+                           "calleroriginalinfo", "sipreasonheader", "recordstarttime",
+                           "transactionid", "flownofirst", "additional", "dynamicValue"))
+EXPORT_52: tuple[str, ...] = tuple(n for n in E_CDR_NAMES if n not in _NOT_EXPORTED)
+EXPORT_53: tuple[str, ...] = (*EXPORT_52, "transactionid")
+
 # Pipe-file fields, in file order, with the e_cdr column (or record attribute) each one shows.
 PIPE_FIELDS: tuple[tuple[str, str], ...] = (
     ("callerE164", "callere164"), ("calleeE164", "calleee164"), ("startTime", "starttime"),
