@@ -47,6 +47,12 @@ def test_rows_of_every_decision_table_row_reproduce_in_the_seeds_profile(
         assert abs(int(result.field("stoptime").simulated)
                    - int(result.field("stoptime").original)) <= 1000 or \
             scenario.stem == "18-failover"  # one gateway here; the row tried two
+        # against the scenario itself as the configuration, every decided field is equal,
+        # the failover's gateways included
+        configured = reproduce(str(path), flowno=flowno, window=window, config=str(scenario))
+        for name in ("enddirection", "endreason", "holdtime", "fee", "feetime", "stoptime",
+                     "calleegatewayid", "customeraccount", "callerpdd"):
+            assert configured.field(name).status == EQUAL, (flowno, name, configured.field(name))
 
 
 def test_the_reproduced_scenario_explains_as_it_is(tmp_path: Path,

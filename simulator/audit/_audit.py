@@ -165,7 +165,7 @@ class Auditor:
             self._serial += 1
             call_id = f"r{self._serial}"
             gateway, source_ip = gateway_for(config, plan.row.callerip, plan.row.callergatewayid)
-            entry = configured_call(plan, start_ms, config)
+            entry = configured_call(plan, start_ms, config, gateway)
             entry.update({"id": call_id, "from": gateway, "caller": plan.row.caller,
                           "callee": plan.row.callee, "expect": {"recorded": True}})
             if source_ip:

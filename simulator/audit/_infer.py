@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from simulator.core import ALL_ROWS, Switch, Verdict
-from simulator.core._config import ANSWER, NO_ANSWER, UNREACHABLE
+from simulator.core._config import ANSWER, NO_ANSWER, UNREACHABLE, Behaviour
 from simulator.core._decisions import (
     CALLEE_BYE,
     CALLER_BYE,
@@ -304,16 +304,18 @@ def _gateways_replay_the_failover(plan: Plan, endings: Endings) -> bool:
     if row.calleegatewayid not in names[1:]:
         return False
     tried = loads[:names.index(row.calleegatewayid) + 1]
-    behaviours = [load.config.callee_does for load in tried]
+    # what each gateway's callees do: an unreachable gateway never answers; one that says
+    # nothing answers at once (the default)
+    behaviours = [Behaviour(UNREACHABLE) if load.config.status == "unreachable" else
+                  load.config.callee_does or Behaviour(ANSWER) for load in tried]
     refusals, final = behaviours[:-1], behaviours[-1]
-    if any(b is None or b.kind in (ANSWER, NO_ANSWER) for b in refusals) or final is None \
+    if any(b.kind in (ANSWER, NO_ANSWER) for b in refusals) \
             or (final.kind == ANSWER) != row.answered or final.kind == NO_ANSWER:
         return False
     del plan.call["callee_does"]
     if not 0 < row.recordstarttime <= row.starttime:
         # the row's PDDs do not show when the INVITE came: the gateways' own replies do
-        spent = sum(TIMER_B if b.kind == UNREACHABLE else b.reply_after
-                    for b in refusals if b is not None)
+        spent = sum(TIMER_B if b.kind == UNREACHABLE else b.reply_after for b in refusals)
         if row.answered:
             plan.invite_ms = row.starttime - round((spent + final.answer_after) * 1000)
         else:

@@ -185,6 +185,9 @@ def _call_lines(entry: dict[str, Any], call_id: str, gateway: str, plan: Plan,
     for key in ("media_stops_after", "refresh_fails", "admin_disconnect_at"):
         if key in entry:
             lines.append(f"    {key}: {q(entry[key])}")
+    if "credentials" in entry:
+        lines.append(f"    credentials: {flow(entry['credentials'])}      # the gateway's own: "
+                     "the switch did not refuse them")
     for note in plan.notes:
         lines.append(f"    # {json.dumps(note, ensure_ascii=False)[1:-1]}")
     lines.append(f"    expect: {flow(expect)}")
@@ -499,10 +502,20 @@ def refused_call(plan: Plan, start_ms: int, scenario: Scenario | None = None
                                                 0.001)}}
 
 
-def configured_call(plan: Plan, start_ms: int, scenario: Scenario) -> dict[str, Any]:
+def configured_call(plan: Plan, start_ms: int, scenario: Scenario, gateway: str = ""
+                    ) -> dict[str, Any]:
     if "refusal" in plan.needs or "switch_release" in plan.needs:
-        return refused_call(plan, start_ms, scenario)
-    entry = call_fields(plan, start_ms, reason_headers_supported())
+        entry = refused_call(plan, start_ms, scenario)
+    else:
+        entry = call_fields(plan, start_ms, reason_headers_supported())
+    auth = scenario.mapping_gateways[gateway].auth if gateway in scenario.mapping_gateways \
+        else None
+    if auth is not None and plan.needs.get("refusal") not in (1, 2):
+        # the row does not show credentials: a call the switch did not refuse for them had
+        # the right ones
+        entry["credentials"] = {"user": auth.user, "password": auth.password}
+    if "refusal" in plan.needs or "switch_release" in plan.needs:
+        return entry
     if "media_stops_after" in entry:  # the configuration's own media timeout
         held = (plan.row.stoptime - plan.row.starttime) / 1000
         entry["media_stops_after"] = round(max(held - scenario.switch.media_timeout, 0), 3)
@@ -532,7 +545,7 @@ def configured_scenario(config_text: str, config: Scenario, plans: list[Plan],
         call_id = call_id_of(plan, index)
         call_ids.append(call_id)
         gateway, source_ip = gateway_for(config, plan.row.callerip, plan.row.callergatewayid)
-        entry = configured_call(plan, start_ms, config)
+        entry = configured_call(plan, start_ms, config, gateway)
         lines.extend(_call_lines(entry, call_id, gateway, plan, source_ip,
                                  expectations(plan, None)))
     return Written("\n".join(lines) + "\n", call_ids, start_ms, notes)
