@@ -133,16 +133,17 @@ class _Version(argparse.Action):
 def version_text() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
-    from simulator._core_choice import core_in_use
+    from simulator._core_choice import core_status
 
     try:
         number = version("vossim")
     except PackageNotFoundError:  # a checkout run without installing it
         number = "(not installed)"
-    core = core_in_use()
-    how = ("the pure-Python core (simulator/core)" if core == "python" else
-           "the compiled core (mypyc build of simulator/core, VOSSIM_CORE=compiled)")
-    return f"vossim {number}, deciding calls with {how}; Python {sys.version.split()[0]}"
+    status = core_status()  # "python (why)" or "compiled (where)"
+    core, _, detail = status.partition(" ")
+    how = "the pure-Python core" if core == "python" else "the compiled core (mypyc)"
+    return (f"vossim {number}, deciding calls with {how}{' ' + detail if detail else ''}; "
+            f"Python {sys.version.split()[0]}")
 
 
 def finish(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
