@@ -173,7 +173,7 @@ def test_negative_style_writes_the_observed_numbers(tmp_path: Path) -> None:
     """-7 is a caller release in real rows, never Rate Not Found: ``negative`` writes what real
     rows carry (the callee's own code, placeholders for unknown server endings)."""
     records, _ = run(scenario({"callee_does": {"busy": True}}, {"at": 1, "callee": "44123"},
-                              switch={"end_reason_codes": {"User Busy": 102},
+                              switch={"end_reason_codes": {"User Busy": -200},
                                       "end_reason_style": "negative"}), tmp_path)
     assert records["c1"]["endreason"] == 486  # the callee's own response, never renumbered
     assert records["c1"]["endReasonName"] == "User Busy"
