@@ -163,3 +163,15 @@ def test_every_output_shape_audits_consistent(tmp_path: Path) -> None:
         assert report["differences"] == [], (source.name, report["differences"][:3])
         counts.add(report["rows"])
     assert len(counts) == 1 and counts.pop() > 400
+
+
+def test_a_configuration_without_customers_gateways_is_one_line(
+        written: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "empty.yaml"
+    config.write_text("version: 1\n")
+    assert main(["audit", str(written), "--config", str(config)]) == 2
+    assert main(["reproduce", str(written), "--flowno", "1", "--config", str(config),
+                 "-o", str(tmp_path / "x.yaml")]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 2 and all("expected a configuration with mapping_gateways" in line
+                                 for line in err)

@@ -57,6 +57,11 @@ def test_a_real_answered_row_infers_its_per_second_rate_and_marks_assumptions() 
     assert "assumption" in result.text
     assert result.field("fee").status == EQUAL and result.field("feetime").status == EQUAL
     assert result.field("callercallid").status == UNKNOWN  # ids: not determinable
+    # with the account's other rows around it, the same
+    windowed = reproduce(str(REAL), flowno=int(row["flowno"]), window=60)
+    assert windowed.window_rows > 0
+    for name in ("enddirection", "endreason", "holdtime", "fee", "stoptime"):
+        assert windowed.field(name).status == EQUAL, name
     # a row that was not billed says that its price is not in it
     failed = reproduce(str(REAL), flowno=_flownos(REAL)[0])
     assert "its price is not in it" in failed.text

@@ -26,7 +26,7 @@ from simulator.scenario._schema import CallSpec, Scenario
 from ._compare import AUDITED, DIFFERENT, compare_row
 from ._infer import Endings, Plan, plan_row, profile_of, spread_over_routes
 from ._rows import Row, RowError, read_rows
-from ._scenario import configured_call, gateway_for
+from ._scenario import check_config, configured_call, gateway_for
 
 CPS_WINDOW_MS = 1000
 # A group this large is cut, so that memory stays bounded: calls across the cut replay apart,
@@ -249,6 +249,7 @@ def audit(sources: list[str], config_path: str, *, batch_rows: int = BATCH_ROWS
     """The audit report of every row of ``sources`` against the scenario ``config_path``."""
     began = time.perf_counter()
     config = load_scenario(config_path)
+    check_config(config, config_path)
     auditor = Auditor(config, batch_rows)
 
     def every_row() -> Iterator[Row | str]:

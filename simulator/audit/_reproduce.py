@@ -16,7 +16,7 @@ from simulator.scenario._schema import Scenario, SwitchSettings
 from ._compare import FieldVerdict, compare_row
 from ._infer import Endings, Plan, plan_row, profile_of, row_profile, spread_over_routes
 from ._rows import Row, RowError, parse_row, read_rows
-from ._scenario import Written, configured_scenario, minimal_scenario, supports
+from ._scenario import Written, check_config, configured_scenario, minimal_scenario, supports
 
 PROFILES = ("seeds", "vos3000")
 
@@ -119,6 +119,7 @@ def reproduce(source: str, *, flowno: int | None = None, config: str | None = No
         from simulator.scenario._loader import load_scenario
 
         config_scenario = load_scenario(config)
+        check_config(config_scenario, config)
         chosen = profile_of(config_scenario)
         endings = Endings(config_scenario)
     else:

@@ -478,6 +478,15 @@ def _in_progress(plans: list[Plan], refusal: int) -> int:
 
 
 # -- the operator's configuration with the rows' calls -----------------------------------------
+def check_config(config: Scenario, path: str) -> None:
+    """A configuration the rows can be replayed against: it has customers' gateways."""
+    if not config.mapping_gateways:
+        from ._rows import RowError
+
+        raise RowError(f"{path}: expected a configuration with mapping_gateways (the customers' "
+                       "gateways the rows' calls come through), found none")
+
+
 def gateway_for(scenario: Scenario, row_ip: str, row_gateway: str) -> tuple[str, str | None]:
     """(the mapping gateway a call comes from, a source_ip when it is not that gateway's)."""
     for name, gateway in scenario.mapping_gateways.items():
