@@ -17,6 +17,7 @@ from rich.console import Console
 
 from cdr_writer import DEFAULT_FORMATS, UnknownFormat, formats_for, parse_formats
 from simulator._cli_help import VossimParser, finish
+from simulator._console import SafeConsole
 from simulator.run import RunStats
 from simulator.run import _stop as stop
 from simulator.run._run import RunResult, apply_overrides, find_run_errors, run_scenario
@@ -543,8 +544,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    out = Console(soft_wrap=True)
-    err = Console(stderr=True, soft_wrap=True)
+    out = SafeConsole(soft_wrap=True)
+    err = SafeConsole(stderr=True, soft_wrap=True)
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -7,6 +7,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from simulator._console import markup_safe
 from simulator.analyze._report import DIRECTIONS
 
 BY_KEYS = {"gateway": "gateways", "customer": "customers", "prefix": "prefixes", "hour": "hours"}
@@ -80,7 +81,8 @@ def group_table(report: dict[str, Any], by: str) -> Table:
         answered = entry["answered"]
         ended = "/".join(f"{100 * entry['ended_by'][d] / answered:.0f}" if answered else "0"
                          for d in DIRECTIONS.values())
-        table.add_row(label, f"{entry['calls']:,}", f"{entry['asr']:.1%}", f"{entry['acd']:.1f} s",
+        table.add_row(markup_safe(label), f"{entry['calls']:,}", f"{entry['asr']:.1%}",
+                      f"{entry['acd']:.1f} s",
                       f"{entry['ner']:.1%}", f"{entry['pdd_ms']:,.0f} ms", f"{entry['fee']:,.2f}",
                       ended, f"{entry['short_callee_hangups']:.1%}",
                       f"{entry['short_caller_hangups']:.1%}")

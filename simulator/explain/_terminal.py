@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from rich.console import Console, Group
-from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from simulator._console import markup_safe
 from simulator.explain._model import Entry, Explanation, time_label
 
 STYLES = {
@@ -109,8 +109,8 @@ def render_terminal(explanation: Explanation, console: Console, time_mode: str =
 
 
 def _header(ex: Explanation) -> Group:
-    table = Table(title=escape(f"call {ex.call_id} — scenario {ex.scenario}"), show_header=False,
-                  title_justify="left", title_style="bold")
+    table = Table(title=markup_safe(f"call {ex.call_id} — scenario {ex.scenario}"),
+                  show_header=False, title_justify="left", title_style="bold")
     table.add_column("what", style="bold")
     table.add_column("value")
     h = ex.header
@@ -162,8 +162,8 @@ def _cdr_table(ex: Explanation) -> Table:
 
 
 def what_if_table(change: dict) -> Table:
-    table = Table(title=escape(f"what if {', '.join(change['changes'])}"), title_justify="left",
-                  title_style="bold")
+    table = Table(title=markup_safe(f"what if {', '.join(change['changes'])}"),
+                  title_justify="left", title_style="bold")
     table.add_column("field", style="bold", no_wrap=True)
     table.add_column("as run")
     table.add_column("what if")

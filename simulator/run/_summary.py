@@ -8,6 +8,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
+from simulator._console import markup_safe
 from simulator.core._metrics import DIRECTION_NAMES
 from simulator.run._stats import RunStats
 
@@ -26,7 +27,7 @@ def print_summary(console: Console, stats: RunStats, title: str, places: int) ->
 
 def summary_table(stats: RunStats, title: str, places: int) -> Table:
     """Calls, ASR, ACD, the endDirection mix, endReason counts and the money."""
-    table = Table(title=title, show_header=False, title_justify="left")
+    table = Table(title=markup_safe(title), show_header=False, title_justify="left")
     table.add_column("what", style="bold")
     table.add_column("value", justify="right")
     table.add_row("calls", f"{stats.calls:,}")
@@ -60,7 +61,7 @@ def gateway_table(stats: RunStats) -> Table | None:
     for (side, name), gateway in sorted(stats.gateways.items()):
         ended = "/".join(f"{100 * gateway.share(gateway.ended_by[d]):.0f}" for d, _ in _DIRECTIONS)
         label = f"{'in' if side == 'caller' else 'out'} {name}"
-        table.add_row(label, f"{gateway.calls:,}", f"{gateway.asr:.1%}",
+        table.add_row(markup_safe(label), f"{gateway.calls:,}", f"{gateway.asr:.1%}",
                       f"{gateway.acd:.1f} s", ended,
                       f"{gateway.share(gateway.short_callee_hangups):.1%}",
                       f"{gateway.share(gateway.short_caller_hangups):.1%}")

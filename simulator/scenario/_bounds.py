@@ -87,6 +87,12 @@ def cdr_text(value: str) -> str:
     if bad is not None:
         raise ValueError(f"expected a name without '|', line breaks or control characters "
                          f"(it goes into CDR fields), found {value!r}")
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:  # a lone surrogate ("\ud800" in YAML, or from code)
+            raise ValueError(f"expected text that UTF-8 can encode, found the lone surrogate "
+                             f"U+{ord(value[exc.start]):04X} in {value!r}") from None
     if len(value) > MAX_NAME:
         raise ValueError(f"expected a name of at most {MAX_NAME} characters (a CDR column is "
                          f"varchar({MAX_NAME})), found {len(value):,}")

@@ -7,6 +7,7 @@ mean" where a known name is close), all problems of a file at once.
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -126,6 +127,7 @@ class _BoundedLoader(yaml.SafeLoader):
         return size
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _TAG_NAMES = {"int": "an integer", "float": "a number", "timestamp": "a real date and time "
               "(YYYY-MM-DD, or YYYY-MM-DDTHH:MM:SSZ)", "bool": "true or false"}
 
@@ -192,12 +194,19 @@ class _Positions:
 
     def _construct(self, node: yaml.Node, path: Path_) -> Any:
         try:
-            return self.loader.construct_object(node, deep=True)
+            value = self.loader.construct_object(node, deep=True)
         except yaml.YAMLError:
             raise
         except Exception as exc:
             # PyYAML lets these out unmarked, e.g. for 2026-02-30 or an int of 5,000 digits
             raise _ScalarError(node, path, _scalar_problem(node, exc)) from None
+        if isinstance(value, str):
+            surrogate = _SURROGATE.search(value)
+            if surrogate is not None:  # "\ud800" is a valid YAML escape, yet no file can hold it
+                raise _ScalarError(node, path, "expected text that UTF-8 can encode, found the "
+                                   f"lone surrogate U+{ord(surrogate.group()):04X} in "
+                                   f"{_found(value)}")
+        return value
 
     def where(self, path: Path_, *, key: bool = False) -> tuple[int, int]:
         if key and path in self.key_marks:
@@ -308,13 +317,15 @@ def _merge(problems: list[Problem]) -> list[Problem]:
     return [Problem(*key, " or ".join(messages)) for key, messages in merged.items()]
 
 
-def parse_scenario(text: str, file: str = "<scenario>") -> Scenario:
-    """Validate scenario text; raises ``ScenarioError`` with every problem found."""
+def _load_node_tree(text: str, file: str, path: Path_ = ()) -> tuple[Any, _Positions] | None:
+    """The plain data of YAML ``text`` and where each key was (None for an empty document),
+    through the bounded loader; every failure is a ``ScenarioError`` placed in ``file``."""
     try:
         loader = _BoundedLoader(text)
     except yaml.reader.ReaderError as exc:
         line, column = _line_column(text, exc.position)
-        raise ScenarioError([Problem(file, line, column, "", "expected printable text, found "
+        raise ScenarioError([Problem(file, line, column, format_path(path),
+                                     "expected printable text, found "
                                      f"the control character U+{exc.character:04X}; write it "
                                      "as an escape in a double-quoted string")]) from None
     try:
@@ -325,19 +336,20 @@ def parse_scenario(text: str, file: str = "<scenario>") -> Scenario:
             line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
             kind = "YAML error" if isinstance(exc, yaml.composer.ComposerError) else \
                 "YAML syntax error"
-            raise ScenarioError([Problem(file, line, column, "",
+            raise ScenarioError([Problem(file, line, column, format_path(path),
                                          f"{kind}: {exc.problem or exc}")]) from None
+        except yaml.YAMLError as exc:  # e.g. a reader error found past the first buffer
+            raise ScenarioError([Problem(file, 1, 1, format_path(path),
+                                         f"YAML error: {exc}")]) from None
         if node is None:
-            raise ScenarioError([Problem(file, 1, 1, "", "expected a scenario mapping with "
-                                                         "'version: 1', found an empty file")])
+            return None
         positions = _Positions(loader, file)
         try:
-            data = positions.build(node, ())
-            positions.data = data
+            positions.data = positions.build(node, path)
         except yaml.constructor.ConstructorError as exc:
             mark = exc.problem_mark
             raise ScenarioError([Problem(file, mark.line + 1 if mark else 1,
-                                         mark.column + 1 if mark else 1, "",
+                                         mark.column + 1 if mark else 1, format_path(path),
                                          f"YAML error: {exc.problem}")]) from None
         except _ScalarError as exc:
             mark = exc.node.start_mark
@@ -345,6 +357,28 @@ def parse_scenario(text: str, file: str = "<scenario>") -> Scenario:
                                          format_path(exc.path), str(exc))]) from None
     finally:
         loader.dispose()
+    return positions.data, positions
+
+
+def load_value(text: str, file: str, path: Path_) -> Any:
+    """One value written outside a file (``--set PATH=VALUE``), read by the same bounded loader
+    as a scenario file, so ``!!float x`` or a 5,000-digit integer get the file's messages."""
+    loaded = _load_node_tree(text, file, path)
+    if loaded is None:
+        return None
+    data, positions = loaded
+    if positions.problems:
+        raise ScenarioError(positions.problems)
+    return data
+
+
+def parse_scenario(text: str, file: str = "<scenario>") -> Scenario:
+    """Validate scenario text; raises ``ScenarioError`` with every problem found."""
+    loaded = _load_node_tree(text, file)
+    if loaded is None:
+        raise ScenarioError([Problem(file, 1, 1, "", "expected a scenario mapping with "
+                                                     "'version: 1', found an empty file")])
+    data, positions = loaded
     if positions.problems:
         raise ScenarioError(positions.problems)
     if not isinstance(data, dict):

@@ -25,6 +25,7 @@ from simulator.scenario._loader import (
     _Positions,
     _problem_from_pydantic,
     format_path,
+    load_value,
 )
 from simulator.scenario._schema import Scenario, SwitchSettings, cross_reference_errors
 
@@ -134,9 +135,9 @@ def apply_paths(scenario: Scenario, overrides: list[str], source: str = "--set")
                                                         "accounts.ACME.money=5"))
             continue
         try:
-            value = yaml.safe_load(text) if text.strip() else ""
-        except yaml.YAMLError as exc:
-            problems.append(Problem(source, 1, 1, key, f"bad value {text!r}: {exc}"))
+            value = load_value(text, source, (key,)) if text.strip() else ""
+        except ScenarioError as exc:
+            problems.extend(exc.problems)
             continue
         try:
             parts = parse_path(key)

@@ -24,6 +24,8 @@ from simulator.core._decisions import observed_code_clash
 from simulator.core._rating import Rate, Section
 from simulator.core._reasons import EndReason
 from simulator.scenario._bounds import (
+    DAY,
+    MAX_SPAN,
     Balance,
     CdrName,
     Count,
@@ -42,7 +44,11 @@ from simulator.scenario._bounds import (
 )
 from simulator.scenario._traffic import Outage, TrafficProfile
 
-_DIGITS = re.compile(r"^[0-9]+$")
+# fullmatch, never match with ^...$: "$" also matches before a final newline ("441\n").
+_DIGITS = re.compile(r"[0-9]+")
+# An IPv6 zone (scope id) as interfaces are named: no separator, space or line break may follow
+# the "%" into the CDR's callerip/calleeip fields.
+_ZONE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 SEEDS_FEE_PLACES = 4  # SERVER_BILLING_FEE_PRECISTION's range under the seeds profile
 MAX_FEE_PLACES = 7    # under vos3000: real per-second fees carry 7 decimals
 
@@ -62,7 +68,7 @@ def _digits(value: Any) -> Any:
         raise ValueError("expected a string of digits")
     if isinstance(value, int):
         value = str(value)
-    if not isinstance(value, str) or not _DIGITS.match(value):
+    if not isinstance(value, str) or not _DIGITS.fullmatch(value):
         raise ValueError(f"expected a string of digits 0-9, found {value!r}")
     return value
 
@@ -74,12 +80,16 @@ def _address(value: Any) -> Any:
     host = value
     if value.count(":") == 1:
         host, port = value.split(":")
-        if not port.isdigit() or not 0 < int(port) < 65536:
+        if not _DIGITS.fullmatch(port) or not 0 < int(port) < 65536:
             raise ValueError(f"expected a port 1-65535 after ':', found {port!r}")
     try:
         ipaddress.ip_address(host)
     except ValueError:
         raise ValueError(f"expected an IP address such as 203.0.113.10, found {value!r}") from None
+    _, percent, zone = host.partition("%")
+    if percent and not _ZONE.fullmatch(zone):
+        raise ValueError("expected an IPv6 scope id of letters, digits, '_', '.' or '-' after "
+                         f"'%', found {zone!r}")
     return value
 
 
@@ -171,7 +181,7 @@ def _reason_by_key(key: Any) -> EndReason | None:
     if isinstance(key, int) and not isinstance(key, bool):
         return EndReason(key) if 1 <= key <= 25 else None
     if isinstance(key, str):
-        if key.isdigit():
+        if _DIGITS.fullmatch(key):
             return _reason_by_key(int(key))
         wanted = re.sub(r"[^a-z]", "", key.lower())
         for reason in EndReason:
@@ -368,13 +378,14 @@ class Scenario(_Model):
     @model_validator(mode="after")
     def _wall_clock_arrivals(self) -> Scenario:
         """``at: "2026-11-20T10:15:00Z"`` -> seconds after ``start``. A time before the start
-        stays as it is and ``cross_reference_errors`` reports it where it was written."""
+        stays as it is and ``cross_reference_errors`` reports it where it was written, as does
+        one more than 366 days after it."""
         calls = []
         for call in self.calls:
             if isinstance(call.at, datetime):
                 at = call.at if call.at.tzinfo else call.at.replace(tzinfo=UTC)
                 offset = (at - self.start).total_seconds()
-                if offset >= 0:
+                if 0 <= offset <= MAX_SPAN:  # the bound of a numeric ``at``
                     call = call.model_copy(update={"at": offset})
             calls.append(call)
         object.__setattr__(self, "calls", calls)
@@ -422,9 +433,7 @@ def cross_reference_errors(scenario: Scenario) -> list[tuple[tuple[Any, ...], st
     ids: set[str] = set()
     for i, call in enumerate(scenario.calls):
         if isinstance(call.at, datetime):
-            errors.append((("calls", i, "at"),
-                           f"expected a time at or after the scenario's start "
-                           f"({scenario.start.isoformat()}), found {call.at.isoformat()}"))
+            errors.append((("calls", i, "at"), _wall_clock_error(call.at, scenario.start)))
         unknown(("calls", i, "from"), "a mapping gateway", call.from_, scenario.mapping_gateways)
         if call.id in ids:
             errors.append((("calls", i, "id"), f"expected a unique call id, found {call.id!r} "
@@ -438,6 +447,16 @@ def cross_reference_errors(scenario: Scenario) -> list[tuple[tuple[Any, ...], st
                                + _did_you_mean(key, EXPECTABLE)))
     errors.extend(traffic_errors(scenario))
     return errors
+
+
+def _wall_clock_error(at: datetime, start: datetime) -> str:
+    """Why a wall-clock ``at`` stayed a time: before the start or too far after it."""
+    aware = at if at.tzinfo else at.replace(tzinfo=UTC)
+    if aware < start:
+        return (f"expected a time at or after the scenario's start ({start.isoformat()}), "
+                f"found {at.isoformat()}")
+    return (f"expected a time at most {MAX_SPAN // DAY} days after the scenario's start "
+            f"({start.isoformat()}), found {at.isoformat()}")
 
 
 def traffic_errors(scenario: Scenario) -> list[tuple[tuple[Any, ...], str]]:
