@@ -113,7 +113,7 @@ def cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
         show_progress = args.progress if args.progress is not None else err.is_terminal
         progress = RunProgress(expected_arrivals(scenario, args.calls),
                                scenario.start.timestamp(), err) if show_progress else None
-        speed = (args.speed or 1.0) if args.realtime else None
+        speed = (1.0 if args.speed is None else args.speed) if args.realtime else None
         if args.speed is not None and not args.realtime:
             raise RunOptionError("--speed goes with --realtime")
         formats = _formats(args.format)

@@ -182,7 +182,7 @@ def test_a_name_with_a_pipe_never_reaches_a_cdr(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("option", "words"), [
     (["--scale", "1e300"], "a scenario spans at most 31,622,400 s (366 days)"),
     (["--rate", "1e300"], "at most 10,000 are simulated"),
-    (["--warmup", "1e300"], "expected a warm-up of 0 s or more, at most 31,622,400 s"),
+    (["--warmup", "1e300"], "expected --warmup of 0 s or more, at most 31,622,400 s"),
     (["--calls", "99999999999999999999999"], "expected --calls from 1 to 1,000,000,000,000"),
 ], ids=["scale", "rate", "warmup", "calls"])
 def test_run_options_keep_the_bounds(tmp_path: Path, option: list[str], words: str) -> None:

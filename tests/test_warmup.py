@@ -92,7 +92,7 @@ def test_warmup_is_checked(tmp_path: Path) -> None:
                                "scenarios/load/standard.yaml", "-o", str(tmp_path), *args],
                               cwd=ROOT, capture_output=True, text=True, timeout=60)
 
-    for args, message in ((["--warmup", "-5"], "expected a warm-up of 0 s or more"),
+    for args, message in ((["--warmup", "-5"], "expected --warmup of 0 s or more"),
                           (["--warmup", "60", "--workers", "2"], "--warmup")):
         done = vossim(*args)
         assert done.returncode == 2 and message in done.stderr, done.stderr

@@ -67,6 +67,43 @@ _BATCH = 2048
 _FRAME = struct.Struct("<I")  # a spool frame's length
 _POLL = 0.005  # s between looks at a running shard's spool
 DASK_CONNECT_TIMEOUT = 15.0  # s to reach a scheduler given by address
+MAX_WORKERS = 64  # --workers: shards are accounts, and each worker is a whole interpreter
+_PARENT_POLL = 0.5  # s between a worker's looks at whether its parent still runs
+_PR_SET_PDEATHSIG = 1  # prctl(2)
+
+
+def max_workers(scenario: Scenario) -> int:
+    """The most shards ``scenario`` splits into: one per account, at most ``MAX_WORKERS``."""
+    return max(1, min(len(scenario.accounts), MAX_WORKERS))
+
+
+def watch_parent(parent: int) -> None:
+    """In a worker: end it when the run that started it is gone (``kill -9`` of the parent),
+    instead of letting it simulate and spool on alone. Linux sends SIGKILL the moment the
+    parent dies; elsewhere, or if the parent died before that was set up, a thread sees the
+    parent's pid change within ``_PARENT_POLL`` seconds."""
+    import signal
+    import sys
+    import threading
+    import time
+
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):  # no prctl: the thread below still watches
+            pass
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(_PARENT_POLL)
+        os._exit(1)
+
+    if os.getppid() != parent:  # gone already, before the signal was set up
+        os._exit(1)
+    threading.Thread(target=watch, name="vossim-parent-watch", daemon=True).start()
 
 
 class ShardingError(Exception):
@@ -583,7 +620,8 @@ def _run_local(scenario: Scenario, shards: list[Shard], formats: tuple[str, ...]
     for i, path in enumerate(paths):
         if i != here:
             Path(path).touch()  # there for the merge, even before its worker opens it
-    pool = get_context("spawn").Pool(len(shards) - 1)
+    pool = get_context("spawn").Pool(len(shards) - 1, initializer=watch_parent,
+                                     initargs=(os.getpid(),))
     try:
         started = {i: pool.apply_async(run_shard, (scenario, shard, formats, paths[i], calls))
                    for i, shard in enumerate(shards) if i != here}

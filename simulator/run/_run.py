@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from cdr_writer import DEFAULT_FORMATS, FORMATS, Cdr, Output, pipe_line
-from simulator.run._parallel import ShardingError, run_sharded
+from simulator.run._parallel import MAX_WORKERS, ShardingError, max_workers, run_sharded
 from simulator.run._progress import RunProgress
 from simulator.run._stats import RunStats
 from simulator.run._stop import hold, raise_requested, release
@@ -115,7 +115,7 @@ def run_scenario(scenario: Scenario, out_dir: str | Path | None = "out",
     if calls is not None and not 1 <= calls <= MAX_CALLS:
         raise RunOptionError(f"expected --calls from 1 to {MAX_CALLS:,}, found {calls:,}")
     if not 0 <= warmup <= MAX_SPAN:
-        raise RunOptionError(f"expected a warm-up of 0 s or more, at most {MAX_SPAN:,} s "
+        raise RunOptionError(f"expected --warmup of 0 s or more, at most {MAX_SPAN:,} s "
                              f"(366 days), found {warmup:g}")
     if warmup:
         scenario = _within_bounds(prepend_warmup(scenario, warmup), f"--warmup {warmup:g}")
@@ -123,13 +123,18 @@ def run_scenario(scenario: Scenario, out_dir: str | Path | None = "out",
     if sharded and (realtime_speed or udp or trace_path or warmup):
         raise RunOptionError("--workers/--dask run in batch: they cannot be combined with "
                              "--realtime, --warmup, --udp or --trace")
-    if workers < 1:
-        raise RunOptionError(f"expected at least 1 worker, found {workers}")
+    most = max_workers(scenario)
+    if not 1 <= workers <= most:
+        accounts = len(scenario.accounts)
+        raise RunOptionError(
+            f"expected --workers from 1 to {most} (a run is split by account: "
+            f"{accounts:,} account{'s' if accounts != 1 else ''} here, at most {MAX_WORKERS} "
+            f"processes), found {workers:,}")
     if sharded and scenario.switch.cdr_profile == "vos3000":
         raise RunOptionError("--workers/--dask cannot write cdr_profile vos3000 yet: its flowno "
                              "is the INVITE's arrival order across every account")
-    if realtime_speed is not None and not realtime_speed > 0:
-        raise RunOptionError(f"expected a speed > 0, found {realtime_speed}")
+    if realtime_speed is not None and not 0 < realtime_speed < float("inf"):
+        raise RunOptionError(f"expected --speed > 0, found {realtime_speed}")
     if realtime_speed is not None and out_dir is not None and _holds_cdrs(Path(out_dir)):
         raise RunOptionError(f"{out_dir} already holds CDR files; --realtime writes in place, "
                              "so give it a new or empty directory")
@@ -262,7 +267,7 @@ class RunOptionError(ValueError):
 def scale_traffic(scenario: Scenario, factor: float) -> Scenario:
     """Every traffic profile's ``duration`` times ``factor``: the same rates, more calls."""
     if not factor > 0:
-        raise RunOptionError(f"expected a scale > 0, found {factor}")
+        raise RunOptionError(f"expected --scale > 0, found {factor}")
     traffic = [p.model_copy(update={"duration": p.duration * factor}) for p in scenario.traffic]
     return _within_bounds(scenario.model_copy(update={"traffic": traffic}), f"--scale {factor:g}")
 
@@ -301,7 +306,7 @@ def prepend_warmup(scenario: Scenario, seconds: float) -> Scenario:
 def scale_rate(scenario: Scenario, factor: float) -> Scenario:
     """Every traffic profile's ``cps`` times ``factor``: the same span of time, more calls."""
     if not factor > 0 or factor == float("inf"):
-        raise RunOptionError(f"expected a rate factor > 0, found {factor}")
+        raise RunOptionError(f"expected --rate > 0, found {factor}")
     traffic = [p.model_copy(update={"cps": p.cps * factor}) for p in scenario.traffic]
     return _within_bounds(scenario.model_copy(update={"traffic": traffic}), f"--rate {factor:g}")
 

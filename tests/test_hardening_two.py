@@ -1,0 +1,206 @@
+"""Hardening, round two (issue 24): what a second fuzzer found, each as a regression test.
+
+Scenario guards (digits, addresses, surrogates, wall-clock ``at``), ``--set`` values through the
+file's loader, text from files never read as markup or sent as control sequences, bounded and
+orphan-proof ``--workers``, nothing left behind by a refused run, and one located line (never a
+traceback) for every broken CDR file ``analyze`` or ``explain --cdr`` is given.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import signal
+import time
+from pathlib import Path
+
+import pytest
+from test_output_hardening import _alive, children, start, wait_for
+from test_scenario_hardening import BASE
+
+from scenario_support import cli
+from simulator import ScenarioError, parse_scenario
+
+
+def refused(text: str) -> str:
+    with pytest.raises(ScenarioError) as caught:
+        parse_scenario(text, "bad.yaml")
+    first = str(caught.value.problems[0])
+    assert re.match(r"bad\.yaml:\d+:\d+: ", first), first
+    return str(caught.value)
+
+
+# -- 1, 2, 5, 6: the scenario's own guards -----------------------------------------------------
+@pytest.mark.parametrize(("old", "new", "words"), [
+    ('caller: "8801711000001"', 'caller: "8801711000001\\n"', "calls[0].caller: expected a "
+     "string of digits"),
+    ('callee: "8801911000002"', 'callee: "8801911000002\\n"', "calls[0].callee"),
+    ('prefixes: ["880"]', 'prefixes: ["880\\n"]', "routing_gateways.VENDOR-A.prefixes[0]"),
+    ('prefix: "880"', 'prefix: "880\\n"', "rate_tables.retail[0].prefix"),
+    ("calls:\n", 'blacklist: ["1\\n"]\ncalls:\n', "blacklist[0]"),
+], ids=["caller", "callee", "gateway-prefix", "rate-prefix", "blacklist"])
+def test_digits_with_a_trailing_newline_are_refused(old: str, new: str, words: str) -> None:
+    assert words in refused(BASE.replace(old, new, 1))
+
+
+@pytest.mark.parametrize(("old", "new", "where"), [
+    ('ips: ["203.0.113.10"]', 'ips: ["fe80::1%eth|0\\nX"]', "mapping_gateways.ACME-GW.ips[0]"),
+    ('ip: "198.51.100.20"', 'ip: "fe80::1%eth0|x"', "routing_gateways.VENDOR-A.ip"),
+    ("    from: ACME-GW\n", '    from: ACME-GW\n    source_ip: "fe80::2%a b"\n',
+     "calls[0].source_ip"),
+], ids=["ips", "ip", "source_ip"])
+def test_an_ipv6_scope_id_cannot_carry_a_separator(old: str, new: str, where: str) -> None:
+    message = refused(BASE.replace(old, new, 1))
+    assert where in message and "scope id" in message
+
+
+def test_a_plain_ipv6_scope_id_is_taken() -> None:
+    scenario = parse_scenario(BASE.replace('ips: ["203.0.113.10"]', 'ips: ["fe80::1%eth0"]'))
+    assert scenario.mapping_gateways["ACME-GW"].ips == ["fe80::1%eth0"]
+
+
+@pytest.mark.parametrize(("old", "new"), [
+    ("{name: Acme,", '{name: "A\\ud800",'),
+    ("  VENDOR-A:", '  "V\\udfff":'),
+    ("name: hardening", 'name: "\\ud83d\\ude00"'),  # a pair of escapes is still two surrogates
+], ids=["account-name", "gateway-key", "scenario-name"])
+def test_a_lone_surrogate_is_refused_where_it_is(old: str, new: str) -> None:
+    assert "expected text that UTF-8 can encode, found the lone surrogate" in \
+        refused(BASE.replace(old, new, 1))
+
+
+@pytest.mark.parametrize("at", ["2029-01-01T00:00:00Z", "9999-12-31T23:59:59-23:59"])
+def test_a_wall_clock_at_keeps_the_366_day_bound(tmp_path: Path, at: str) -> None:
+    text = BASE.replace("    at: 0", f'    at: "{at}"')
+    assert "calls[0].at: expected a time at most 366 days after the scenario's start" in \
+        refused(text)
+    path = tmp_path / "far.yaml"
+    path.write_text(text)
+    for command in (["validate", str(path)], ["run", str(path), "-o", str(tmp_path / "o")]):
+        done = cli(*command)
+        assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+        assert done.stderr.startswith(f"{path}:17:9: calls[0].at: "), done.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_wall_clock_at_inside_the_bound_runs() -> None:
+    scenario = parse_scenario(BASE.replace("    at: 0", '    at: "2027-11-20T10:00:00Z"'))
+    assert scenario.calls[0].at == 365 * 86_400
+
+
+# -- 3: --set and --what-if values go through the file's loader --------------------------------
+@pytest.mark.parametrize(("value", "words"), [
+    ("seed=!!float x", "--set:1:1: seed: expected a number, found 'x'"),
+    ("seed=" + "9" * 5000, "--set:1:1: seed: expected an integer (no key takes more than 20 "
+     "digits), found one of 5,000 characters"),
+    ("start=2026-02-30", "--set:1:1: start: expected a real date and time"),
+    ("seed=&a [*a]", "recursive alias"),
+    ("calls[one].caller=1\\n", "calls[0].caller: expected a string of digits"),
+    ('name="\\ud800"', "lone surrogate U+D800"),
+    ("calls[one].at=2029-01-01T00:00:00Z", "calls[0].at: expected a time at most 366 days"),
+], ids=["float-tag", "5000-digits", "impossible-date", "recursive-alias", "digits-newline",
+        "surrogate", "wall-clock-at"])
+def test_set_values_get_the_file_s_guards(tmp_path: Path, value: str, words: str) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text(BASE)
+    value = value.replace("1\\n", '"1\\n"')
+    out = tmp_path / "out"
+    done = cli("run", str(path), "-o", str(out), "--set", value)
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert words in done.stderr, done.stderr
+    assert not out.exists()
+    what_if = cli("explain", str(path), "--call", "one", "--what-if", value)
+    assert what_if.returncode == 2 and "Traceback" not in what_if.stderr, what_if.stderr
+    assert words.replace("--set", "--what-if") in what_if.stderr, what_if.stderr
+
+
+# -- 4, 15: text from files is data on the terminal --------------------------------------------
+MARKUP = (BASE.replace("name: hardening", 'name: "[/v] \\e]0;owned\\a"')
+          .replace("seed: 1\n", 'description: "red \\e[31mtext"\nseed: 1\n')
+          .replace("ACME-GW", '"[/v]"').replace("VENDOR-A", '"[red]GW"'))
+
+
+def test_markup_and_escapes_in_names_print_as_text(tmp_path: Path) -> None:
+    path = tmp_path / "markup.yaml"
+    path.write_text(MARKUP)
+    out = tmp_path / "out"
+    run = cli("run", str(path), "-o", str(out))
+    assert run.returncode == 0, run.stderr
+    assert "\x1b" not in run.stdout + run.stderr and "\x07" not in run.stdout
+    assert "[/v] \\x1b]0;owned\\x07" in run.stdout  # the title, escaped
+    assert "in [/v]" in run.stdout and "out [red]GW" in run.stdout
+    for source in [*out.glob("cdr/*.txt"), *out.glob("e_cdr_*.csv")]:
+        analyzed = cli("analyze", str(source), "--by", "gateway")
+        assert analyzed.returncode == 0, analyzed.stderr
+        assert "out [red]GW" in analyzed.stdout and "in [/v]" in analyzed.stdout
+    explained = cli("explain", str(path), "--call", "one")
+    assert explained.returncode == 0, explained.stderr
+    assert "\x1b" not in explained.stdout and "red \\x1b[31mtext" in explained.stdout
+    assert "[red]GW" in explained.stdout
+
+
+def test_the_console_escapes_control_characters_but_keeps_its_own_styles() -> None:
+    import io
+
+    from rich.text import Text
+
+    from simulator._console import SafeConsole, markup_safe, shown
+
+    assert shown("a\x1b[2Jb\nc\u202e") == "a\\x1b[2Jb\\x0ac\\u202e"
+    assert markup_safe("[red]x") == "\\[red]x"
+    buffer = io.StringIO()
+    console = SafeConsole(file=buffer, force_terminal=True, color_system="standard")
+    console.print(Text("x\x1b]0;title\x9cy", style="red"))
+    written = buffer.getvalue()
+    assert "\x1b]0;" not in written and "x\\x1b]0;title\\x9cy" in written
+    assert "\x1b[31m" in written  # the style it was asked for
+
+
+# -- 7, 8, 16: --workers ------------------------------------------------------------------------
+@pytest.mark.parametrize("workers", ["0", "3", "9223372036854775808"])
+def test_workers_are_bounded_by_the_accounts_and_named(tmp_path: Path, workers: str) -> None:
+    out = tmp_path / "out"
+    done = cli("run", "scenarios/demo.yaml", "-o", str(out), "--workers", workers)
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert done.stderr.startswith("vossim run: expected --workers from 1 to 2 (a run is split "
+                                  "by account: 2 accounts here, at most 64 processes)"), \
+        done.stderr
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(("option", "words"), [
+    (["--scale", "0"], "expected --scale > 0"), (["--rate", "-1"], "expected --rate > 0"),
+    (["--realtime", "--speed", "0"], "expected --speed > 0"),
+    (["--warmup", "-1"], "expected --warmup of 0 s or more"),
+])
+def test_flag_errors_name_the_flag(tmp_path: Path, option: list[str], words: str) -> None:
+    done = cli("run", "scenarios/demo.yaml", "-o", str(tmp_path / "out"), *option)
+    assert done.returncode == 2 and words in done.stderr, done.stderr
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs /proc (Linux)")
+def test_workers_end_when_their_parent_is_killed(tmp_path: Path) -> None:
+    # At --scale 1000 a worker's shard runs for minutes: an orphan would still be running.
+    out = tmp_path / "out"
+    run = start("run", "scenarios/load/standard.yaml", "--scale", "1000", "--workers", "2",
+                "--no-progress", "-o", str(out))
+    workers: list[int] = []
+    try:
+        spools = lambda: list(out.rglob("shard-*.spool"))  # noqa: E731
+        # every shard spooling: the worker has started and is into its shard
+        wait_for(lambda: len(spools()) == 2 and all(p.stat().st_size for p in spools()),
+                 timeout=120)
+        workers = children(run.pid)
+        assert workers
+        run.kill()
+        run.communicate(timeout=20)
+        wait_for(lambda: not [pid for pid in workers if _alive(pid)], timeout=5)
+        sizes = [p.stat().st_size for p in spools()]
+        time.sleep(1)
+        assert [p.stat().st_size for p in spools()] == sizes  # nothing spools on
+    finally:  # a failing run must not stay behind, holding a core and memory
+        for pid in workers:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
