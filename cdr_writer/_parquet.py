@@ -11,6 +11,7 @@ staged anyway (``Output``); in ``--realtime`` the rename is what keeps each file
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 from datetime import UTC, datetime
 from pathlib import Path
@@ -48,6 +49,18 @@ E_CDR_SCHEMA = pa.schema(
 )
 
 
+def _has_footer(path: Path) -> bool:
+    """Whether ``path`` ends as a Parquet file does: footer length, then the magic ``PAR1``."""
+    with path.open("rb") as handle:
+        size = handle.seek(0, os.SEEK_END)
+        if size < 12:
+            return False
+        handle.seek(size - 8)
+        tail = handle.read(8)
+    footer = int.from_bytes(tail[:4], "little")
+    return tail[4:] == b"PAR1" and footer + 12 <= size
+
+
 class ParquetSink(EcdrRows):
     """Daily Parquet files with the 63 e_cdr columns, written row group by row group."""
 
@@ -62,6 +75,7 @@ class ParquetSink(EcdrRows):
         self.rows: list[list[object]] = []
         self.batches: list[pa.RecordBatch] = []
         self.batched_rows = 0
+        self.unclosed = 0  # rows of the day being written: a file without its footer holds none
 
     def write(self, cdr: Cdr) -> None:
         self.write_row(cdr.stoptime, sqlite_row(cdr))
@@ -75,6 +89,7 @@ class ParquetSink(EcdrRows):
                 self.day = day
             self.day_end = (stoptime // 86_400_000 + 1) * 86_400_000
         self.rows.append(row)
+        self.unclosed += 1
         if len(self.rows) >= min(BATCH_ROWS, ROW_GROUP_ROWS):
             self._batch()
             if self.batched_rows >= ROW_GROUP_ROWS:
@@ -107,13 +122,34 @@ class ParquetSink(EcdrRows):
             self.writer = pq.ParquetWriter(self.partial, E_CDR_SCHEMA, compression="zstd")
         self.writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
 
+    @property
+    def unclosed_name(self) -> str | None:
+        return PARQUET_NAME.format(day=self.day) if self.day else None
+
+    def take_back(self) -> None:
+        """Forget the last row (a realtime run, when a later format failed to take it)."""
+        if self.rows:
+            self.rows.pop()
+        elif self.batches:  # rows become batches in memory: the row is still not in the file
+            last = self.batches.pop()
+            if last.num_rows > 1:
+                self.batches.append(last.slice(0, last.num_rows - 1))
+            self.batched_rows -= 1
+        else:  # already in a row group on disk: it stays (one row in 65,536)
+            return
+        self.unclosed -= 1
+
     def _finish_day(self) -> None:
         self._write_group()
         if self.writer is not None and self.partial is not None:
             self.writer.close()
+            if not _has_footer(self.partial):  # a full disk can cut the footer short
+                raise OSError(errno.ENOSPC, "the Parquet footer could not be written",
+                              str(self.partial))
             os.replace(self.partial, self.directory / self.partial.name[1:-len(".partial")])
         self.writer = None
         self.partial = None
+        self.unclosed = 0
 
     def close(self) -> None:
         self._finish_day()

@@ -183,6 +183,7 @@ class WholeLines:
         self.path = path
         self.fd = os.open(path, flags, 0o666)
         self.size = os.lseek(self.fd, 0, os.SEEK_END)
+        self.before_last = self.size  # the size before the last record: ``take_back``
 
     def write(self, text: str) -> None:
         data = text.encode("utf-8")
@@ -197,7 +198,14 @@ class WholeLines:
             if isinstance(exc, OSError) and exc.filename is None:
                 raise OSError(exc.errno, exc.strerror, str(self.path)) from None
             raise
+        self.before_last = self.size
         self.size += len(data)
+
+    def take_back(self) -> None:
+        """Remove the last record written (another format of a realtime run could not take it).
+        Shortening a file needs no space, so this works on a full disk too."""
+        os.ftruncate(self.fd, self.before_last)
+        self.size = self.before_last
 
     def flush(self) -> None:
         """Every write already went to the file."""
@@ -269,6 +277,11 @@ class _Rotating:
             if len(self.lines) >= BLOCK or end < count:
                 self.write_lines()
             start = end
+
+    def take_back(self) -> None:
+        """Remove the last record written (a realtime run: ``WholeLines``)."""
+        if isinstance(self.handle, WholeLines):
+            self.handle.take_back()
 
     def write_lines(self) -> None:
         """Write the gathered lines to the open file (a batch run)."""
@@ -353,6 +366,9 @@ class PipeSink:
                              flownos: list[int]) -> None:
         self.files.write_block(stoptimes, _numbered(lines, flownos))
 
+    def take_back(self) -> None:
+        self.files.take_back()
+
     def close(self) -> None:
         self.files.close()
 
@@ -377,6 +393,9 @@ class ECdrCsvSink:
     def write_rendered_block(self, stoptimes: list[int], rows: list[str],
                              flownos: list[int]) -> None:
         self.files.write_block(stoptimes, _numbered(rows, flownos))
+
+    def take_back(self) -> None:
+        self.files.take_back()
 
     def close(self) -> None:
         self.files.close()
@@ -417,6 +436,18 @@ class SqliteSink(EcdrRows):
         # A batch run inserts its rows a block at a time (one executemany, not one execute
         # per row); a realtime one commits each row as it comes, whole or absent.
         self.rows: list[list[object]] = []
+        self.last: tuple[str, int | None] | None = None  # (table, rowid) of the last record
+
+    def take_back(self) -> None:
+        """Delete the last record committed (a realtime run, when a later format failed)."""
+        if self.last is not None:
+            table, rowid = self.last
+            self.last = None
+            try:
+                self.db.execute(f"DELETE FROM {table} WHERE rowid = ?", (rowid,))
+                self.db.commit()
+            except sqlite3.Error as exc:
+                raise sqlite_failure(exc, self.path) from None
 
     def _table(self, day: str) -> str:
         table = f"e_cdr_{day}"
@@ -442,8 +473,9 @@ class SqliteSink(EcdrRows):
                 self.insert = f"INSERT INTO {self._table(day_of(stoptime))} VALUES ({marks})"
                 self.day_end = (stoptime // _DAY_MS + 1) * _DAY_MS
             if self.flush:
-                self.db.execute(self.insert, row)
+                cursor = self.db.execute(self.insert, row)
                 self.db.commit()  # one transaction per record: whole or absent
+                self.last = (self.insert.split()[2], cursor.lastrowid)
                 return
             rows = self.rows
             rows.append(row)
@@ -499,6 +531,10 @@ class JsonlSink:
         self.handle.write(line)
         if self.flush:
             self.handle.flush()
+
+    def take_back(self) -> None:
+        if isinstance(self.handle, WholeLines):
+            self.handle.take_back()
 
     def close(self) -> None:
         self.handle.close()
@@ -564,6 +600,13 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _takes_back_for_sure(sink: Sink) -> bool:
+    """Whether ``sink`` can take a record back even on a full disk (files it shortens, rows it
+    holds in memory); a database's delete may itself fail, so databases are written last."""
+    return isinstance(sink, PipeSink | ECdrCsvSink | JsonlSink) or \
+        type(sink).__name__ == "ParquetSink"
+
+
 class Output:
     """The output directory of one run: sinks that write into staging, then commit or abort.
 
@@ -582,7 +625,12 @@ class Output:
                 raise ValueError(f"--{key} goes with --format {' or '.join(takers) or '?'}")
         self.directory = Path(directory)
         self.direct = direct
+        # what this run made, so that a refused run leaves nothing behind: the directories it
+        # created (deepest last) and, for a realtime run, what was in its directory before
+        self.created = [p for p in (self.directory, *self.directory.parents)
+                        if not p.exists()][::-1]
         self.directory.mkdir(parents=True, exist_ok=True)
+        self.found = set(self.directory.rglob("*")) if direct else set()
         if direct:
             self.staging = self.directory
         else:
@@ -591,13 +639,15 @@ class Output:
                                                  dir=self.directory))
         context = SinkContext(self.staging, fee_places, direct, options)
         self.sinks: list[Sink] = []
+        self.records = 0  # CDRs every sink has taken (recorded or, for jsonl, suppressed)
+        self.feed_error: Exception | None = None  # the first a closing realtime format raised
+        self._feed_closed: tuple[list[Path], list[str]] | None = None
         try:
             for cdr_format in self.formats:
                 self.sinks.append(cdr_format.open(context))
         except BaseException:
             self.abort()
             raise
-        self.records = 0  # CDRs every sink has taken (recorded or, for jsonl, suppressed)
         self.recorded_sinks = [s for s, f in zip(self.sinks, self.formats, strict=True)
                                if not f.all_records]
         self.all_sinks = [s for s, f in zip(self.sinks, self.formats, strict=True)
@@ -605,6 +655,29 @@ class Output:
         # looked up once: write runs once per CDR
         self._recorded_writes = tuple(sink.write for sink in self.recorded_sinks)
         self._all_writes = tuple(sink.write for sink in self.all_sinks)
+        # A realtime record goes to every format or to none: the formats that can take a record
+        # back first, so that when a later one fails (a full disk) the earlier ones take it back.
+        self._feed = sorted(((sink, f.all_records) for sink, f in
+                             zip(self.sinks, self.formats, strict=True)),
+                            key=lambda item: not _takes_back_for_sure(item[0]))
+        if direct:
+            self.write = self._write_whole  # type: ignore[method-assign]
+
+    def _write_whole(self, cdr: Cdr) -> None:
+        taken = []
+        try:
+            for sink, all_records in self._feed:
+                if all_records or cdr.recorded:
+                    sink.write(cdr)
+                    taken.append(sink)
+        except Exception as exc:
+            for sink in reversed(taken):
+                with contextlib.suppress(Exception):
+                    sink.take_back()  # type: ignore[attr-defined]
+            if isinstance(exc, OSError):
+                raise self._named(exc) from None
+            raise
+        self.records += 1
 
     def write(self, cdr: Cdr) -> None:
         try:
@@ -628,6 +701,11 @@ class Output:
 
     def commit(self) -> list[Path]:
         """Close every sink and move its files into the output directory."""
+        if self.direct:  # each format closes on its own: one that cannot leaves the others
+            files, _ = self.close_feed()
+            if self.feed_error is not None:
+                raise self.feed_error
+            return files
         try:
             for sink in self.sinks:
                 sink.close()  # the last buffers go out now: a full disk may fail here
@@ -636,8 +714,6 @@ class Output:
             if isinstance(exc, OSError):
                 raise self._named(exc) from None
             raise
-        if self.direct:
-            return sorted(p for p in self.directory.rglob("*") if p.is_file())
         written = []
         for path in sorted(p for p in self.staging.rglob("*") if p.is_file()):
             target = self.directory / path.relative_to(self.staging)
@@ -646,6 +722,36 @@ class Output:
             written.append(target)
         shutil.rmtree(self.staging, ignore_errors=True)
         return written
+
+    def close_feed(self) -> tuple[list[Path], list[str]]:
+        """A realtime run that stopped (Ctrl-C, SIGTERM, a full disk): close each format on its
+        own; the files, and what a format could not keep (a Parquet file needs its footer).
+        Closes once: a second call gives the same answer."""
+        if self._feed_closed is not None:
+            return self._feed_closed
+        lost = []
+        for sink, cdr_format in zip(self.sinks, self.formats, strict=True):
+            try:
+                sink.close()
+            except Exception as exc:
+                if self.feed_error is None:
+                    self.feed_error = self._named(exc) if isinstance(exc, OSError) else exc
+                discard = getattr(sink, "discard", None)
+                if discard is not None:
+                    with contextlib.suppress(Exception):
+                        discard()
+                errno_ = exc.errno if isinstance(exc, OSError) else None
+                reason = os.strerror(errno_) if errno_ else str(exc)
+                held = getattr(sink, "unclosed", None)
+                name = getattr(sink, "unclosed_name", None) or f"the {cdr_format.name} output"
+                what = f", with its {held:,} CDRs" if held else ""
+                removed = " and was removed" if discard is not None else ""
+                lost.append(f"{name} could not be closed ({reason}){removed}{what}")
+        files = sorted(p for p in self.directory.rglob("*") if p.is_file())
+        if not files:
+            self._remove_created()
+        self._feed_closed = (files, lost)
+        return files, lost
 
     def notes(self) -> list[str]:
         """What sinks have to tell the user (e.g. a database run that resumed)."""
@@ -657,3 +763,16 @@ class Output:
                 getattr(sink, "discard", sink.close)()
         if not self.direct:
             shutil.rmtree(self.staging, ignore_errors=True)
+        elif not self.records:  # refused before its first record: remove what it made
+            for path in sorted(set(self.directory.rglob("*")) - self.found, reverse=True):
+                with contextlib.suppress(OSError):
+                    path.rmdir() if path.is_dir() and not path.is_symlink() else path.unlink()
+        self._remove_created()
+
+    def _remove_created(self) -> None:
+        """The directories this run created, if they are (still) empty."""
+        for path in reversed(self.created):
+            try:
+                path.rmdir()
+            except OSError:
+                return

@@ -12,14 +12,17 @@ import contextlib
 import os
 import re
 import signal
+import sqlite3
+import subprocess
 import time
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
-from test_output_hardening import _alive, children, start, wait_for
+from test_output_hardening import _alive, children, small_disk, start, wait_for
 from test_scenario_hardening import BASE
 
-from scenario_support import cli
+from scenario_support import ROOT, VOSSIM, cli
 from simulator import ScenarioError, parse_scenario
 
 
@@ -204,3 +207,89 @@ def test_workers_end_when_their_parent_is_killed(tmp_path: Path) -> None:
         for pid in workers:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
+
+
+# -- 9, 10, 11, 12: what a stopped or refused run leaves -----------------------------------------
+ALL_FILES = "pipe,e_cdr,sqlite,jsonl,parquet"
+
+
+def counts_in(out: Path) -> dict[str, int]:
+    found = {"pipe": sum(len(p.read_text().splitlines()) for p in out.glob("cdr/*.txt")),
+             "e_cdr": sum(len(p.read_text().splitlines()) - 1 for p in out.glob("e_cdr_*.csv")),
+             "jsonl": len((out / "cdr.jsonl").read_text().splitlines())}
+    with contextlib.closing(sqlite3.connect(out / "vos3000.db")) as db:
+        tables = [row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = "
+                                               "'table'")]
+        found["sqlite"] = sum(db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
+                              for t in tables)
+    found["parquet"] = sum(pq.read_table(p).num_rows for p in out.glob("*.parquet"))
+    return found
+
+
+def test_realtime_on_a_full_disk_every_format_holds_what_the_message_counts(
+        tmp_path: Path) -> None:
+    disk = tmp_path / "disk"
+    with small_disk(disk, 200) as limits:
+        out = disk / "out"
+        done = subprocess.run([*VOSSIM, "run", "scenarios/load/standard.yaml", "-o", str(out),
+                               "--format", ALL_FILES, "--realtime", "--speed", "100000",
+                               "--no-progress"], cwd=ROOT, capture_output=True, text=True,
+                              timeout=300, **limits)
+        assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+        written = re.search(r"the ([\d,]+) CDRs written before it are on disk", done.stderr)
+        assert written, done.stderr
+        count = int(written.group(1).replace(",", ""))
+        found = counts_in(out)
+        parquet = found.pop("parquet")
+        assert set(found.values()) == {count}, (found, done.stderr)
+        # the Parquet file is readable with the same records, or said to be lost, with its count
+        assert parquet == count or (parquet == 0 and re.search(
+            rf"e_cdr_\d{{8}}\.parquet could not be closed \(No space left on device\) and was "
+            rf"removed, with its {count:,} CDRs", done.stderr)), done.stderr
+        assert not list(out.glob(".*partial"))
+
+
+def test_realtime_parquet_on_a_full_disk_leaves_no_unreadable_file(tmp_path: Path) -> None:
+    disk = tmp_path / "disk"
+    with small_disk(disk, 200) as limits:
+        out = disk / "out"
+        done = subprocess.run([*VOSSIM, "run", "scenarios/load/standard.yaml", "-o", str(out),
+                               "--format", "parquet", "--realtime", "--speed", "100000",
+                               "--no-progress"], cwd=ROOT, capture_output=True, text=True,
+                              timeout=300, **limits)
+        assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+        assert "every line complete" not in done.stderr, done.stderr
+        lost = re.search(r"e_cdr_\d{8}\.parquet could not be closed \(No space left on device\)"
+                         r" and was removed, with its ([\d,]+) CDRs", done.stderr)
+        assert lost and int(lost.group(1).replace(",", "")) > 0, done.stderr
+        for path in out.rglob("*") if out.exists() else []:
+            assert path.suffix == ".parquet" and pq.read_table(path).num_rows, path
+
+
+def test_a_refused_realtime_run_leaves_nothing_and_blocks_no_next_run(tmp_path: Path) -> None:
+    out = tmp_path / "feed"
+    out.mkdir()
+    refused_run = cli("run", "scenarios/demo.yaml", "-o", str(out), "--realtime", "--speed",
+                      "100000", "--format", ALL_FILES, "--trace", str(tmp_path / "no" / "t.jsonl"))
+    assert refused_run.returncode == 2, refused_run.stderr
+    assert refused_run.stderr.startswith(f"vossim run: cannot write {tmp_path}/no/t.jsonl"), \
+        refused_run.stderr
+    assert list(out.iterdir()) == []  # the directory was there before: it stays, empty
+    again = cli("run", "scenarios/demo.yaml", "-o", str(out), "--realtime", "--speed", "100000",
+                "--format", ALL_FILES, "--no-progress")
+    assert again.returncode == 0, again.stderr
+    assert len(set(counts_in(out).values())) == 1
+
+
+@pytest.mark.parametrize("refusal", [
+    ["--trace", "{tmp}/no/t.jsonl"],
+    ["--realtime", "--speed", "100000", "--trace", "{tmp}/no/t.jsonl"],
+    ["--format", "mariadb", "--db", "mysql://u:p@127.0.0.1:1/vos"],
+    ["--format", "parquet", "--realtime", "--speed", "100000", "--trace", "{tmp}/no/t"],
+], ids=["batch-trace", "realtime-trace", "mariadb-unreachable", "parquet-realtime-trace"])
+def test_a_refused_run_leaves_no_output_directory(tmp_path: Path, refusal: list[str]) -> None:
+    out = tmp_path / "new" / "out"
+    done = cli("run", "scenarios/demo.yaml", "-o", str(out), "--no-progress",
+               *(arg.format(tmp=tmp_path) for arg in refusal))
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert not (tmp_path / "new").exists()  # not the directory, nor the parent it made

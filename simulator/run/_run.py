@@ -207,15 +207,18 @@ class FeedInterrupted(KeyboardInterrupt):
 
 def _stopped_feed(output: Output, exc: KeyboardInterrupt | OSError) -> BaseException:
     """A realtime run stopped (Ctrl-C, SIGTERM, a full disk): close its files, whose records
-    are each whole, and say what they hold."""
-    try:
-        files = output.commit()
-    except OSError:
-        files = sorted(p for p in output.directory.rglob("*") if p.is_file())
+    are each whole (every format holds the same ones), and say what they hold. Stopped before
+    its first record, it leaves nothing, as a refused run does (and so blocks no next run)."""
+    if output.records:
+        files, lost = output.close_feed()
+    else:
+        output.abort()
+        files, lost = [], []
     if isinstance(exc, KeyboardInterrupt):
         return FeedInterrupted(output.records, files, str(exc) or "interrupted")
     kept = (f"; the {output.records:,} CDRs written before it are on disk, every line complete"
-            if files else "")
+            if files else "; nothing was written")
+    kept += "".join(f"; {note}" for note in lost)
     return OSError(exc.errno, f"{exc.strerror or exc}{kept}", exc.filename)
 
 
