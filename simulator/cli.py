@@ -246,8 +246,8 @@ def cmd_analyze(args: argparse.Namespace, out: Console, err: Console) -> int:
 
     try:
         thresholds = [parse_threshold(text) for text in args.alarm or []]
-        if args.min_calls < 0 or args.prefix_digits < 1:
-            raise AlarmSyntaxError("--min-calls must be >= 0 and --prefix-digits >= 1")
+        if args.min_calls < 0:
+            raise AlarmSyntaxError(f"expected --min-calls of 0 or more, found {args.min_calls}")
         report = analyze(args.paths, thresholds=thresholds, min_calls=args.min_calls,
                          prefix_digits=args.prefix_digits, reason_codes=args.reason_codes)
         written = []

@@ -293,3 +293,115 @@ def test_a_refused_run_leaves_no_output_directory(tmp_path: Path, refusal: list[
                *(arg.format(tmp=tmp_path) for arg in refusal))
     assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
     assert not (tmp_path / "new").exists()  # not the directory, nor the parent it made
+
+
+# -- 13: broken CDR files into analyze and explain --cdr: one located line, never a traceback ---
+@pytest.fixture(scope="module")
+def cdrs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A vossim output in every file format: one answered call, one refused."""
+    from simulator import run_scenario
+
+    out = tmp_path_factory.mktemp("cdrs")
+    text = BASE + ("  - {id: two, at: 5, from: ACME-GW, caller: '8801711000001', "
+                   "callee: '4471100000', caller_does: {hangup_after: 3}}\n")
+    run_scenario(parse_scenario(text), out / "out", tuple(ALL_FILES.split(",")))
+    return out / "out"
+
+
+def with_field(cdrs: Path, tmp_path: Path, index: int, value: str) -> tuple[Path, int]:
+    """The pipe file with field ``index`` of its answered line set to ``value``; its line."""
+    (source,) = cdrs.glob("cdr/*.txt")
+    lines = source.read_text().splitlines()
+    answered = next(i for i, line in enumerate(lines) if line.split("|")[4] != "0")
+    fields = lines[answered].split("|")
+    fields[index] = value
+    lines[answered] = "|".join(fields)
+    path = tmp_path / "bad.txt"
+    path.write_text("\n".join(lines) + "\n")
+    return path, answered + 1
+
+
+def refused_cli(*args: str) -> str:
+    done = cli(*args)
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert "Traceback" not in done.stderr and len(done.stderr.splitlines()) == 1, done.stderr
+    return done.stderr
+
+
+@pytest.mark.parametrize(("index", "value", "name"), [
+    (2, "x", "starttime"), (2, "true", "starttime"), (2, "nan", "starttime"),
+    (2, "", "starttime"), (3, str(10 ** 18), "stoptime"), (3, str(10 ** 30), "stoptime"),
+    (2, "-5", "starttime"),
+], ids=["start-x", "start-true", "start-nan", "start-empty", "stop-1e18", "stop-1e30",
+        "start-negative"])
+def test_a_bad_time_is_one_line_naming_file_and_line(cdrs: Path, tmp_path: Path, index: int,
+                                                     value: str, name: str) -> None:
+    path, line = with_field(cdrs, tmp_path, index, value)
+    assert refused_cli("analyze", str(path)).startswith(
+        f"vossim analyze: {path}:{line}: {name} = {value!r} is not a number or a date-time")
+    flowno = path.read_text().splitlines()[line - 1].rsplit("|", 1)[1]
+    decoded = refused_cli("explain", "--cdr", str(path), "--flowno", flowno)
+    assert decoded.startswith(f"vossim explain: {path} (flowNo {flowno}): field "), decoded
+
+
+def test_an_empty_json_object_is_skipped_and_counted(cdrs: Path, tmp_path: Path) -> None:
+    lines = (cdrs / "cdr.jsonl").read_text().splitlines()
+    path = tmp_path / "holes.jsonl"
+    path.write_text("\n".join([lines[0], "{}", lines[1], "{}"]) + "\n")
+    done = cli("analyze", str(path))
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    assert f"WARNING {path}: skipped 2 rows without stoptime" in done.stdout
+    assert f"read {path} (jsonl): 2 CDRs" in done.stdout
+
+
+def test_two_spellings_of_a_column_take_the_first(cdrs: Path, tmp_path: Path) -> None:
+    import json
+
+    record = json.loads((cdrs / "cdr.jsonl").read_text().splitlines()[0])
+    record["StartTime"] = "x"
+    path = tmp_path / "twice.jsonl"
+    path.write_text(json.dumps(record) + "\n")
+    assert cli("analyze", str(path)).returncode == 0
+
+
+def test_a_damaged_sqlite_page_names_the_file(cdrs: Path, tmp_path: Path) -> None:
+    data = bytearray((cdrs / "vos3000.db").read_bytes())
+    data[4096 + 8:len(data)] = b"\x41" * (len(data) - 4096 - 8)  # every page after the first
+    path = tmp_path / "damaged.db"
+    path.write_bytes(bytes(data))
+    assert refused_cli("analyze", str(path)).startswith(
+        f"vossim analyze: {path}: not a readable SQLite database")
+
+
+def test_text_that_is_not_utf8_in_sqlite_is_read(cdrs: Path, tmp_path: Path) -> None:
+    import shutil
+
+    path = tmp_path / "latin.db"
+    shutil.copy(cdrs / "vos3000.db", path)
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        (table,) = db.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchone()
+        db.execute(f"UPDATE {table} SET callergatewayid = CAST(X'41C3FF42' AS TEXT)")
+        db.commit()
+    done = cli("analyze", str(path), "--by", "gateway")
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    assert "in A\ufffd" in done.stdout
+
+
+@pytest.mark.parametrize("damage", ["middle", "tail"])
+def test_a_damaged_parquet_file_is_named(cdrs: Path, tmp_path: Path, damage: str) -> None:
+    (source,) = cdrs.glob("*.parquet")
+    data = source.read_bytes()
+    path = tmp_path / "damaged.parquet"
+    path.write_bytes(data[:4] + b"\xff" * (len(data) // 2) + data[4 + len(data) // 2:]
+                     if damage == "middle" else data[:len(data) // 2])
+    assert refused_cli("analyze", str(path)).startswith(f"vossim analyze: {path}: ")
+
+
+@pytest.mark.parametrize(("option", "words"), [
+    (["--prefix-digits", str(10 ** 30)], "expected --prefix-digits from 1 to 32, found "),
+    (["--prefix-digits", "0"], "expected --prefix-digits from 1 to 32, found 0"),
+    (["--min-calls", "-1"], "expected --min-calls of 0 or more, found -1"),
+])
+def test_analyze_options_are_bounded_and_named(cdrs: Path, option: list[str],
+                                               words: str) -> None:
+    assert words in refused_cli("analyze", str(cdrs), *option)

@@ -27,6 +27,8 @@ from simulator.analyze._report import Aggregates, build_report
 from simulator.analyze._rows import mangled_warning, parse_cdr_row, read_cdr_rows
 from simulator.analyze._sources import SourceError, find_sources
 
+MAX_PREFIX_DIGITS = 32  # a number has at most 32 digits (E.164 has 15)
+
 __all__ = ["AlarmSyntaxError", "SourceError", "Threshold", "analyze", "parse_cdr_row",
            "parse_threshold", "read_cdr_rows"]
 
@@ -34,6 +36,9 @@ __all__ = ["AlarmSyntaxError", "SourceError", "Threshold", "analyze", "parse_cdr
 def analyze(paths: list[str], *, thresholds: list[Threshold] | None = None, min_calls: int = 1,
             prefix_digits: int = 4, reason_codes: str = "auto") -> dict[str, Any]:
     """The report of every CDR under ``paths`` (files, vossim output directories, mysql:// URLs)."""
+    if not 1 <= prefix_digits <= MAX_PREFIX_DIGITS:
+        raise AlarmSyntaxError(f"expected --prefix-digits from 1 to {MAX_PREFIX_DIGITS}, found "
+                               f"{prefix_digits:,}")
     began = time.perf_counter()
     sources = find_sources(paths)
     aggregates = Aggregates(prefix_digits=prefix_digits)
@@ -51,6 +56,10 @@ def analyze(paths: list[str], *, thresholds: list[Threshold] | None = None, min_
                 source.label, column, int(count), str(example),
                 "those rows are left out of the per-prefix figures" if column == "calleee164"
                 else "not grouped by"))
+        if source.skipped:
+            rows = "row" if source.skipped == 1 else "rows"
+            warnings.append(f"{source.label}: skipped {source.skipped:,} {rows} without "
+                            "stoptime, holdtime, enddirection or endreason (not CDRs)")
     if report["calls"] and not report["zero_duration_rows"]:
         warnings.append(
             "no zero-duration rows: failed attempts are missing from these CDRs (a switch with "

@@ -59,6 +59,10 @@ REQUIRED = ("stoptime", "holdtime", "enddirection", "endreason")
 _TIMES = ("starttime", "stoptime")
 # Times below this are seconds since 1970 (1e11 ms is March 1973); above it, milliseconds.
 _SECONDS_BELOW = 100_000_000_000
+_LATEST_MS = 253_402_300_799_999  # 9999-12-31 23:59:59.999 UTC: the last time a date can show
+# What a file can hold that is not a CDR file: a reader's error that escaped it is said this way
+_READ_ERRORS = (pa.ArrowException, pl.exceptions.PolarsError, sqlite3.Error, OSError,
+                UnicodeError, ValueError, OverflowError)
 
 
 @dataclass
@@ -71,17 +75,29 @@ class Source:
     options: dict[str, object] = field(default_factory=dict)
     rows: int = 0
     mangled: dict[str, list[object]] = field(default_factory=dict)  # column: [count, example]
+    skipped: int = 0  # rows without the columns a CDR needs (``{}`` in JSON lines)
+    read: int = 0  # rows read, skipped ones included: where the next batch starts
 
     def batches(self) -> Iterator[pl.DataFrame]:
         reader = {"pipe": _pipe, "e_cdr": _e_cdr_csv, "sqlite": _sqlite, "mariadb": _mariadb,
                   "jsonl": _jsonl, "json": _json, "parquet": _parquet}[self.kind]
-        for batch in reader(self):
-            line = self.rows + 1 + int(self.options.get("header_lines", 0))  # type: ignore[arg-type]
-            frame = normalise(batch, self.label, line if self.kind in ("pipe", "e_cdr", "jsonl")
-                              else None, self.rows, self.mangled)
-            self.rows += frame.height
-            if frame.height:
-                yield frame
+        try:
+            for batch in reader(self):
+                line = self.read + 1 + int(self.options.get("header_lines", 0))  # type: ignore[arg-type]
+                whole = normalise(batch, self.label, line if self.kind in ("pipe", "e_cdr",
+                                                                           "jsonl")
+                                  else None, self.read, self.mangled)
+                self.read += whole.height
+                frame = whole.drop_nulls(list(REQUIRED))
+                self.skipped += whole.height - frame.height
+                self.rows += frame.height
+                if frame.height:
+                    yield frame
+        except SourceError:
+            raise
+        except _READ_ERRORS as exc:
+            raise SourceError(f"{self.label}: cannot read it as {self.kind} CDRs: "
+                              f"{_first_line_of(exc)}") from None
 
 
 # -- finding sources ----------------------------------------------------------------------------
@@ -184,12 +200,18 @@ def _csv_batches(source: Source, names: list[str], delimiter: str,
             if pc.any(starts).as_py():
                 batch = batch.filter(pc.invert(starts))
             yield batch.select(wanted) if first not in wanted else batch
-    except pa.ArrowInvalid as exc:
+    except (pa.ArrowException, OSError) as exc:
         raise SourceError(f"{source.path}: {_arrow_message(exc, len(names), delimiter)}") from None
 
 
+def _first_line_of(exc: BaseException) -> str:
+    """An error's message on one line (Arrow's go on over several)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def _arrow_message(exc: Exception, expected: int, delimiter: str) -> str:
-    text = str(exc).split("\n")[0]
+    text = _first_line_of(exc)
     if "Expected" in text and "columns" in text:
         return (f"{text} (expected {expected} fields separated by {delimiter!r} on every "
                 "line)")
@@ -243,8 +265,8 @@ def _jsonl(source: Source) -> Iterator[pa.RecordBatch]:
             block_size=_BLOCK_BYTES))
         for batch in reader:
             yield batch.select([n for n in batch.schema.names if canonical(n) in WANTED])
-    except pa.ArrowInvalid as exc:
-        raise SourceError(f"{source.path}: not JSON lines: {str(exc).splitlines()[0]}") from None
+    except (pa.ArrowException, OSError) as exc:
+        raise SourceError(f"{source.path}: not JSON lines: {_first_line_of(exc)}") from None
 
 
 def _json(source: Source) -> Iterator[pl.DataFrame]:
@@ -263,10 +285,14 @@ def _parquet(source: Source) -> Iterator[pa.RecordBatch]:
     try:
         # pre_buffer would cache every column chunk read so far: memory grows with the file
         handle = pq.ParquetFile(source.path, pre_buffer=False, buffer_size=1 << 20)
-    except pa.ArrowInvalid as exc:
-        raise SourceError(f"{source.path}: not a Parquet file: {exc}") from None
+    except (pa.ArrowException, OSError) as exc:
+        raise SourceError(f"{source.path}: not a Parquet file: {_first_line_of(exc)}") from None
     columns = [n for n in handle.schema_arrow.names if n.lower() in WANTED]
-    yield from handle.iter_batches(batch_size=BATCH_ROWS, columns=columns)
+    try:
+        yield from handle.iter_batches(batch_size=BATCH_ROWS, columns=columns)
+    except (pa.ArrowException, OSError) as exc:  # a damaged page past a good footer
+        raise SourceError(f"{source.path}: not a readable Parquet file: "
+                          f"{_first_line_of(exc)}") from None
 
 
 def _rows_to_frame(names: list[str], rows: list[tuple[object, ...]]) -> pl.DataFrame:
@@ -276,11 +302,14 @@ def _rows_to_frame(names: list[str], rows: list[tuple[object, ...]]) -> pl.DataF
 def _sqlite(source: Source) -> Iterator[pl.DataFrame]:
     try:
         db = sqlite3.connect(f"file:{source.path}?mode=ro", uri=True)
+        # text that is not UTF-8 is shown with replacement characters, as a text file is
+        db.text_factory = lambda data: data.decode("utf-8", "replace")
         tables = [t for (t,) in db.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table' AND (name = 'e_cdr' OR name "
             "GLOB 'e_cdr_[0-9]*') ORDER BY name")]
     except sqlite3.DatabaseError as exc:
-        raise SourceError(f"{source.path}: not a readable SQLite database: {exc}") from None
+        raise SourceError(f"{source.path}: not a readable SQLite database: "
+                          f"{_first_line_of(exc)}") from None
     if not tables:
         raise SourceError(f"{source.path}: no e_cdr or e_cdr_YYYYMMDD table")
     try:
@@ -290,6 +319,9 @@ def _sqlite(source: Source) -> Iterator[pl.DataFrame]:
             cursor = db.execute(f'SELECT {", ".join(f"[{n}]" for n in names)} FROM "{table}"')
             while rows := cursor.fetchmany(100_000):
                 yield _rows_to_frame(names, rows)
+    except sqlite3.DatabaseError as exc:  # a damaged page the first query did not touch
+        raise SourceError(f"{source.path}: not a readable SQLite database: "
+                          f"{_first_line_of(exc)} (table {table})") from None
     finally:
         db.close()
 
@@ -405,17 +437,19 @@ def _milliseconds(frame: pl.DataFrame, name: str) -> pl.Expr:
         value = column.cast(pl.Float64)
     scaled = pl.when((value.abs() < _SECONDS_BELOW) & (value != 0)).then(value * 1000) \
         .otherwise(value)
-    return scaled.round(0).cast(pl.Int64).alias(name)
+    # NaN, infinities and times no date can show (before 1970, after 9999) are not times
+    known = scaled.is_finite() & (scaled >= 0) & (scaled <= _LATEST_MS)
+    return pl.when(known).then(scaled).otherwise(None).round(0).cast(pl.Int64).alias(name)
 
 
 def _check_numbers(raw: pl.DataFrame, out: pl.DataFrame, label: str, first_line: int | None,
                    offset: int) -> None:
     """A value that did not parse is a bad CDR, not a zero: say where."""
-    for name in REQUIRED:
+    for name in (*REQUIRED, *(("starttime",) if "starttime" in raw.columns else ())):
         bad = out[name].is_null() & (raw[name].is_not_null() if name in raw.columns else True)
         if bad.any():
             row = int(bad.arg_max())  # type: ignore[arg-type]
             where = f"line {first_line + row}" if first_line is not None else \
                 f"CDR {offset + row + 1}"
             raise SourceError(f"{label}:{where.split()[-1]}: {name} = {raw[name][row]!r} is not "
-                              f"a number or a date-time ({where})")
+                              f"a number or a date-time from 1970 to 9999 ({where})")

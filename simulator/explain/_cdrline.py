@@ -24,6 +24,7 @@ from rich.table import Table
 from rich.text import Text
 
 from cdr_writer import PIPE_FIELDS
+from simulator._console import markup_safe
 from simulator.analyze._reasons import reason_name
 from simulator.core._reasons import EndReason, q850_text, sip_phrase
 from simulator.explain._build import ExplainError
@@ -68,6 +69,9 @@ def _library() -> tuple[tuple[str, str, int | None, int | None], ...]:
     return tuple(found)
 
 
+_LATEST_MS = 253_402_300_799_999  # 9999-12-31 23:59:59.999 UTC
+
+
 def _stamp(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + " UTC"
 
@@ -87,6 +91,11 @@ def decode_pipe(line: str) -> dict[str, Any]:
         except ValueError:
             raise ExplainError(f"field {name} (#{[n for n, _ in PIPE_FIELDS].index(name) + 1}): "
                                f"expected a whole number, found {text!r}") from None
+    for name in ("startTime", "stopTime"):
+        if not 0 <= numbers[name] <= _LATEST_MS:
+            raise ExplainError(f"field {name} (#{[n for n, _ in PIPE_FIELDS].index(name) + 1}): "
+                               "expected ms since 1970 up to the year 9999, found "
+                               f"{raw[name]!r}")
     direction, reason = numbers["endDirection"], numbers["endReason"]
     start, stop, hold = numbers["startTime"], numbers["stopTime"], numbers["holdTime"]
     answered = start != stop or hold > 0
@@ -207,7 +216,12 @@ def decode_file(path: Path, flowno: int | None) -> dict[str, Any]:
     try:
         (source,) = find_sources([str(path)])
         if source.kind == "pipe":
-            return decode_pipe(line_from_file(path, flowno))
+            line = line_from_file(path, flowno)
+            try:
+                return decode_pipe(line)
+            except ExplainError as exc:  # say which file (and row) the line came from
+                which = f"{path} (flowNo {flowno})" if flowno is not None else str(path)
+                raise ExplainError(f"{which}: {exc}") from None
         rows = read_cdr_rows(path)
         if flowno is not None:
             row = next((r for r in rows if r.get("flowno") == flowno), None)
@@ -226,14 +240,14 @@ def decode_file(path: Path, flowno: int | None) -> dict[str, Any]:
 
 def render_decoded(decoded: dict[str, Any], console: Console) -> None:
     shape = decoded.get("shape", "pipe line")
-    table = Table(title=f"VOS3000 CDR ({shape}), field by field", title_justify="left",
+    table = Table(title=markup_safe(f"VOS3000 CDR ({shape}), field by field"), title_justify="left",
                   title_style="bold")
     table.add_column("#", justify="right")
     table.add_column("field", style="bold", no_wrap=True)
     table.add_column("value", no_wrap=True)
     table.add_column("meaning")
     for item in decoded["fields"]:
-        table.add_row(str(item["number"]), item["name"], Text(item["value"]),
+        table.add_row(str(item["number"]), markup_safe(item["name"]), Text(str(item["value"])),
                       Text(item["meaning"]))
     console.print(table)
     console.print(Text(f"ending: {decoded['end']['text']}", style="bold"))
