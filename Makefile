@@ -77,7 +77,7 @@ bench: $(STAMP) system-deps $(COMPILED)
 
 # Mutated copies of scenarios/ through the loader and a run: 0 tracebacks, hangs, unplaced errors.
 fuzz: $(STAMP)
-	$(BIN)/python bench/fuzz_scenarios.py --cases 2000 --timeout 20 --workers 2
+	$(BIN)/python bench/fuzz_scenarios.py --cases 3000 --timeout 20 --workers 2
 
 # SIPp uac -> vossim live -> SIPp uas at rising rates, SIPp -> SIPp directly, concurrency, profile.
 bench-live: $(STAMP) system-deps

@@ -552,7 +552,8 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(args, "format", None):
             _formats(args.format, args.command)
     except argparse.ArgumentTypeError as exc:
-        parser._subparsers._group_actions[0].choices[args.command].error(str(exc))
+        command = parser._subparsers._group_actions[0].choices[args.command]  # type: ignore[union-attr]
+        command.error(f"argument --format: {exc}")
     previous = install_signal_handlers()
     try:
         return args.handler(args, out, err)

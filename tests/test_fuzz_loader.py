@@ -74,3 +74,31 @@ def test_any_characters_anywhere_are_refused_with_a_place(text: str, junk: str,
                                                           where: int) -> None:
     at = where % (len(text) + 1)
     assert_loads_or_is_placed(text[:at] + junk + text[at:])
+
+
+@FUZZ
+@given(st.sampled_from(SEEDS), st.randoms(use_true_random=False))
+def test_structured_mutations_load_or_are_refused_with_a_place(text: str,
+                                                               rng: random.Random) -> None:
+    # type confusion, nasty strings and keys, extreme numbers, keys and sections dropped,
+    # doubled or renamed, anchors and merge keys
+    assert_loads_or_is_placed(fuzz_scenarios.structured(rng, text))
+
+
+def _cases(strategy: str, count: int, seed: int) -> list[fuzz_scenarios.Case]:
+    split = tuple(1.0 if s == strategy else 0.0 for s in fuzz_scenarios.STRATEGIES)
+    return fuzz_scenarios.cases_of(count, seed, split)
+
+
+def test_library_scenarios_under_random_flags_run_or_are_refused_with_a_place() -> None:
+    cases = _cases("cli", 12, 7)
+    outcomes = [fuzz_scenarios.classify_case(case, 300) for case in cases]
+    assert all(outcome in ("ran", "refused") for outcome, _ in outcomes), outcomes
+    assert {outcome for outcome, _ in outcomes} == {"ran", "refused"}  # both kinds were drawn
+
+
+def test_mutated_cdr_files_are_read_or_refused_naming_the_file() -> None:
+    cases = _cases("cdr", 15, 3)
+    assert {case[1] for case in cases} == set(fuzz_scenarios.CDR_KINDS)
+    outcomes = [fuzz_scenarios.classify_case(case, 300) for case in cases]
+    assert all(outcome in ("ran", "refused") for outcome, _ in outcomes), outcomes

@@ -147,9 +147,11 @@ def test_validate_finds_a_call_nothing_ends_once_answered(tmp_path: Path) -> Non
     assert run.stderr.startswith(f"{bad}:16:5: calls[0]: call 'one': nothing can end it"), \
         run.stderr
     assert not any((tmp_path / "out").rglob("*"))
-    sharded = cli("run", str(bad), "-o", str(tmp_path / "out"), "--workers", "2")
+    account = "  ACME: {name: Acme, type: postpaid, rate_table: retail}\n"
+    bad.write_text(NEVER_ENDS.replace(account, account + account.replace("ACME", "BETA")))
+    sharded = cli("run", str(bad), "-o", str(tmp_path / "out"), "--workers", "2")  # 2 accounts
     assert sharded.returncode == 2 and "Traceback" not in sharded.stderr
-    assert sharded.stderr.startswith(f"{bad}:16:5: calls[0]: call 'one'"), sharded.stderr
+    assert sharded.stderr.startswith(f"{bad}:17:5: calls[0]: call 'one'"), sharded.stderr
     assert not any((tmp_path / "out").rglob("*"))
 
 
