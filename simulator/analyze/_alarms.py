@@ -44,7 +44,7 @@ class Threshold:
 
 
 def parse_threshold(text: str) -> Threshold:
-    match = _PATTERN.match(text)
+    match = _PATTERN.fullmatch(text)
     if not match:
         raise AlarmSyntaxError(f"--alarm {text!r}: expected [SCOPE:]METRIC OP VALUE[%][@MIN_CALLS]"
                                ", e.g. asr<40%@100 or customer:acd<30")

@@ -95,7 +95,7 @@ def canonical(name: str) -> str:
 
 def is_mangled_number(text: str) -> bool:
     """A number a spreadsheet rewrote in scientific notation (its digits are gone)."""
-    return bool(_MANGLED.match(text.strip()))
+    return bool(_MANGLED.fullmatch(text.strip()))
 
 
 def is_comment(line: str) -> bool:

@@ -85,9 +85,9 @@ def number_of(text: str) -> tuple[str, bool]:
     """(digits, mangled): a number as digits; a spreadsheet's ``8.8017E+012`` is expanded (its
     lost digits become zeros, and ``mangled`` says so)."""
     text = text.strip()
-    if _DIGITS.match(text):
+    if _DIGITS.fullmatch(text):
         return text, False
-    match = _MANGLED.match(text)
+    match = _MANGLED.fullmatch(text)
     if match:
         decimals, exponent = match.group(1) or "", int(match.group(2))
         if exponent <= 30:
