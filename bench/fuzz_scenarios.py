@@ -592,9 +592,9 @@ def cdr_case(kind: str, seed: int, directory: Path) -> tuple[Path, list[list[str
     options = rng.choice([[], ["--by", "gateway"], ["--json"], ["--by", "prefix",
                           "--prefix-digits", rng.choice(["1", "4", "40", "0"])],
                           ["--min-calls", rng.choice(["0", "-1", "100"])], ["--by", "hour"]])
-    commands = [["analyze", str(path), *options]]
-    if kind == "pipe":
-        commands.append(["explain", "--cdr", str(path), "--flowno", str(rng.randint(0, 30))])
+    commands = [["analyze", str(path), *options],
+                ["explain", "--cdr", str(path), "--flowno", str(rng.randint(0, 30))]]
+    if kind in ("pipe", "e_cdr", "jsonl"):  # one line of it, given as text
         lines = path.read_bytes().decode("utf-8", "replace").splitlines()
         if lines:
             commands.append(["explain", "--cdr", rng.choice(lines)])
@@ -625,7 +625,7 @@ def classify_cdr(payload: tuple[str, int]) -> tuple[str, str]:
                 return "no-line", f"{argv[:2]} more than one line: {stderr!r}"
             one_line = len(argv) == 3 and argv[1] == "--cdr"  # the CDR line itself: its field
             placed = str(path) in line or _PLACED.search(line) or (
-                one_line and ("pipe CDR line" in line or "field " in line))
+                one_line and ("pipe CDR line" in line or "field " in line or "--cdr" in line))
             if not placed:
                 return "no-line", f"{argv[:2]}: {line}"
             outcome = ("refused", line)

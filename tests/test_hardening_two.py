@@ -405,3 +405,22 @@ def test_a_damaged_parquet_file_is_named(cdrs: Path, tmp_path: Path, damage: str
 def test_analyze_options_are_bounded_and_named(cdrs: Path, option: list[str],
                                                words: str) -> None:
     assert words in refused_cli("analyze", str(cdrs), *option)
+
+
+def test_explain_cdr_of_a_damaged_parquet_file_names_it(cdrs: Path, tmp_path: Path) -> None:
+    (source,) = cdrs.glob("*.parquet")
+    path = tmp_path / "damaged.parquet"
+    path.write_bytes(source.read_bytes()[:-9])  # the footer's end is gone
+    assert refused_cli("explain", "--cdr", str(path), "--flowno", "1").startswith(
+        f"vossim explain: {path}: ")
+
+
+def test_a_line_that_is_not_utf8_is_one_error_with_nothing_else_printed(cdrs: Path,
+                                                                          tmp_path: Path) -> None:
+    (source,) = cdrs.glob("cdr/*.txt")
+    lines = source.read_bytes().split(b"\n")
+    lines[1] = lines[1][:20] + b"\xbf\xc3\x03" + lines[1][30:]  # torn too: fields are lost
+    path = tmp_path / "bytes.txt"
+    path.write_bytes(b"\n".join(lines))
+    message = refused_cli("analyze", str(path))
+    assert message.startswith(f"vossim analyze: {path}: ") and "Exception" not in message

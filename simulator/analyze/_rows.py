@@ -169,12 +169,22 @@ def read_cdr_rows(source: str | Path, warnings: list[str] | None = None
     When the iteration ends, ``warnings`` (if given) receives one line per column that held
     numbers mangled by a spreadsheet, with their count.
     """
-    from simulator.analyze._sources import find_sources
+    from simulator.analyze._sources import _READ_ERRORS, SourceError, _first_line_of, find_sources
 
     for found in find_sources([str(source)]):
         mangled: Counter[str] = Counter()
         examples: dict[str, str] = {}
-        for row in _rows_of(found.kind, found.path, found.label):
+        rows = _rows_of(found.kind, found.path, found.label)
+        while True:
+            try:
+                row = next(rows)
+            except StopIteration:
+                break
+            except SourceError:
+                raise
+            except _READ_ERRORS as exc:  # a damaged file: one line that names it
+                raise SourceError(f"{found.label}: cannot read it as {found.kind} CDRs: "
+                                  f"{_first_line_of(exc)}") from None
             for column in mangled_columns(row):
                 mangled[column] += 1
                 examples.setdefault(column, str(row[column]))

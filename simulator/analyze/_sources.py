@@ -13,10 +13,13 @@ lines (vossim's ``cdr.jsonl``: with ``recorded`` and ``endReasonName``) and Parq
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pyarrow as pa
@@ -183,7 +186,11 @@ def _csv_batches(source: Source, names: list[str], delimiter: str,
     read = pacsv.ReadOptions(column_names=names, skip_rows=skip_rows, block_size=_BLOCK_BYTES)
 
     def comment_or_error(row: pacsv.InvalidRow) -> str:
-        return "skip" if is_comment(row.text or "") else "error"
+        try:
+            text = row.text or ""
+        except UnicodeDecodeError:  # not UTF-8: not a comment; the error names the line
+            return "error"
+        return "skip" if is_comment(text) else "error"
 
     parse = pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=False,
                                invalid_row_handler=comment_or_error)
@@ -192,9 +199,15 @@ def _csv_batches(source: Source, names: list[str], delimiter: str,
                                    column_types=dict.fromkeys(columns, pa.string()),
                                    strings_can_be_null=False, quoted_strings_can_be_null=False)
     try:
-        reader = pacsv.open_csv(source.path, read_options=read, parse_options=parse,
-                                convert_options=convert)
-        for batch in reader:
+        with _quiet_undecodable_rows():
+            reader = pacsv.open_csv(source.path, read_options=read, parse_options=parse,
+                                    convert_options=convert)
+        while True:
+            with _quiet_undecodable_rows():
+                try:
+                    batch = reader.read_next_batch()
+                except StopIteration:
+                    break
             starts = pc.starts_with(pc.utf8_ltrim_whitespace(
                 batch.column(first)), "#")
             if pc.any(starts).as_py():
@@ -202,6 +215,23 @@ def _csv_batches(source: Source, names: list[str], delimiter: str,
             yield batch.select(wanted) if first not in wanted else batch
     except (pa.ArrowException, OSError) as exc:
         raise SourceError(f"{source.path}: {_arrow_message(exc, len(names), delimiter)}") from None
+
+
+@contextlib.contextmanager
+def _quiet_undecodable_rows() -> Iterator[None]:
+    """Arrow cannot hand a row that is not UTF-8 to the invalid-row handler: it prints the
+    UnicodeDecodeError as "Exception ignored" and treats the row as an error, which the reader
+    then reports with the file and line. Only that print is kept off the terminal."""
+    previous = sys.unraisablehook
+
+    def hook(unraisable: Any) -> None:
+        if not issubclass(unraisable.exc_type, UnicodeDecodeError):
+            previous(unraisable)
+    sys.unraisablehook = hook
+    try:
+        yield
+    finally:
+        sys.unraisablehook = previous
 
 
 def _first_line_of(exc: BaseException) -> str:
