@@ -149,6 +149,8 @@ def run_scenario(scenario: Scenario, out_dir: str | Path | None = "out",
     try:  # after the output directory, which may hold the trace
         trace = TraceFile(trace_path) if trace_path else None
     except BaseException:
+        if trace_path:  # a stop that landed as the staged trace was made: it goes too
+            TraceFile.discard_staged(trace_path)
         if output is not None:
             output.abort()
         raise
@@ -158,19 +160,22 @@ def run_scenario(scenario: Scenario, out_dir: str | Path | None = "out",
         except ShardingError as exc:
             raise RunOptionError(str(exc)) from None
     keep = {c.id for c in scenario.calls if c.expect}
-    feed = _UdpFeed(udp, scenario.switch.SERVER_BILLING_FEE_PRECISTION) if udp else None
+    feed = None
     stats = RunStats()
-    on_cdr = _counted(stats, output.write if output else None,
-                      whole=bool(output and output.direct))
-    if feed is not None:
-        on_cdr = _tee(on_cdr, feed.send)
-    simulation = Simulation(scenario, on_cdr, trace=trace.handle if trace else None, keep=keep,
-                            realtime_speed=realtime_speed, calls=calls, feed_from=warmup)
-    if progress is not None:
-        # Batch runs refresh the bar every 1024 calls; realtime ones on every call (it throttles).
-        simulation.on_cdr = _counting(on_cdr, simulation, progress,
-                                      0 if realtime_speed is not None else 1023)
-    try:
+    try:  # a stop (or an error) while the run is set up cleans up as one while it runs
+        feed = _UdpFeed(udp, scenario.switch.SERVER_BILLING_FEE_PRECISTION) if udp else None
+        on_cdr = _counted(stats, output.write if output else None,
+                          whole=bool(output and output.direct))
+        if feed is not None:
+            on_cdr = _tee(on_cdr, feed.send)
+        simulation = Simulation(scenario, on_cdr, trace=trace.handle if trace else None,
+                                keep=keep, realtime_speed=realtime_speed, calls=calls,
+                                feed_from=warmup)
+        if progress is not None:
+            # Batch runs refresh the bar every 1024 calls; realtime ones on every call (it
+            # throttles).
+            simulation.on_cdr = _counting(on_cdr, simulation, progress,
+                                          0 if realtime_speed is not None else 1023)
         stats.sim_seconds = simulation.run()
         if progress is not None:
             progress.finish(stats.calls, stats.sim_seconds)

@@ -8,6 +8,7 @@ pid-marked hidden name and renamed over it when the run succeeds; a symlink is w
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import stat
@@ -56,6 +57,18 @@ class TraceFile:
             self.handle = self.staged.open("w", encoding="utf-8")
         except OSError as exc:  # name the file the user asked for, not the staging name
             raise OSError(exc.errno, exc.strerror, str(path)) from None
+        except BaseException:  # a stop as the file was made: it was made for nothing
+            self.staged.unlink(missing_ok=True)
+            raise
+
+    @staticmethod
+    def discard_staged(path: str | os.PathLike[str]) -> None:
+        """Remove this process's staged trace for ``path`` (its ``TraceFile`` was never made:
+        a stop came as it was)."""
+        with contextlib.suppress(OSError, ValueError):
+            target = Path(path)
+            target = Path(os.path.realpath(target)) if target.is_symlink() else target
+            (target.parent / staged_name(target.name)).unlink(missing_ok=True)
 
     def commit(self) -> Path | None:
         """Put the trace in place; the path to list as written (None for standard output)."""
