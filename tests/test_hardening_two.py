@@ -424,3 +424,16 @@ def test_a_line_that_is_not_utf8_is_one_error_with_nothing_else_printed(cdrs: Pa
     path.write_bytes(b"\n".join(lines))
     message = refused_cli("analyze", str(path))
     assert message.startswith(f"vossim analyze: {path}: ") and "Exception" not in message
+
+
+def test_an_end_reason_name_from_a_file_is_not_markup(cdrs: Path, tmp_path: Path) -> None:
+    import json
+
+    records = [json.loads(line) for line in (cdrs / "cdr.jsonl").read_text().splitlines()]
+    for record in records:
+        record["endReasonName"] = "[/v] [red]Named"
+    path = tmp_path / "named.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    done = cli("analyze", str(path))
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    assert "[/v] [red]Named" in done.stdout

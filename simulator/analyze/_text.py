@@ -29,7 +29,8 @@ def overview_table(report: dict[str, Any], places: int = 2) -> Table:
         table.add_row(f"endDirection {code} ({entry['name']})",
                       f"{entry['calls']:,} ({entry['share']:.1%})")
     for entry in report["by_end_reason"]:
-        table.add_row(f"endReason {entry['code']} {entry['name']}", f"{entry['calls']:,}")
+        table.add_row(markup_safe(f"endReason {entry['code']} {entry['name']}"),
+                      f"{entry['calls']:,}")
     table.add_row("endReason numbering", report.get("reason_codes", "auto"))
     table.add_row("records written", f"{report['records']:,}")
     table.add_row("money charged", f"{report['charged']:.{places}f}")
@@ -59,8 +60,9 @@ def pivot_table(report: dict[str, Any]) -> Table:
     for cell in report["pivot"]:
         cells.setdefault((cell["code"], cell["name"]), {})[cell["enddirection"]] = cell["calls"]
     for (code, name), counts in sorted(cells.items()):
-        table.add_row(f"{code} {name}", *(f"{counts.get(d, 0):,}" if counts.get(d) else ""
-                                          for d in DIRECTIONS), f"{sum(counts.values()):,}")
+        table.add_row(markup_safe(f"{code} {name}"),
+                      *(f"{counts.get(d, 0):,}" if counts.get(d) else "" for d in DIRECTIONS),
+                      f"{sum(counts.values()):,}")
     return table
 
 
@@ -98,7 +100,8 @@ def margin_tables(report: dict[str, Any], places: int = 4) -> list[Table]:
         for name in (label, "calls", "answered", "fee", "agentfee", "margin", "margin %"):
             table.add_column(name, justify="left" if name == label else "right", no_wrap=True)
         for entry in [*margins[key], {label: "all calls", **margins["total"]}]:
-            table.add_row(str(entry[label]), f"{entry['calls']:,}", f"{entry['answered']:,}",
+            table.add_row(markup_safe(entry[label]), f"{entry['calls']:,}",
+                          f"{entry['answered']:,}",
                           f"{entry['fee']:.{places}f}", f"{entry['agentfee']:.{places}f}",
                           f"{entry['margin']:.{places}f}", f"{entry['margin_share']:.1%}")
         tables.append(table)
