@@ -11,7 +11,7 @@ Groups are cut at a bounded size (see ``MAX_GROUP_ROWS``), so memory stays bound
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -34,6 +34,9 @@ CPS_WINDOW_MS = 1000
 # its balance is about to run out (its calls hold money on it); so its groups are cut later.
 MAX_GROUP_ROWS = 5000
 MAX_PREPAID_GROUP_ROWS = 50_000
+# How long a finished group waits for a later row that overlaps it, when the switch sets no
+# max_call_duration: an hour, or the longest call seen so far if longer.
+HORIZON_MS = 3_600_000
 _NO_NOTES: list[str] = []  # shared and never appended to: audit keeps no notes per row
 BATCH_ROWS = 2000
 
@@ -42,6 +45,7 @@ BATCH_ROWS = 2000
 class _Group:
     account: str
     plans: list[Plan] = field(default_factory=list)
+    first_invite: int = 2 ** 62
     last_stop: int = 0
 
 
@@ -104,8 +108,15 @@ class Auditor:
 
     # -- grouping ---------------------------------------------------------------------------
     def run(self, rows: Iterable[Row | str]) -> Audit:
-        open_groups: dict[str, _Group] = {}
-        for row in rows:
+        """Group, replay and tally every row. Rows come by stoptime, so a row may still join
+        a group of calls that ended before it began: a group waits until no later row can
+        overlap it (the stream has passed its end by more than the longest call can last),
+        and a row that overlaps several waiting groups joins them into one."""
+        pending: dict[str, list[_Group]] = {}
+        limit_ms = self.config.switch.max_call_duration * 1000
+        horizon = limit_ms or HORIZON_MS
+        latest_stop = 0
+        for count, row in enumerate(rows, 1):
             if isinstance(row, str):  # a row that could not be read
                 self.tally.unreadable_count += 1
                 if len(self.tally.unreadable) < 20:
@@ -119,20 +130,43 @@ class Auditor:
             row.fields = {name: fields[name] for name in AUDITED if name in fields}
             plan.notes = row.notes = _NO_NOTES
             account = row.customeraccount
-            group = open_groups.get(account)
-            limit = MAX_PREPAID_GROUP_ROWS if account in self._money else MAX_GROUP_ROWS
-            if group is not None and (plan.invite_ms > group.last_stop + CPS_WINDOW_MS
-                                      or len(group.plans) >= limit):
-                self._finished(group)
-                group = None
-            if group is None:
-                group = open_groups[account] = _Group(account)
+            groups = pending.setdefault(account, [])
+            low, high = plan.invite_ms - CPS_WINDOW_MS, row.stoptime + CPS_WINDOW_MS
+            joined = [g for g in groups if g.first_invite <= high and g.last_stop >= low]
+            if joined:
+                group = joined[0]
+                for other in joined[1:]:
+                    group.plans.extend(other.plans)
+                    group.first_invite = min(group.first_invite, other.first_invite)
+                    group.last_stop = max(group.last_stop, other.last_stop)
+                    groups.remove(other)
+            else:
+                group = _Group(account)
+                groups.append(group)
             group.plans.append(plan)
+            group.first_invite = min(group.first_invite, plan.invite_ms)
             group.last_stop = max(group.last_stop, row.stoptime)
-        for group in open_groups.values():
-            self._finished(group)
+            if not limit_ms:  # no switch limit: the longest call seen so far bounds the wait
+                horizon = max(horizon, row.stoptime - plan.invite_ms)
+            latest_stop = max(latest_stop, row.stoptime)
+            limit = MAX_PREPAID_GROUP_ROWS if account in self._money else MAX_GROUP_ROWS
+            if len(group.plans) >= limit:  # cut: it and the account's earlier groups go
+                self._flush(groups, lambda g, cut=group: g.first_invite <= cut.first_invite)
+            if count % 512 == 0:
+                settled = latest_stop - horizon  # no later row can reach back before this
+                for waiting in pending.values():
+                    self._flush(waiting, lambda g, settled=settled: g.last_stop < settled)
+        for waiting in pending.values():
+            self._flush(waiting, lambda g: True)
         self._replay_batch()
         return self.tally
+
+    def _flush(self, groups: list[_Group], done: Callable[[_Group], bool]) -> None:
+        """Replay (in time order) the groups of one account that ``done`` picks."""
+        ready = sorted((g for g in groups if done(g)), key=lambda g: g.first_invite)
+        for group in ready:
+            groups.remove(group)
+            self._finished(group)
 
     def _finished(self, group: _Group) -> None:
         self._batch.append(group)
