@@ -175,3 +175,40 @@ def test_a_configuration_without_customers_gateways_is_one_line(
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 2 and all("expected a configuration with mapping_gateways" in line
                                  for line in err)
+
+
+LONG_CALL = """
+version: 1
+name: one-line-at-a-time
+start: "2026-11-20T10:00:00Z"
+accounts:
+  ACME: {name: Acme, rate_table: retail, max_concurrent: 1}
+rate_tables:
+  retail: [{prefix: "44", fee: 0.1, period: 60}]
+mapping_gateways:
+  ACME-GW: {account: ACME, ips: ["203.0.113.10"]}
+routing_gateways:
+  UK: {ip: "198.51.100.20", prefixes: ["44"]}
+calls:
+  - {id: long, at: 0, from: ACME-GW, caller: "1", callee: "441", caller_does: {hangup_after: 300}}
+  - {id: early, at: 10, from: ACME-GW, caller: "1", callee: "442", caller_does: {hangup_after: 5}}
+  - {id: later, at: 100, from: ACME-GW, caller: "1", callee: "443",
+     caller_does: {hangup_after: 5}}
+"""
+
+
+def test_a_long_calls_row_that_comes_late_is_replayed_with_the_calls_it_overlapped(
+        tmp_path: Path) -> None:
+    """Rows come by stoptime: the two refused calls' rows (a gap between them) come before the
+    long call that held the only line; the audit still replays the three together."""
+    config = tmp_path / "limit.yaml"
+    config.write_text(LONG_CALL)
+    out = tmp_path / "rows"
+    run_scenario(load_scenario(config), out, ("e_cdr",))
+    (path,) = out.glob("e_cdr_*.csv")
+    _header, rows = _rows(path)
+    assert [r["calleee164"] for r in rows] == ["442", "443", "441"]
+    assert [r["endreason"] for r in rows] == ["18", "18", "11"]  # refused: the line was held
+    for batch in (1, 2000):  # one group per replay, or all in one: the same verdicts
+        report = audit([str(path)], str(config), batch_rows=batch)
+        assert report["differences"] == [] and report["consistent"] == 3, batch
