@@ -2,8 +2,9 @@
 switch ending of the decision table the row's endDirection and endReason name.
 
 The inversion reads the switch's own answer to "what does this ending write?"
-(``Switch.ending_fields`` over ``ALL_ROWS`` and the callee's rejections), so it follows the
-scenario's profile, end-reason style and renumbering without a second table of codes.
+(``Switch.ending_fields``, or ``observed_fields`` under the vos3000 numbering, over ``ALL_ROWS``
+and the callee's rejections, for SIP and H.323 vendors), so it follows the scenario's profile,
+end-reason style and renumbering without a second table of codes.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ SETUP_ROWS = frozenset(range(1, 14))
 
 def profile_of(scenario: Scenario) -> str:
     """``seeds`` or ``vos3000``: the CDR profile a scenario's switch writes."""
-    return str(getattr(scenario.switch, "cdr_profile", "seeds"))
+    return scenario.switch.cdr_profile
 
 
 def row_profile(row: Row) -> str:
