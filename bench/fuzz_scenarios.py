@@ -359,25 +359,28 @@ _SETS = [
 ]
 
 
-def _number_flag(name: str, values: list[str]) -> Any:
-    return lambda rng: [name, rng.choice(values)]
+def _number_flag(name: str, valid: list[str], invalid: list[str]) -> Any:
+    """``name`` with a value that is fine two times in three, one that is not otherwise."""
+    return lambda rng: [name, rng.choice(valid if rng.random() < 0.67 else invalid)]
 
 
 _FLAGS = [
     _format_flag,
-    _number_flag("--workers", ["1", "2", "3", "0", "-1", "x", "9223372036854775808", "64",
-                               "1.5", "200"]),
-    _number_flag("--calls", ["1", "20", "200", "0", "-5", "x", "1e3", "1_000",
-                             "10000000000000"]),
+    _number_flag("--workers", ["1", "1", "2"], ["3", "0", "-1", "x", "9223372036854775808",
+                                                "64", "1.5", "200"]),
+    _number_flag("--calls", ["1", "20", "200", "1_000"], ["0", "-5", "x", "1e3",
+                                                          "10000000000000"]),
     lambda rng: [arg for _ in range(rng.randint(1, 3)) for arg in ("--set", rng.choice(_SETS))],
-    _number_flag("--scale", ["0.5", "1", "2", "0", "-1", "nan", "inf", "1e300", "x", "1e-300"]),
-    _number_flag("--rate", ["0.5", "1", "3", "0", "-1", "nan", "inf", "1e300", "x", "1e-300"]),
-    _number_flag("--warmup", ["0", "5", "60", "-1", "nan", "1e300", "x", "inf"]),
-    lambda rng: ["--realtime", "--speed", rng.choice(["10000", "100000", "1000000", "0", "-1",
-                                                      "nan", "inf", "x"])],
-    _number_flag("--speed", ["10000", "0", "x"]),  # without --realtime (unless drawn too)
-    _number_flag("--trace", ["{tmp}/t.jsonl", "-", "/dev/null", "{tmp}/no/such/t.jsonl",
-                             "{tmp}", "{tmp}/out/t.jsonl"]),
+    _number_flag("--scale", ["0.5", "1", "2", "1e-300"], ["0", "-1", "nan", "inf", "1e300", "x"]),
+    _number_flag("--rate", ["0.5", "1", "3", "1e-300"], ["0", "-1", "nan", "inf", "1e300", "x"]),
+    _number_flag("--warmup", ["0", "5", "60"], ["-1", "nan", "1e300", "x", "inf"]),
+    lambda rng: ["--realtime", "--speed", rng.choice(["10000", "100000", "1000000"]
+                                                     if rng.random() < 0.67 else
+                                                     ["0", "-1", "nan", "inf", "x"])],
+    # --speed without --realtime (unless drawn too), now and then: it is refused every time
+    lambda rng: ["--speed", rng.choice(["10000", "0", "x"])] if rng.random() < 0.3 else [],
+    _number_flag("--trace", ["{tmp}/t.jsonl", "-", "/dev/null", "{tmp}/out/t.jsonl"],
+                 ["{tmp}/no/such/t.jsonl", "{tmp}"]),
 ]
 
 
