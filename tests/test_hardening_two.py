@@ -437,3 +437,11 @@ def test_an_end_reason_name_from_a_file_is_not_markup(cdrs: Path, tmp_path: Path
     done = cli("analyze", str(path))
     assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
     assert "[/v] [red]Named" in done.stdout
+
+
+def test_a_udp_feed_that_cannot_be_found_names_the_flag(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    message = refused_cli("run", "scenarios/demo.yaml", "-o", str(out), "--udp",
+                          "nosuch.invalid:5000")
+    assert message.startswith("vossim run: --udp nosuch.invalid:5000: cannot find that address")
+    assert not out.exists()

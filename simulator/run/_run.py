@@ -350,14 +350,23 @@ class _UdpFeed:
 
     def __init__(self, address: tuple[str, int], places: int) -> None:
         host, port = address
-        family, kind, proto, _, target = socket.getaddrinfo(host, port, 0, socket.SOCK_DGRAM)[0]
+        self.flag = f"--udp {host}:{port}"
+        try:
+            family, kind, proto, _, target = socket.getaddrinfo(host, port, 0,
+                                                                socket.SOCK_DGRAM)[0]
+        except (OSError, UnicodeError) as exc:
+            raise RunOptionError(f"{self.flag}: cannot find that address: "
+                                 f"{getattr(exc, 'strerror', None) or exc}") from None
         self.socket = socket.socket(family, kind, proto)
         self.target = target
         self.places = places
 
     def send(self, cdr: Cdr) -> None:
         if cdr.recorded:
-            self.socket.sendto(pipe_line(cdr, self.places).encode(), self.target)
+            try:
+                self.socket.sendto(pipe_line(cdr, self.places).encode(), self.target)
+            except OSError as exc:  # say it is the feed, not the output directory
+                raise OSError(exc.errno, exc.strerror, self.flag) from None
 
     def close(self) -> None:
         self.socket.close()
