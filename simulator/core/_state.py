@@ -1006,12 +1006,17 @@ class Call:
             return
 
     def _holders(self, calls: dict[str, Any]) -> tuple[ev.HeldMoney, ...]:
-        """The other calls in ``calls`` (call id -> Call), named in full."""
-        wall_ms = self.switch.wall_ms
+        """The other calls in ``calls`` (call id -> Call), named in full, as they stand now.
+
+        A simulation may have run another call's private entries (its answer among them) ahead
+        of the clock (``advance_private``): an answer later than now has not happened yet.
+        """
+        wall_ms, now = self.switch.wall_ms, self.now
         return tuple(
             ev.HeldMoney(call=call_id, reserved=other.reserved, caller=other.attempt.caller,
                          callee=other.attempt.callee, invite=wall_ms(other.invite_at),
-                         answered=None if other.answer_at is None else wall_ms(other.answer_at))
+                         answered=None if other.answer_at is None or other.answer_at > now
+                         else wall_ms(other.answer_at))
             for call_id, other in calls.items() if call_id != self.attempt.call_id)
 
     def _competing(self, previous: Phase) -> tuple[ev.Competing, ...]:
