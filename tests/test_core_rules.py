@@ -57,3 +57,13 @@ def test_alarm_rules_and_short_hangups() -> None:
     [(metric, share, limit, message)] = gateway_alarms(loud)
     assert (metric, share, limit) == ("server_hangups", 0.5, 0.25)
     assert "50.0%" in message and "over 25%" in message
+
+
+def test_the_pulses_a_prepaid_call_would_reserve_until_an_instant() -> None:
+    rate = Rate("880", Decimal("0.25"), 60, sections=(Section(30, Decimal("0.10")),))
+    assert rate.pulses_cost(0, 0) == 0
+    assert rate.pulses_cost(0, 1) == Decimal("0.10")  # the section starts at 0
+    assert rate.pulses_cost(0, 31) == Decimal("0.35")  # and the first period at 30
+    assert rate.pulses_cost(1, 151) == Decimal("0.75")  # periods starting at 30, 90, 150
+    free = Rate("880", Decimal(0), 60, sections=(Section(30, Decimal("0.10")),))
+    assert free.pulses_cost(0, 10_000) == Decimal("0.10")  # free periods end the walk

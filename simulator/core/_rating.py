@@ -53,6 +53,18 @@ class Rate:
         start = self.section_time + (index - len(sections)) * self.period
         return start, self.period, self.fee
 
+    def pulses_cost(self, first: int, until: float) -> Decimal:
+        """What the pulses from the ``first``-th (0-based) to the one running at ``until`` (s
+        after the answer) cost, as a prepaid call reserves them one by one. A rate whose
+        periods are free stops costing after its sections."""
+        total, index = ZERO, first
+        while True:
+            start, _, cost = self.pulse(index)
+            if start >= until or (cost == 0 and index >= len(self.sections)):
+                return total
+            total += cost
+            index += 1
+
     def charges(self, hold_seconds: int) -> tuple[Charge, ...]:
         """The lines of the bill of a call that talked ``hold_seconds`` whole seconds: every
         section it reaches, then the rest in whole periods rounded up (none if it never talked).

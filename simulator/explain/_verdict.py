@@ -410,13 +410,6 @@ def _money_needed(f: _Facts, talk_until: float | None) -> str:
     text = f"{f.money(short)} more available to {f.cdr.customeraccount} to pay pulse {d['index']}"
     if rated is None or talk_until is None:
         return text
-    rate = rated[1]
-    index, total = d["index"] - 1, Decimal(0)
-    while True:
-        start, _, cost = rate.pulse(index)
-        if start >= talk_until or (cost == 0 and index >= len(rate.sections)):
-            break
-        total += cost
-        index += 1
+    total = rated[1].pulses_cost(d["index"] - 1, talk_until)
     need = total - Decimal(str(d["available_before"]))
     return text + f" ({f.money(need)} more to pay every pulse until then)"
