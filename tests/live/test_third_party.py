@@ -282,3 +282,51 @@ def test_unparseable_400_is_discarded_and_timer_b_decides(kit):
     cdr = only(switch.finish())
     assert (cdr["enddirection"], cdr["endreason"]) == (2, 21)
     same(cdr, simulated(kit, "callee_does: {unreachable: true}"))
+
+
+def test_an_invite_cancelled_before_it_was_forwarded_is_never_forwarded(kit):
+    # INVITE and CANCEL in one burst: both are read before the switch forwards anything, and
+    # the INVITE must not reach the gateway (a plain socket here, which records what comes).
+    import socket
+    import time
+
+    switch = kit.switch(switch_yaml(kit), 3)
+    gateway = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    gateway.bind(("127.0.0.1", kit.uas_port))
+    caller = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    caller.bind(("127.0.0.1", kit.uac_port))
+    try:
+        head = (f"Via: SIP/2.0/UDP 127.0.0.1:{kit.uac_port};branch=z9hG4bKburst1\r\n"
+                f"From: <sip:100@127.0.0.1:{kit.uac_port}>;tag=b1\r\n"
+                f"To: <sip:{CALLEE}@127.0.0.1>\r\nCall-ID: burst-1@127.0.0.1\r\n"
+                "Max-Forwards: 70\r\n")
+        sdp = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n" \
+              "m=audio 4000 RTP/AVP 0\r\n"
+        uri = f"sip:{CALLEE}@127.0.0.1:{kit.switch_port}"
+        invite = (f"INVITE {uri} SIP/2.0\r\n{head}CSeq: 1 INVITE\r\n"
+                  f"Contact: <sip:100@127.0.0.1:{kit.uac_port}>\r\n"
+                  f"Content-Type: application/sdp\r\nContent-Length: {len(sdp)}\r\n\r\n{sdp}")
+        cancel = f"CANCEL {uri} SIP/2.0\r\n{head}CSeq: 1 CANCEL\r\nContent-Length: 0\r\n\r\n"
+        caller.sendto(invite.encode(), ("127.0.0.1", kit.switch_port))
+        caller.sendto(cancel.encode(), ("127.0.0.1", kit.switch_port))
+        caller.settimeout(3)
+        answers = []
+        while not any(a.startswith(b"SIP/2.0 487") for a in answers):
+            answers.append(caller.recv(65535))
+        ack = (f"ACK {uri} SIP/2.0\r\n{head.replace('To: <', 'To: <', 1)}CSeq: 1 ACK\r\n"
+               "Content-Length: 0\r\n\r\n")
+        caller.sendto(ack.encode(), ("127.0.0.1", kit.switch_port))
+        gateway.settimeout(1.0)
+        got = []
+        deadline = time.monotonic() + 1.0
+        while time.monotonic() < deadline:
+            try:
+                got.append(gateway.recv(65535))
+            except TimeoutError:
+                break
+        assert got == [], got  # nothing at all reached the gateway: no INVITE, so no CANCEL
+    finally:
+        gateway.close()
+        caller.close()
+    cdr = only(switch.finish())
+    assert (cdr["enddirection"], cdr["endreason"], cdr["holdtime"]) == (0, 11, 0)

@@ -1146,6 +1146,17 @@ class Bridge:
                              None, None))
         if gateway.protocol == "sip":
             invite.extra_headers = self._timer_headers("uac")  # the switch refreshes this leg
+        # Sent on the loop's next turn, once the datagrams already read are handled: a CANCEL
+        # that arrived right behind the INVITE ends the call first, and the INVITE never goes
+        # out (RFC 3261 §9.2: nothing is forwarded for a request already cancelled).
+        Timeout(partial(self._send_invite, ua, invite), 0)
+
+    def _send_invite(self, ua: UA, invite: Any) -> None:
+        call = self.call
+        if ua is not self.callee_ua or call is None or call.phase is Phase.ENDED:
+            if ua.state is None:  # never sent: nothing to CANCEL, nobody to wait for
+                ua.event_cb = None
+            return
         ua.recvEvent(invite)
 
     def _from_callee(self, attempt: int, event: Any, ua: UA) -> None:
