@@ -142,3 +142,29 @@ def test_a_reason_header_is_kept_as_the_peer_wrote_it():
     made.reason_rfc3326 = SipReason(protocol="Q.850", cause=34)
     assert _reason_text(made) == "Q.850; cause=34"
     assert _reason_text(CCEventDisconnect()) == ""
+
+
+def test_an_exception_inside_the_sip_stack_is_counted_and_logged_once_per_interval(capsys):
+    from simulator.transports.live._switch import StackErrors, _dump_exception, stack_errors
+
+    errors = StackErrors()
+    for _ in range(3):
+        try:
+            raise RuntimeError("boom")
+        except RuntimeError:
+            errors.exception("EventDispatcher2: unhandled exception when processing timeout")
+    assert errors.count == 3 and errors.unreported == 2
+    logged = capsys.readouterr().err
+    assert logged.count("exception inside the SIP stack") == 1 and "RuntimeError: boom" in logged
+    assert "3 exceptions inside the SIP stack" in errors.summary()
+    assert "RuntimeError: boom" in errors.summary()
+    # sippy's own reports: a parse failure is bad input, anything else a counted exception
+    before, unparseable = stack_errors.count, stack_errors.unparseable
+    _dump_exception("can't parse SIP response from 127.0.0.1:5")
+    assert (stack_errors.count, stack_errors.unparseable) == (before, unparseable + 1)
+    try:
+        raise KeyError("x")
+    except KeyError:
+        _dump_exception("Signal: unhandled exception in signal callback")
+    assert stack_errors.count == before + 1
+    stack_errors.count = before  # the module's counter is the run's: leave it as found
