@@ -17,7 +17,7 @@ from pathlib import Path
 
 from cdr_writer import Cdr, SinkContext
 from cdr_writer._sinks import PipeSink
-from simulator.run._run import scale_traffic
+from simulator.run._options import scale_traffic
 from simulator.scenario._loader import load_scenario
 from simulator.traffic._generator import ANSWER, Script, all_calls
 from simulator.transports._simulated import _SimpyClock, expected_arrivals

@@ -640,7 +640,8 @@ def classify(text: str, max_calls: int) -> tuple[str, str]:  # a scenario case
     """(outcome, detail); outcomes other than refused*/ran* count against the campaign."""
     from cdr_writer import FORMATS
     from simulator.run import _run
-    from simulator.run._run import run_scenario, scale_traffic
+    from simulator.run._options import scale_traffic
+    from simulator.run._run import run_scenario
     from simulator.scenario._loader import ScenarioError, parse_scenario
     from simulator.transports._simulated import SimulationError, expected_arrivals
 

@@ -20,10 +20,15 @@ from simulator._cli_help import VossimParser, finish
 from simulator._console import SafeConsole
 from simulator.run import RunStats
 from simulator.run import _stop as stop
-from simulator.run._run import RunResult, apply_overrides, find_run_errors, run_scenario
+from simulator.run._run import (
+    RunResult,
+    SimulationError,
+    apply_overrides,
+    find_run_errors,
+    run_scenario,
+)
 from simulator.run._summary import print_summary
 from simulator.scenario._loader import ScenarioError, load_scenario
-from simulator.transports._simulated import SimulationError
 
 EXIT_INVALID = 2
 EXIT_MISMATCH = 1
@@ -94,10 +99,9 @@ def cmd_validate(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 def cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
     from cdr_writer._mariadb import CdrDatabaseError
-    from simulator.run._progress import RunProgress
-    from simulator.run._run import RunOptionError, scale_rate, scale_traffic
+    from simulator.run._options import RunOptionError, RunOptions, prepare
+    from simulator.run._run import progress_for, run
     from simulator.run._trace_file import is_stdout
-    from simulator.transports._simulated import expected_arrivals
 
     overrides = list(args.set or [])
     if args.cdr_profile:
@@ -105,30 +109,20 @@ def cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
     scenario = apply_overrides(load_scenario(args.file), overrides)
     if args.trace and is_stdout(args.trace):
         out = err  # standard output carries the trace's JSON lines, and nothing else
+    options = RunOptions(out_dir=args.output, formats=_formats(args.format),
+                         trace_path=args.trace, scale=args.scale, rate=args.rate,
+                         realtime=args.realtime, speed=args.speed, udp=args.udp,
+                         workers=args.workers, dask=args.dask, calls=args.calls, db=args.db,
+                         warmup=args.warmup,
+                         format_options={"vos-csv-header": args.vos_csv_header or None,
+                                         "vos-csv-transactionid":
+                                             args.vos_csv_transactionid or None})
     try:
-        if args.scale != 1.0:
-            scenario = scale_traffic(scenario, args.scale)
-        if args.rate != 1.0:
-            scenario = scale_rate(scenario, args.rate)
+        scenario = prepare(scenario, options)  # every option checked here, none by the CLI
         show_progress = args.progress if args.progress is not None else err.is_terminal
-        progress = RunProgress(expected_arrivals(scenario, args.calls),
-                               scenario.start.timestamp(), err) if show_progress else None
-        speed = (1.0 if args.speed is None else args.speed) if args.realtime else None
-        if args.speed is not None and not args.realtime:
-            raise RunOptionError("--speed goes with --realtime")
-        formats = _formats(args.format)
-        if "mariadb" in formats and not args.db:
-            raise RunOptionError("--format mariadb needs --db mysql://USER:PASS@HOST:PORT/DATABASE")
-        if args.db and "mariadb" not in formats:
-            raise RunOptionError("--db goes with --format mariadb")
-        options = dict(trace_path=args.trace, realtime_speed=speed, udp=args.udp,
-                       progress=progress, workers=args.workers, dask=args.dask,
-                       calls=args.calls, db=args.db, warmup=args.warmup,
-                       format_options={"vos-csv-header": args.vos_csv_header or None,
-                                       "vos-csv-transactionid":
-                                           args.vos_csv_transactionid or None})
+        progress = progress_for(scenario, options, err) if show_progress else None
         with progress or contextlib.nullcontext():
-            result = run_scenario(scenario, args.output, formats, **options)
+            result = run(scenario, options, progress)
     except (RunOptionError, CdrDatabaseError) as exc:
         err.print(f"vossim run: {exc}", markup=False, highlight=False)
         return EXIT_INVALID
@@ -202,8 +196,7 @@ def cmd_check(args: argparse.Namespace, out: Console, err: Console) -> int:
 def cmd_live(args: argparse.Namespace, out: Console, err: Console) -> int:
     # sippy and pjsua2 load only for live mode, and only the live extra installs sippy
     try:
-        from simulator.run._live import run_live
-        from simulator.transports.live import LiveError
+        from simulator.run._live import LiveError, run_live
     except ImportError as exc:
         missing = exc.name or str(exc)
         err.print(f"vossim live: {missing} is not installed; live mode needs the live extra: "

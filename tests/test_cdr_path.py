@@ -20,7 +20,7 @@ from simulator.core._cdr import cdr_from_call, host_of
 from simulator.core._decisions import Party, callee_rejection
 from simulator.core._record import Cdr
 from simulator.core._state import Call
-from simulator.run._run import scale_traffic
+from simulator.run._options import scale_traffic
 from simulator.run._stats import GatewayStats, RunStats
 from simulator.scenario._loader import load_scenario
 from simulator.scenario._schema import Scenario

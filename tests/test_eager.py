@@ -12,7 +12,7 @@ import pytest
 from cdr_writer import pipe_line
 from cdr_writer._sinks import jsonl_line
 from simulator import load_scenario
-from simulator.run._run import scale_rate, scale_traffic
+from simulator.run._options import scale_rate, scale_traffic
 from simulator.transports._simulated import Simulation
 from traffic_support import ROOT, load_scenario_from, profile
 

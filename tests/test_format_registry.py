@@ -10,8 +10,8 @@ import pytest
 
 from cdr_writer import FORMATS, Cdr, CdrFormat, Output, SinkContext, get_format, register
 from simulator import load_scenario, run_scenario
+from simulator.run._options import RunOptionError
 from simulator.run._parallel import run_sharded
-from simulator.run._run import RunOptionError
 from traffic_support import ROOT, pipe_records
 
 DEMO = ROOT / "scenarios" / "demo.yaml"

@@ -14,8 +14,8 @@ import pytest
 from cdr_writer import FLOWNO, Output
 from simulator import load_scenario, run_scenario
 from simulator.run import _parallel
+from simulator.run._options import scale_traffic
 from simulator.run._parallel import ShardingError, account_work, plan_shards, split
-from simulator.run._run import scale_traffic
 from traffic_support import ROOT, load_scenario_from, pipe_records, profile, tree_bytes
 
 STANDARD = ROOT / "scenarios" / "load" / "standard.yaml"
@@ -134,7 +134,7 @@ def test_dask_local_cluster_runs_the_same_shards(tmp_path: Path) -> None:
 
 def test_unreachable_dask_scheduler_is_a_clear_error(tmp_path: Path, monkeypatch) -> None:
     from simulator.run import _parallel
-    from simulator.run._run import RunOptionError
+    from simulator.run._options import RunOptionError
 
     monkeypatch.setattr(_parallel, "DASK_CONNECT_TIMEOUT", 1.0)
     scenario = load_scenario_from(profile(cps=1, duration=5))

@@ -173,7 +173,7 @@ def test_unwritable_output_is_an_error_not_a_traceback(tmp_path: Path) -> None:
 
 
 def test_realtime_refuses_a_directory_that_already_holds_cdrs(tmp_path: Path) -> None:
-    from simulator.run._run import RunOptionError
+    from simulator.run._options import RunOptionError
 
     scn = load_scenario_from(profile(cps=1, duration=5))
     run_scenario(scn, tmp_path, ("pipe",))

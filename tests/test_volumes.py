@@ -66,7 +66,7 @@ def test_rate_multiplies_every_profile_and_keeps_the_span() -> None:
     scenario = load_scenario_from(profile(cps=4, duration=600),
                                   profile(**{"from": "BETA-GW"}, cps=2, duration=300))
     base = Counter(s.account for s in all_calls(scenario))
-    from simulator.run._run import scale_rate
+    from simulator.run._options import scale_rate
 
     faster = scale_rate(scenario, 3)
     times = Counter()

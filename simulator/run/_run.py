@@ -5,19 +5,22 @@ from __future__ import annotations
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from cdr_writer import DEFAULT_FORMATS, FORMATS, Cdr, Output, pipe_line
-from simulator.run._parallel import MAX_WORKERS, ShardingError, max_workers, run_sharded
+from cdr_writer import DEFAULT_FORMATS, Cdr, Output, pipe_line
+from simulator.run._options import (
+    RunOptionError,
+    RunOptions,
+    prepare,
+)
+from simulator.run._parallel import ShardingError, run_sharded
 from simulator.run._progress import RunProgress
 from simulator.run._stats import RunStats
 from simulator.run._stop import hold, raise_requested, release
 from simulator.run._stop import requests as stop_requests
 from simulator.run._trace_file import TraceFile
-from simulator.scenario._bounds import MAX_CPS, MAX_SPAN
 from simulator.scenario._endings import ending_errors
 from simulator.scenario._loader import (
     Problem,
@@ -25,7 +28,7 @@ from simulator.scenario._loader import (
 )
 from simulator.scenario._paths import apply_paths
 from simulator.scenario._schema import Scenario
-from simulator.transports._simulated import Simulation, SimulationError
+from simulator.transports._simulated import Simulation, SimulationError, expected_arrivals
 
 
 @dataclass
@@ -98,46 +101,39 @@ def run_scenario(scenario: Scenario, out_dir: str | Path | None = "out",
                  warmup: float = 0.0) -> RunResult:
     """Simulate ``scenario``; write its CDRs to ``out_dir`` (None: write nothing).
 
-    Output is all or nothing: files appear only when the whole run succeeded. The exception is
-    ``realtime_speed`` (a live feed): CDRs are written in place and flushed as calls end.
-    ``scale`` stretches every traffic profile's duration and ``rate`` multiplies its cps;
-    ``calls`` stops arrivals after that many call attempts (exact volumes). ``warmup`` runs that
-    many seconds of traffic before the scenario's start, unpaced and unwritten, so the output
-    (a realtime feed above all) begins in steady state, with calls in progress. ``udp`` also sends
-    each recorded CDR as one datagram (its pipe line); ``workers`` > 1 or ``dask`` (a scheduler
-    address or a ``distributed.Client``) split the run into shards by account (see
-    ``_parallel``).
+    The keywords are ``RunOptions``' (``realtime_speed``: a realtime run at that speed); this is
+    ``run(prepare(scenario, options), options)`` for callers that hold no options object.
     """
-    if scale != 1.0:
-        scenario = scale_traffic(scenario, scale)
-    if rate != 1.0:
-        scenario = scale_rate(scenario, rate)
-    if calls is not None and not 1 <= calls <= MAX_CALLS:
-        raise RunOptionError(f"expected --calls from 1 to {MAX_CALLS:,}, found {calls:,}")
-    if not 0 <= warmup <= MAX_SPAN:
-        raise RunOptionError(f"expected --warmup of 0 s or more, at most {MAX_SPAN:,} s "
-                             f"(366 days), found {warmup:g}")
-    if warmup:
-        scenario = _within_bounds(prepend_warmup(scenario, warmup), f"--warmup {warmup:g}")
-    sharded = workers > 1 or dask is not None
-    if sharded and (realtime_speed or udp or trace_path or warmup):
-        raise RunOptionError("--workers/--dask run in batch: they cannot be combined with "
-                             "--realtime, --warmup, --udp or --trace")
-    most = max_workers(scenario)
-    if not 1 <= workers <= most:
-        accounts = len(scenario.accounts)
-        raise RunOptionError(
-            f"expected --workers from 1 to {most} (a run is split by account: "
-            f"{accounts:,} account{'s' if accounts != 1 else ''} here, at most {MAX_WORKERS} "
-            f"processes), found {workers:,}")
-    if sharded and scenario.switch.cdr_profile == "vos3000":
-        raise RunOptionError("--workers/--dask cannot write cdr_profile vos3000 yet: its flowno "
-                             "is the INVITE's arrival order across every account")
-    if realtime_speed is not None and not 0 < realtime_speed < float("inf"):
-        raise RunOptionError(f"expected --speed > 0, found {realtime_speed}")
-    if realtime_speed is not None and out_dir is not None and _holds_cdrs(Path(out_dir)):
-        raise RunOptionError(f"{out_dir} already holds CDR files; --realtime writes in place, "
-                             "so give it a new or empty directory")
+    options = RunOptions(out_dir=out_dir, formats=formats, trace_path=trace_path, scale=scale,
+                         rate=rate, realtime=realtime_speed is not None, speed=realtime_speed,
+                         udp=udp, workers=workers, dask=dask, calls=calls, db=db,
+                         format_options=format_options or {}, warmup=warmup)
+    return run(prepare(scenario, options), options, progress)
+
+
+def progress_for(scenario: Scenario, options: RunOptions, console: Any) -> RunProgress:
+    """The progress bar of a run of ``scenario`` (as ``prepare`` made it) on ``console``."""
+    return RunProgress(expected_arrivals(scenario, options.calls), scenario.start.timestamp(),
+                       console)
+
+
+def run(scenario: Scenario, options: RunOptions,
+        progress: RunProgress | None = None) -> RunResult:
+    """Run ``scenario`` as ``prepare`` made it from ``options``: the one path of a simulated run.
+
+    Output is all or nothing: files appear only when the whole run succeeded. The exception is
+    a realtime run (a live feed): CDRs are written in place and flushed as calls end. ``calls``
+    stops arrivals after that many call attempts (exact volumes). A warm-up runs its seconds of
+    traffic before the scenario's start, unpaced and unwritten, so the output (a realtime feed
+    above all) begins in steady state, with calls in progress. ``udp`` also sends each recorded
+    CDR as one datagram (its pipe line); ``workers`` > 1 or ``dask`` (a scheduler address or a
+    ``distributed.Client``) split the run into shards by account (see ``_parallel``).
+    """
+    out_dir, formats, trace_path = options.out_dir, options.formats, options.trace_path
+    realtime_speed, udp, calls = options.realtime_speed, options.udp, options.calls
+    workers, dask, warmup = options.workers, options.dask, options.warmup
+    sharded = options.sharded
+    db, format_options = options.db, options.format_options
     output = None
     if out_dir is not None:
         try:
@@ -258,65 +254,6 @@ def find_run_errors(scenario: Scenario) -> list[Problem]:
         line, column = source.positions.where(("calls", index))
         return [Problem(source.file, line, column, f"calls[{index}]", exc.message)]
     return []
-
-
-def _holds_cdrs(directory: Path) -> bool:
-    patterns = [pattern for cdr_format in FORMATS.values() for pattern in cdr_format.files]
-    return directory.is_dir() and any(any(directory.glob(p)) for p in patterns)
-
-
-MAX_CALLS = 10 ** 12  # --calls: beyond any run that ends
-
-
-class RunOptionError(ValueError):
-    """Run options that cannot go together (the scenario itself is fine)."""
-
-
-def scale_traffic(scenario: Scenario, factor: float) -> Scenario:
-    """Every traffic profile's ``duration`` times ``factor``: the same rates, more calls."""
-    if not factor > 0:
-        raise RunOptionError(f"expected --scale > 0, found {factor}")
-    traffic = [p.model_copy(update={"duration": p.duration * factor}) for p in scenario.traffic]
-    return _within_bounds(scenario.model_copy(update={"traffic": traffic}), f"--scale {factor:g}")
-
-
-def _within_bounds(scenario: Scenario, option: str) -> Scenario:
-    """The scenario file's bounds still hold once ``option`` stretched or shifted its traffic."""
-    for i, profile in enumerate(scenario.traffic):
-        name = profile.name or f"traffic[{i}]"
-        if not profile.at + profile.duration <= MAX_SPAN:
-            raise RunOptionError(f"{option} takes {name} to {profile.at + profile.duration:,g} s; "
-                                 f"a scenario spans at most {MAX_SPAN:,} s (366 days)")
-        if not profile.cps <= MAX_CPS:
-            raise RunOptionError(f"{option} takes {name} to {profile.cps:,g} calls per second; "
-                                 f"at most {MAX_CPS:,g} are simulated")
-    return scenario
-
-
-def prepend_warmup(scenario: Scenario, seconds: float) -> Scenario:
-    """The scenario with ``seconds`` of traffic before its start (``--warmup``).
-
-    The clock starts ``seconds`` earlier and everything scheduled moves with it, so it happens
-    at the same wall-clock instant; profiles that start at the beginning start ``seconds``
-    earlier, so calls are in progress when the original start comes.
-    """
-    traffic = [p.model_copy(update={"duration": p.duration + seconds} if p.at == 0
-                            else {"at": p.at + seconds}) for p in scenario.traffic]
-    calls = [c.model_copy(update={"at": c.at + seconds}) for c in scenario.calls]
-    gateways = {name: gw.model_copy(update={"outages": [
-        o.model_copy(update={"at": o.at + seconds, "until": o.until + seconds})
-        for o in gw.outages]}) for name, gw in scenario.routing_gateways.items()}
-    return scenario.model_copy(update={
-        "start": scenario.start - timedelta(seconds=seconds), "traffic": traffic,
-        "calls": calls, "routing_gateways": gateways})
-
-
-def scale_rate(scenario: Scenario, factor: float) -> Scenario:
-    """Every traffic profile's ``cps`` times ``factor``: the same span of time, more calls."""
-    if not factor > 0 or factor == float("inf"):
-        raise RunOptionError(f"expected --rate > 0, found {factor}")
-    traffic = [p.model_copy(update={"cps": p.cps * factor}) for p in scenario.traffic]
-    return _within_bounds(scenario.model_copy(update={"traffic": traffic}), f"--rate {factor:g}")
 
 
 def _run_sharded(scenario: Scenario, output: Output | None, formats: tuple[str, ...],
