@@ -600,11 +600,14 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _takes_back_for_sure(sink: Sink) -> bool:
-    """Whether ``sink`` can take a record back even on a full disk (files it shortens, rows it
-    holds in memory); a database's delete may itself fail, so databases are written last."""
-    return isinstance(sink, PipeSink | ECdrCsvSink | JsonlSink) or \
-        type(sink).__name__ == "ParquetSink"
+def _take_back_order(sink: Sink) -> int:
+    """Where ``sink`` goes in a realtime record's writes: first those that can take a record
+    back even on a full disk (files they shorten, rows they hold in memory), then those whose
+    take-back may itself fail (SQLite's delete), last those that cannot take one back at all."""
+    if isinstance(sink, PipeSink | ECdrCsvSink | JsonlSink) or \
+            type(sink).__name__ == "ParquetSink":
+        return 0
+    return 1 if hasattr(sink, "take_back") else 2
 
 
 class Output:
@@ -659,7 +662,7 @@ class Output:
         # back first, so that when a later one fails (a full disk) the earlier ones take it back.
         self._feed = sorted(((sink, f.all_records) for sink, f in
                              zip(self.sinks, self.formats, strict=True)),
-                            key=lambda item: not _takes_back_for_sure(item[0]))
+                            key=lambda item: _take_back_order(item[0]))
         if direct:
             self.write = self._write_whole  # type: ignore[method-assign]
 

@@ -445,3 +445,32 @@ def test_a_udp_feed_that_cannot_be_found_names_the_flag(tmp_path: Path) -> None:
                           "nosuch.invalid:5000")
     assert message.startswith("vossim run: --udp nosuch.invalid:5000: cannot find that address")
     assert not out.exists()
+
+
+def test_a_realtime_record_that_one_format_cannot_take_is_taken_back_by_the_others(
+        tmp_path: Path) -> None:
+    import errno
+
+    from test_sink_output import START, record
+
+    from cdr_writer import Output
+
+    output = Output(tmp_path, ("sqlite", "jsonl", "pipe", "e_cdr", "parquet"), 2, direct=True)
+    assert [type(s).__name__ for s, _ in output._feed][-1] == "SqliteSink"  # databases last
+    sqlite = next(s for s in output.sinks if type(s).__name__ == "SqliteSink")
+    write = sqlite.write
+
+    def full_on_the_second(cdr: object) -> None:
+        if output.records == 1:
+            raise OSError(errno.ENOSPC, "database or disk is full", str(sqlite.path))
+        write(cdr)
+    sqlite.write = full_on_the_second  # type: ignore[method-assign]
+    output.write(record(1, START + 1000))
+    with pytest.raises(OSError, match="disk is full"):
+        output.write(record(2, START + 2000))
+    assert output.records == 1
+    files, lost = output.close_feed()
+    assert files
+    assert not lost
+    counts = counts_in(tmp_path)
+    assert counts == dict.fromkeys(counts, 1), counts
