@@ -594,7 +594,8 @@ def cdr_case(kind: str, seed: int, directory: Path) -> tuple[Path, list[list[str
         path.write_bytes(_mutate_text(rng, kind, base.read_bytes()))
     options = rng.choice([[], ["--by", "gateway"], ["--json"], ["--by", "prefix",
                           "--prefix-digits", rng.choice(["1", "4", "40", "0"])],
-                          ["--min-calls", rng.choice(["0", "-1", "100"])], ["--by", "hour"]])
+                          ["--min-calls", rng.choice(["0", "-1", "100"])], ["--by", "hour"],
+                          ["--plots", str(directory / "p"), "--html", str(directory / "r.html")]])
     commands = [["analyze", str(path), *options],
                 ["explain", "--cdr", str(path), "--flowno", str(rng.randint(0, 30))]]
     if kind in ("pipe", "e_cdr", "jsonl"):  # one line of it, given as text
@@ -624,6 +625,9 @@ def classify_cdr(payload: tuple[str, int]) -> tuple[str, str]:
             line = _error_line(stderr)
             if code != 2:
                 return "bad-exit", f"{argv[:2]} exit {code}: {line}"
+            left = [p.name for p in (path.parent / "p", path.parent / "r.html") if p.exists()]
+            if left:
+                return "left-output", f"{argv[:2]}: {line} -- left: {', '.join(left)}"
             if len([x for x in stderr.splitlines() if x.strip()]) != 1:
                 return "no-line", f"{argv[:2]} more than one line: {stderr!r}"
             one_line = len(argv) == 3 and argv[1] == "--cdr"  # the CDR line itself: its field

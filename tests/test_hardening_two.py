@@ -474,3 +474,16 @@ def test_a_realtime_record_that_one_format_cannot_take_is_taken_back_by_the_othe
     assert not lost
     counts = counts_in(tmp_path)
     assert counts == dict.fromkeys(counts, 1), counts
+
+
+def test_names_with_dollars_are_plotted_as_names(cdrs: Path, tmp_path: Path) -> None:
+    import json
+
+    records = [json.loads(line) for line in (cdrs / "cdr.jsonl").read_text().splitlines()]
+    for record in records:
+        record.update(callergatewayid="$\\frac{", calleegatewayid="$a^^b$")
+    path = tmp_path / "dollars.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    done = cli("analyze", str(path), "--plots", str(tmp_path / "plots"))
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    assert len(list((tmp_path / "plots").glob("*.png"))) == 5

@@ -14,6 +14,9 @@ import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
+# Gateway names come from CDR files: "$a^^b$" is a name, not mathtext to parse (and fail on).
+matplotlib.rcParams["text.parse_math"] = False
+
 PLOTS = ("hourly.png", "asr_heatmap.png", "end_reasons.png", "holdtime.png", "concurrency.png")
 _TOP_REASONS = 10  # more reasons than this are stacked as "other"
 # An hour (or hour x gateway cell) with fewer calls than this is marked: its ASR is a small
