@@ -625,7 +625,8 @@ def classify_cdr(payload: tuple[str, int]) -> tuple[str, str]:
             line = _error_line(stderr)
             if code != 2:
                 return "bad-exit", f"{argv[:2]} exit {code}: {line}"
-            left = [p.name for p in (path.parent / "p", path.parent / "r.html") if p.exists()]
+            left = [p.name for p in (path.parent / "p", path.parent / "r.html")
+                    if argv[0] == "analyze" and p.exists()]
             if left:
                 return "left-output", f"{argv[:2]}: {line} -- left: {', '.join(left)}"
             if len([x for x in stderr.splitlines() if x.strip()]) != 1:
