@@ -86,6 +86,9 @@ MAX_OPEN_TRANSACTIONS = 50_000
 # New INVITEs are refused at once, from the raw datagram, while this many datagrams wait for the
 # loop: it is that far behind, and every INVITE it takes on now only makes it later
 SHED_BACKLOG = 1024
+# INVITE datagrams a second the switch takes on, at most (sippy's loop serves about 175-250 calls
+# a second on these machines; bench/live/run.py goes up to 275): past it, refused early (503)
+MAX_INVITE_RATE = 300
 RETRY_AFTER = 30                   # s: what a 503 of an overloaded switch asks callers to wait
 MAX_RETRANSMIT_CACHE = 50_000      # sippy's cache of answers to retransmissions, rotated early
 FULL_COLLECTION_EVERY = 10.0       # s between two full garbage collections (see _collect)
@@ -311,6 +314,8 @@ class _TransactionManager(SipTransactionManager):
         self.dropped = 0       # messages not sent at all: off loopback and no peer known
         self.shed = 0          # new requests answered 503 at MAX_OPEN_TRANSACTIONS
         self.held: list[tuple[Any, ...]] | None = None  # sends waiting for an ACK to go first
+        self.tokens = float(MAX_INVITE_RATE)  # see admit()
+        self.refilled = time.monotonic()
         # --trace: what went over the wire, by Call-ID, for the legs of calls (see wire_lines)
         self.wire: dict[str, list[tuple[float, str, tuple[str, int], str]]] | None = None
         # records an INVITE refused 503: (Call-ID, caller, callee, source, receive time)
@@ -350,7 +355,7 @@ class _TransactionManager(SipTransactionManager):
     def handleIncoming(self, data_in: bytes, ra: Any, server: Any, rtime: Any) -> None:
         if len(self.l1rcache) >= MAX_RETRANSMIT_CACHE:
             self.rCachePurge()  # a flood: absorb retransmissions for less than 32 s
-        if data_in[:7] == b"INVITE " and self.overloaded(server) \
+        if data_in[:7] == b"INVITE " and (self.overloaded(server) or not self.admit()) \
                 and self._refuse_early(data_in, ra, server, rtime):
             return
         if self.wire:
@@ -375,6 +380,17 @@ class _TransactionManager(SipTransactionManager):
         backlog = getattr(server, "backlog", None)
         queued = MAX_BACKLOG - backlog._value if backlog is not None else 0
         return queued >= SHED_BACKLOG or self.tserver.invites >= MAX_OPEN_INVITES
+
+    def admit(self) -> bool:
+        """One more INVITE within the switch's rate (a token bucket of MAX_INVITE_RATE a second,
+        as deep as one second of it): beyond it new calls cost more than they can be served."""
+        now = time.monotonic()
+        self.tokens = min(MAX_INVITE_RATE, self.tokens + (now - self.refilled) * MAX_INVITE_RATE)
+        self.refilled = now
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        return True
 
     def _refuse_early(self, data: bytes, ra: Any, server: Any, rtime: Any) -> bool:
         """A new INVITE while overloaded: 503 + Retry-After from the raw datagram, no state
