@@ -29,14 +29,7 @@ from cdr_writer._sinks import (
     remove_stale_staging,
     staged_name,
 )
-from simulator.core._record import (
-    E_CDR_COLUMNS,
-    E_CDR_NAMES,
-    EXPECTABLE,
-    PIPE_FIELDS,
-    Cdr,
-    column_for,
-)
+from simulator.core import E_CDR_COLUMNS, E_CDR_NAMES, EXPECTABLE, PIPE_FIELDS, Cdr, column_for
 
 __all__ = [
     "DEFAULT_FORMATS",

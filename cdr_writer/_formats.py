@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from simulator.core._record import Cdr
+from simulator.core import Cdr
 
 FLOWNO = "\x1f"  # stands for the flowno in a shard's rendered record; never in a CDR value
 

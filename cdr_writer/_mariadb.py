@@ -30,7 +30,7 @@ from pymysql.constants import SERVER_STATUS
 from pymysql.converters import escape_string
 
 from cdr_writer._sinks import EcdrRows, sqlite_row
-from simulator.core._record import E_CDR_COLUMNS, E_CDR_NAMES, Cdr
+from simulator.core import E_CDR_COLUMNS, E_CDR_NAMES, Cdr
 
 BATCH_ROWS = 1000
 INDEXED = ("callere164", "callergatewayid", "starttime", "stoptime", "customeraccount")

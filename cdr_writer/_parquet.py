@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 
 from cdr_writer._formats import SinkContext
 from cdr_writer._sinks import EcdrRows, sqlite_row
-from simulator.core._record import E_CDR_COLUMNS, Cdr
+from simulator.core import E_CDR_COLUMNS, Cdr
 
 ROW_GROUP_ROWS = 65_536
 BATCH_ROWS = 4096  # Python rows held before they become an Arrow batch

@@ -1,6 +1,6 @@
 """The CDR record lives in the core (``simulator.core._record``); kept importable from here."""
 
-from simulator.core._record import (
+from simulator.core import (
     E_CDR_COLUMNS,
     E_CDR_NAMES,
     EXPECTABLE,

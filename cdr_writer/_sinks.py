@@ -35,7 +35,7 @@ from cdr_writer._formats import (
     get_format,
     register,
 )
-from simulator.core._record import E_CDR_COLUMNS, E_CDR_NAMES, Cdr
+from simulator.core import E_CDR_COLUMNS, E_CDR_NAMES, Cdr
 
 DEFAULT_FORMATS = ("pipe", "e_cdr")
 SQLITE_NAME = "vos3000.db"

@@ -16,7 +16,7 @@ from decimal import Decimal
 
 from cdr_writer._formats import CdrFormat, SinkContext, register
 from cdr_writer._sinks import _HOUR_MS, FeeTexts, _CsvLine, _Rotating
-from simulator.core._record import E_CDR_NAMES, EXPORT_52, EXPORT_53, Cdr
+from simulator.core import E_CDR_NAMES, EXPORT_52, EXPORT_53, Cdr
 
 VOS_CSV_COLUMNS: tuple[str, ...] = EXPORT_52  # the core's record says which columns
 VOS_CSV_COLUMNS_53: tuple[str, ...] = EXPORT_53

@@ -62,13 +62,10 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from simulator.core._decisions import ALL_ROWS, SETUP_CHECKS, Party, Verdict
-    from simulator.core._reasons import EndReason
-    from simulator.run._run import Mismatch, RunResult, apply_overrides, run_scenario
-    from simulator.run._stats import RunStats
-    from simulator.scenario._loader import Problem, ScenarioError, load_scenario, parse_scenario
-    from simulator.scenario._schema import Scenario
-    from simulator.transports._simulated import SimulationError
+    from simulator.core import ALL_ROWS, SETUP_CHECKS, EndReason, Party, Verdict
+    from simulator.run import Mismatch, RunResult, RunStats, apply_overrides, run_scenario
+    from simulator.scenario import Problem, Scenario, ScenarioError, load_scenario, parse_scenario
+    from simulator.transports import SimulationError
 
 
 def __getattr__(name: str) -> Any:

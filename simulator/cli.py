@@ -18,17 +18,17 @@ from rich.console import Console
 from cdr_writer import DEFAULT_FORMATS, UnknownFormat, formats_for, parse_formats
 from simulator._cli_help import VossimParser, finish
 from simulator._console import SafeConsole
-from simulator.run import RunStats
-from simulator.run import _stop as stop
-from simulator.run._run import (
+from simulator.run import (
     RunResult,
+    RunStats,
     SimulationError,
     apply_overrides,
     find_run_errors,
+    print_summary,
     run_scenario,
+    stop,
 )
-from simulator.run._summary import print_summary
-from simulator.scenario._loader import ScenarioError, load_scenario
+from simulator.scenario import ScenarioError, load_scenario
 
 EXIT_INVALID = 2
 EXIT_MISMATCH = 1
@@ -99,9 +99,7 @@ def cmd_validate(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 def cmd_run(args: argparse.Namespace, out: Console, err: Console) -> int:
     from cdr_writer._mariadb import CdrDatabaseError
-    from simulator.run._options import RunOptionError, RunOptions, prepare
-    from simulator.run._run import progress_for, run
-    from simulator.run._trace_file import is_stdout
+    from simulator.run import RunOptionError, RunOptions, is_stdout, prepare, progress_for, run
 
     overrides = list(args.set or [])
     if args.cdr_profile:
@@ -234,8 +232,13 @@ def cmd_live(args: argparse.Namespace, out: Console, err: Console) -> int:
 def cmd_analyze(args: argparse.Namespace, out: Console, err: Console) -> int:
     import json
 
-    from simulator.analyze import AlarmSyntaxError, SourceError, analyze, parse_threshold
-    from simulator.analyze._text import print_report
+    from simulator.analyze import (
+        AlarmSyntaxError,
+        SourceError,
+        analyze,
+        parse_threshold,
+        print_report,
+    )
 
     try:
         thresholds = [parse_threshold(text) for text in args.alarm or []]
@@ -256,7 +259,7 @@ def cmd_analyze(args: argparse.Namespace, out: Console, err: Console) -> int:
     except (SourceError, AlarmSyntaxError) as exc:
         shapes = ""
         if isinstance(exc, SourceError):  # what it would have read, every shape of it
-            from simulator.analyze._shapes import accepted_shapes_text
+            from simulator.analyze import accepted_shapes_text
 
             shapes = f" ({accepted_shapes_text()})"
         err.print(f"vossim analyze: {exc}{shapes}", markup=False, highlight=False)
@@ -305,8 +308,7 @@ def cmd_reproduce(args: argparse.Namespace, out: Console, err: Console) -> int:
     out.print(f"wrote {output} (call {result.call_id}; vossim explain {output} replays it)",
               markup=False, highlight=False)
     if args.explain:
-        from simulator.explain import explain_call
-        from simulator.explain._terminal import render_terminal
+        from simulator.explain import explain_call, render_terminal
 
         out.print()
         render_terminal(explain_call(result.scenario, result.call_id), out, "absolute")
@@ -418,7 +420,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("files", nargs="+", metavar="FILE|DIR")
     check.set_defaults(handler=cmd_check)
 
-    from simulator.explain._cli import add_parser as add_explain
+    from simulator.explain import add_parser as add_explain
 
     add_explain(sub)
 
@@ -602,7 +604,7 @@ def _on_sigint(signum: int, frame: FrameType | None) -> None:
 
 
 def _interrupted_message(exc: KeyboardInterrupt) -> str:
-    from simulator.run._run import FeedInterrupted
+    from simulator.run import FeedInterrupted
 
     what = str(exc) or "interrupted"
     if isinstance(exc, FeedInterrupted) and exc.files:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from simulator.core import _decisions as table
+from simulator.core import decisions as table
 from simulator.explain import _decision_doc as doc
 
 

@@ -134,3 +134,31 @@ def test_reproduce_and_audit_sit_on_top_and_only_the_cli_imports_them() -> None:
         elif name != "simulator.cli":
             assert not {d for d in deps if d.startswith("simulator.audit")}, name
     assert any(d.startswith("simulator.audit") for d in graph["simulator.cli"])
+
+
+# Modules another package may import directly rather than through the package's face: each
+# needs an optional or heavy library that only its own command should load.
+LAZY_MODULES = {
+    "simulator.run._live": "sippy (the live extra), for vossim live only",
+    "simulator.analyze._plots": "matplotlib, for analyze --plots/--html only",
+    "simulator.analyze._html": "matplotlib, for analyze --html only",
+    "cdr_writer._mariadb": "PyMySQL, for --format mariadb and mysql:// sources only",
+    "simulator.transports.live._capture": "scapy's sniffer, for vossim live --pcap only",
+}
+# The core choice asks which file the state machine itself was loaded from (a .py or a build).
+ALLOWED = {("simulator._core_choice", "simulator.core._state")}
+
+
+def test_other_packages_import_through_each_packages_public_face() -> None:
+    packages = {p.parent.relative_to(ROOT).as_posix().replace("/", ".")
+                for pkg in PACKAGES for p in (ROOT / pkg).rglob("__init__.py")}
+    offenders = []
+    for name, deps in _graph().items():
+        home = max((p for p in packages if name == p or name.startswith(p + ".")), key=len)
+        for dep in deps:
+            owner = max((p for p in packages if dep.startswith(p + ".")), key=len, default="")
+            private = dep.rsplit(".", 1)[-1].startswith("_")
+            if owner and private and not home.startswith(owner) and dep not in LAZY_MODULES \
+                    and (name, dep) not in ALLOWED:
+                offenders.append(f"{name} -> {dep}")
+    assert offenders == [], "\n".join(offenders)

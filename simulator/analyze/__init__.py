@@ -23,14 +23,47 @@ from simulator.analyze._alarms import (
     seed_alarms,
     threshold_alarms,
 )
+from simulator.analyze._layouts import is_mangled_number
+from simulator.analyze._reasons import (
+    OBSERVED,
+    OBSERVED_ROWS,
+    reason_category,
+    reason_name,
+    resolve_style,
+)
 from simulator.analyze._report import Aggregates, build_report
-from simulator.analyze._rows import mangled_warning, parse_cdr_row, read_cdr_rows
+from simulator.analyze._rows import (
+    mangled_warning,
+    parse_cdr_row,
+    parse_row_and_shape,
+    read_cdr_rows,
+)
+from simulator.analyze._shapes import accepted_shapes_text
 from simulator.analyze._sources import SourceError, find_sources
+from simulator.analyze._text import print_report
+
+__all__ = [
+    "OBSERVED",
+    "OBSERVED_ROWS",
+    "AlarmSyntaxError",
+    "SourceError",
+    "Threshold",
+    "accepted_shapes_text",
+    "analyze",
+    "find_sources",
+    "is_mangled_number",
+    "parse_cdr_row",
+    "parse_row_and_shape",
+    "parse_threshold",
+    "print_report",
+    "read_cdr_rows",
+    "reason_category",
+    "reason_name",
+    "resolve_style",
+]
 
 MAX_PREFIX_DIGITS = 32  # a number has at most 32 digits (E.164 has 15)
 
-__all__ = ["AlarmSyntaxError", "SourceError", "Threshold", "analyze", "parse_cdr_row",
-           "parse_threshold", "read_cdr_rows"]
 
 
 def analyze(paths: list[str], *, thresholds: list[Threshold] | None = None, min_calls: int = 1,

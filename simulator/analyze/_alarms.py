@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from simulator.core._metrics import gateway_alarms
+from simulator.core import gateway_alarms
 
 SCOPES = {"gateway": "gateways", "customer": "customers", "prefix": "prefixes", "hour": "hours",
           "total": None}

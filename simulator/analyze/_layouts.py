@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from cdr_writer import E_CDR_COLUMNS, E_CDR_NAMES, PIPE_FIELDS
-from simulator.core._record import EXPORT_52, EXPORT_53, TABLE_61
+from simulator.core import EXPORT_52, EXPORT_53, TABLE_61
 
 
 class SourceError(Exception):

@@ -20,14 +20,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from simulator.core._decisions import (
+from simulator.core import (
     ALL_ROWS,
     OBSERVED_CODES,
+    Q850_TEXTS,
+    SIP_PHRASES,
+    EndReason,
     Verdict,
     is_callee_response,
     placeholder_code,
 )
-from simulator.core._reasons import Q850_TEXTS, SIP_PHRASES, EndReason
 
 STYLES = ("auto", "vos3000", "seeds", "table", "sip", "q850")
 # Protocol causes that mean the call reached the user (for NER).

@@ -26,12 +26,7 @@ from typing import Any
 import polars as pl
 
 from simulator.analyze._reasons import reason_category, reason_name, resolve_style
-from simulator.core._metrics import (
-    DIRECTION_NAMES,
-    SHORT_CALLEE_SECONDS,
-    SHORT_CALLER_SECONDS,
-    ratio,
-)
+from simulator.core import DIRECTION_NAMES, SHORT_CALLEE_SECONDS, SHORT_CALLER_SECONDS, ratio
 
 KEYS = ("hour", "callergatewayid", "calleegatewayid", "customeraccount", "agentaccount",
         "prefix", "enddirection", "endreason")

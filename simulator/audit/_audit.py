@@ -19,9 +19,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from simulator.run._run import SimulationError, run_scenario
-from simulator.scenario._loader import load_scenario
-from simulator.scenario._schema import CallSpec, Scenario
+from simulator.run import SimulationError, run_scenario
+from simulator.scenario import CallSpec, Scenario, load_scenario
 
 from ._compare import AUDITED, DIFFERENT, compare_row
 from ._infer import Endings, Plan, plan_row, profile_of, spread_over_routes

@@ -8,9 +8,8 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from simulator.core import Cdr
-from simulator.core._record import E_CDR_NAMES
-from simulator.scenario._schema import Scenario
+from simulator.core import E_CDR_NAMES, Cdr
+from simulator.scenario import Scenario
 
 from ._infer import Plan
 from ._rows import Row, number_of

@@ -12,18 +12,22 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from simulator.core import ALL_ROWS, Switch, Verdict
-from simulator.core._config import ANSWER, NO_ANSWER, UNREACHABLE, Behaviour
-from simulator.core._decisions import (
+from simulator.core import (
+    ALL_ROWS,
+    ANSWER,
     CALLEE_BYE,
     CALLER_BYE,
     CALLER_CANCEL,
     FAILOVER_CODES,
+    NO_ANSWER,
     TIMER_B,
+    UNREACHABLE,
+    Behaviour,
+    Switch,
+    Verdict,
     callee_rejection,
 )
-from simulator.scenario._core import core_config
-from simulator.scenario._schema import Scenario
+from simulator.scenario import Scenario, core_config
 
 from ._rows import Row
 

@@ -9,9 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from simulator.core import Cdr
-from simulator.run._run import run_scenario
-from simulator.scenario._loader import parse_scenario
-from simulator.scenario._schema import Scenario, SwitchSettings
+from simulator.run import run_scenario
+from simulator.scenario import Scenario, SwitchSettings, parse_scenario
 
 from ._compare import FieldVerdict, compare_row
 from ._infer import Endings, Plan, plan_row, profile_of, row_profile, spread_over_routes
@@ -116,7 +115,7 @@ def reproduce(source: str, *, flowno: int | None = None, config: str | None = No
     rows = load_rows(source)
     disputed = pick(rows, flowno, source)
     if config is not None:
-        from simulator.scenario._loader import load_scenario
+        from simulator.scenario import load_scenario
 
         config_scenario = load_scenario(config)
         check_config(config_scenario, config)

@@ -16,8 +16,8 @@ from typing import Any
 
 import yaml
 
-from simulator.core._rating import round_money
-from simulator.scenario._schema import (
+from simulator.core import round_money
+from simulator.scenario import (
     CalleeDoes,
     CallerDoes,
     MappingGateway,

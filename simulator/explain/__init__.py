@@ -8,6 +8,18 @@ with the provenance of each value. Renderers turn that one object into a termina
 """
 
 from simulator.explain._build import ExplainError, explain_call, explain_trace
+from simulator.explain._cli import add_parser
 from simulator.explain._model import CdrField, Entry, Explanation
+from simulator.explain._terminal import render_terminal
 
-__all__ = ["CdrField", "Entry", "ExplainError", "Explanation", "explain_call", "explain_trace"]
+__all__ = [
+    "CdrField",
+    "Entry",
+    "ExplainError",
+    "Explanation",
+    "add_parser",
+    "explain_call",
+    "explain_trace",
+    "render_terminal",
+]
+

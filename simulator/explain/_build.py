@@ -12,15 +12,20 @@ from decimal import Decimal
 from typing import Any
 
 from cdr_writer import Cdr, pipe_line
-from simulator.core import _events as ev
-from simulator.core._decisions import suppressed_by, verdict_of_row
-from simulator.core._events import TraceFormatError, event_from_json, event_json
-from simulator.core._metrics import DIRECTION_NAMES
-from simulator.core._rating import Rate
+from simulator.core import (
+    DIRECTION_NAMES,
+    Rate,
+    TraceFormatError,
+    event_from_json,
+    event_json,
+    suppressed_by,
+    verdict_of_row,
+)
+from simulator.core import events as ev
 from simulator.explain._model import Entry, Explanation, clock, stamp
 from simulator.explain._verdict import fill_situation, holder_text, write_verdict
-from simulator.scenario._schema import Scenario
-from simulator.transports._simulated import Simulation
+from simulator.scenario import Scenario
+from simulator.transports import Simulation
 
 _DIRECTIONS = DIRECTION_NAMES
 

@@ -25,8 +25,8 @@ from rich.text import Text
 
 from cdr_writer import PIPE_FIELDS
 from simulator._console import markup_safe
-from simulator.analyze._reasons import reason_name
-from simulator.core._reasons import EndReason, q850_text, sip_phrase
+from simulator.analyze import reason_name
+from simulator.core import EndReason, q850_text, sip_phrase
 from simulator.explain._build import ExplainError
 from simulator.explain._cdrrow import ending as observed_ending
 from simulator.explain._cdrrow import explain_row
@@ -186,8 +186,7 @@ def _is_pipe_line(text: str) -> bool:
 
 def decode_text(text: str) -> dict[str, Any]:
     """One CDR given on the command line: a pipe line, a CSV/TSV line or a JSON object."""
-    from simulator.analyze import SourceError
-    from simulator.analyze._rows import parse_row_and_shape
+    from simulator.analyze import SourceError, parse_row_and_shape
 
     if _is_pipe_line(text):
         return decode_pipe(text)
@@ -210,8 +209,7 @@ def names_a_file(text: str) -> bool:
 
 def decode_file(path: Path, flowno: int | None) -> dict[str, Any]:
     """The row of ``path`` whose flowno is ``flowno`` (or its only row), explained."""
-    from simulator.analyze import SourceError, read_cdr_rows
-    from simulator.analyze._sources import find_sources
+    from simulator.analyze import SourceError, find_sources, read_cdr_rows
 
     try:
         (source,) = find_sources([str(path)])

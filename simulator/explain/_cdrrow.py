@@ -11,16 +11,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from simulator.analyze._layouts import is_mangled_number
-from simulator.analyze._reasons import (
+from simulator.analyze import (
     OBSERVED,
     OBSERVED_ROWS,
+    is_mangled_number,
     reason_category,
     reason_name,
     resolve_style,
 )
-from simulator.core._decisions import ALL_ROWS
-from simulator.core._reasons import EndReason
+from simulator.core import ALL_ROWS, EndReason
 
 # What each column holds, in the words of the reference (vos3000.md §5, §8) where it says.
 COLUMN_MEANINGS: dict[str, str] = {

@@ -48,7 +48,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 def cmd_explain(args: argparse.Namespace, out: Console, err: Console) -> int:
     from simulator.explain._build import ExplainError, explain_call
     from simulator.explain._terminal import render_terminal
-    from simulator.scenario._loader import load_scenario
+    from simulator.scenario import load_scenario
 
     try:
         _check_options(args)
@@ -98,7 +98,7 @@ def _list_calls(args: argparse.Namespace, scenario: Any, out: Console) -> int:
     from rich.text import Text
 
     from simulator.explain._build import ExplainError, _discard
-    from simulator.transports._simulated import Simulation
+    from simulator.transports import Simulation
 
     if not scenario.calls:
         raise ExplainError(f"{args.file} has no scripted calls; its traffic calls are named "

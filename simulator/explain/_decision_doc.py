@@ -17,8 +17,8 @@ import re
 import sys
 from pathlib import Path
 
-from simulator.core import _decisions as table
-from simulator.core._decisions import Party, Verdict
+from simulator.core import Party, Verdict
+from simulator.core import decisions as table
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "decision-table.md"
 

@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from simulator.core._events import Event
+from simulator.core import Event
 
 # What an entry of the ladder is, for colours and filters.
 KINDS = ("signalling", "refusal", "server-ending", "billing", "timer", "check", "routing",

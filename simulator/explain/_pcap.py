@@ -34,7 +34,7 @@ from simulator.explain._h225 import (
     tpkt,
 )
 from simulator.explain._model import Entry, Explanation
-from simulator.scenario._schema import Scenario
+from simulator.scenario import Scenario
 
 SWITCH_ADDRESS = "192.0.2.1:5060"
 DEFAULT_PORT = 5060

@@ -6,8 +6,7 @@ from typing import Any
 
 from simulator.explain._build import explain_call
 from simulator.explain._model import Explanation
-from simulator.scenario._paths import apply_paths
-from simulator.scenario._schema import Scenario
+from simulator.scenario import Scenario, apply_paths
 
 
 def _ending(ex: Explanation) -> str:

@@ -19,7 +19,7 @@ from pathlib import Path
 from simulator.explain._build import explain_call
 from simulator.explain._html import render_html
 from simulator.explain._pcap import write_pcap
-from simulator.scenario._loader import ScenarioError, load_scenario
+from simulator.scenario import ScenarioError, load_scenario
 
 
 def write_training(source: Path, target: Path) -> list[Path]:

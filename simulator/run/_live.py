@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cdr_writer import DEFAULT_FORMATS, Cdr, Output
-from simulator.core._state import Call
+from simulator.core import Call
 from simulator.run._stats import RunStats
-from simulator.scenario._schema import Scenario
-from simulator.transports.live._addresses import AddressPlan
-from simulator.transports.live._switch import (
+from simulator.scenario import Scenario
+from simulator.transports.live import (
+    AddressPlan,
     LiveError,
     LiveOptions,
     LiveSwitch,
@@ -65,7 +65,7 @@ def run_live(scenario: Scenario, *, stats: RunStats | None = None, port: int = 5
     plan = AddressPlan.for_scenario(scenario, gateway_port)
     needs = None
     if agents and scenario.calls:
-        from simulator.transports.live._capacity import agent_needs
+        from simulator.transports.live import agent_needs
 
         needs = agent_needs(scenario, speed)  # refuses what cannot be played, before anything
     places = scenario.switch.SERVER_BILLING_FEE_PRECISTION
@@ -121,7 +121,7 @@ def run_live(scenario: Scenario, *, stats: RunStats | None = None, port: int = 5
 
     pool = None
     if agents and scenario.calls:
-        from simulator.transports.live._agents import AgentPool
+        from simulator.transports.live import AgentPool
 
         pool = AgentPool(scenario, plan, switch_port=port, speed=speed, media=live.media,
                          needs=needs)

@@ -15,8 +15,7 @@ from typing import Any
 
 from cdr_writer import DEFAULT_FORMATS, FORMATS
 from simulator.run._parallel import MAX_WORKERS, max_workers
-from simulator.scenario._bounds import MAX_CPS, MAX_SPAN
-from simulator.scenario._schema import Scenario
+from simulator.scenario import MAX_CPS, MAX_SPAN, Scenario
 
 MAX_CALLS = 10 ** 12  # --calls: beyond any run that ends
 

@@ -60,8 +60,8 @@ from simulator.core import RateTable
 from simulator.run._stats import RunStats
 from simulator.run._stop import raise_requested
 from simulator.run._stop import requests as stop_requests
-from simulator.scenario._schema import Scenario
-from simulator.transports._simulated import Simulation
+from simulator.scenario import Scenario
+from simulator.transports import Simulation
 
 _BATCH = 2048
 _FRAME = struct.Struct("<I")  # a spool frame's length

@@ -21,14 +21,8 @@ from simulator.run._stats import RunStats
 from simulator.run._stop import hold, raise_requested, release
 from simulator.run._stop import requests as stop_requests
 from simulator.run._trace_file import TraceFile
-from simulator.scenario._endings import ending_errors
-from simulator.scenario._loader import (
-    Problem,
-    source_of,
-)
-from simulator.scenario._paths import apply_paths
-from simulator.scenario._schema import Scenario
-from simulator.transports._simulated import Simulation, SimulationError, expected_arrivals
+from simulator.scenario import Problem, Scenario, apply_paths, ending_errors, source_of
+from simulator.transports import Simulation, SimulationError, expected_arrivals
 
 
 @dataclass

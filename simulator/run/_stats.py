@@ -11,14 +11,14 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from simulator.core._decisions import Party
-from simulator.core._metrics import (
+from simulator.core import (
     SHORT_CALLEE_SECONDS,
     SHORT_CALLER_SECONDS,
+    Cdr,
+    Party,
     gateway_alarms,
     ratio,
 )
-from simulator.core._record import Cdr
 
 _CALLER, _CALLEE, _SERVER = int(Party.CALLER), int(Party.CALLEE), int(Party.SERVER)
 

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from simulator._console import markup_safe
-from simulator.core._metrics import DIRECTION_NAMES
+from simulator.core import DIRECTION_NAMES
 from simulator.run._stats import RunStats
 
 _DIRECTIONS = tuple(DIRECTION_NAMES.items())

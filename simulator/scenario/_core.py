@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import fields
 
-from simulator.core._config import (
+from simulator.core import (
     ANSWER,
     NO_ANSWER,
     UNREACHABLE,

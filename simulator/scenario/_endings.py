@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from simulator.core._rating import RateTable
+from simulator.core import RateTable
 
 if TYPE_CHECKING:
     from simulator.scenario._schema import CalleeDoes, CallSpec, Scenario

@@ -20,9 +20,7 @@ from pydantic import (
 )
 
 from cdr_writer import EXPECTABLE
-from simulator.core._decisions import observed_code_clash
-from simulator.core._rating import Rate, Section
-from simulator.core._reasons import EndReason
+from simulator.core import EndReason, Rate, Section, observed_code_clash
 from simulator.scenario._bounds import (
     DAY,
     MAX_SPAN,

@@ -35,11 +35,18 @@ from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
-from simulator.core._config import ANSWER, NO_ANSWER, UNREACHABLE, Behaviour
-from simulator.scenario._core import callee_behaviour, caller_behaviour
-from simulator.scenario._distributions import BlockSampler
-from simulator.scenario._schema import CallSpec, Scenario
-from simulator.scenario._traffic import NumberPlan, Timed, TrafficProfile, next_hour
+from simulator.core import ANSWER, NO_ANSWER, UNREACHABLE, Behaviour
+from simulator.scenario import (
+    BlockSampler,
+    CallSpec,
+    NumberPlan,
+    Scenario,
+    Timed,
+    TrafficProfile,
+    callee_behaviour,
+    caller_behaviour,
+    next_hour,
+)
 
 # -- what one call does: the core's Behaviour (``callee_does``), one per call attempt ------------
 

@@ -31,13 +31,22 @@ from typing import IO, Any
 import simpy
 
 from cdr_writer import Cdr
-from simulator.core._cdr import cdr_from_call
-from simulator.core._config import ANSWER_AT_ONCE, Behaviour, RoutingGatewayConfig
-from simulator.core._plan import CallNeverEnds, PlannedCall
-from simulator.core._state import Call, CallAttempt, Kind, Leg, Phase, Switch
-from simulator.scenario._core import core_config
-from simulator.scenario._schema import Scenario
-from simulator.traffic._generator import Script, all_calls
+from simulator.core import (
+    ANSWER_AT_ONCE,
+    Behaviour,
+    Call,
+    CallAttempt,
+    CallNeverEnds,
+    Kind,
+    Leg,
+    Phase,
+    PlannedCall,
+    RoutingGatewayConfig,
+    Switch,
+    cdr_from_call,
+)
+from simulator.scenario import Scenario, core_config
+from simulator.traffic import Script, all_calls
 from simulator.transports._trace import write_trace
 
 _ENDED = Phase.ENDED

@@ -10,9 +10,7 @@ from __future__ import annotations
 import json
 from typing import IO
 
-from simulator.core._decisions import Party
-from simulator.core._events import event_json
-from simulator.core._state import EVENT, Call
+from simulator.core import EVENT, Call, Party, event_json
 
 
 def write_trace(out: IO[str], call: Call) -> None:

@@ -32,7 +32,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
-from simulator.core._record import Cdr
+from simulator.core import Cdr
 
 OnCdr = Callable[[Cdr], None]
 

@@ -5,6 +5,15 @@ around the switch (outputs, statistics, signals) is ``simulator.run._live``.
 """
 
 from simulator.transports.live._addresses import AddressPlan
-from simulator.transports.live._switch import LiveError, LiveOptions, LiveSwitch
+from simulator.transports.live._agents import AgentPool
+from simulator.transports.live._capacity import agent_needs
+from simulator.transports.live._switch import (
+    LiveError,
+    LiveOptions,
+    LiveSwitch,
+    console,
+    stack_errors,
+)
 
-__all__ = ["AddressPlan", "LiveError", "LiveOptions", "LiveSwitch"]
+__all__ = ["AddressPlan", "AgentPool", "LiveError", "LiveOptions", "LiveSwitch", "agent_needs",
+           "console", "stack_errors"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass, field
 
-from simulator.scenario._schema import Scenario
+from simulator.scenario import Scenario
 
 SIP_PORT = 5060
 _FIRST_MAPPED = 10

@@ -26,7 +26,7 @@ import pjsua2 as pj
 import simpy
 import simpy.rt
 
-from simulator.core._config import Behaviour
+from simulator.core import Behaviour
 
 POLL = 0.002            # s of real time between two pjsua event polls
 SESSION_EXPIRES = 1800  # s; pjsua aborts below 90. pjsua's own timer stays off (see below)

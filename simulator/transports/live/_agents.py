@@ -20,9 +20,8 @@ import time
 from dataclasses import asdict
 from typing import Any
 
-from simulator.core._config import ANSWER_AT_ONCE
-from simulator.scenario._core import callee_behaviour, caller_behaviour
-from simulator.scenario._schema import CalleeDoes, Scenario
+from simulator.core import ANSWER_AT_ONCE
+from simulator.scenario import CalleeDoes, Scenario, callee_behaviour, caller_behaviour
 from simulator.transports.live._addresses import AddressPlan
 from simulator.transports.live._capacity import LEGS_PER_AGENT, AgentNeeds, caller_source
 

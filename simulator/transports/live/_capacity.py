@@ -15,9 +15,8 @@ import math
 from dataclasses import dataclass, field
 
 from cdr_writer import Cdr
-from simulator.core._config import RoutingGatewayConfig
-from simulator.core._state import Call
-from simulator.scenario._schema import CallSpec, Scenario
+from simulator.core import Call, RoutingGatewayConfig
+from simulator.scenario import CallSpec, Scenario
 from simulator.transports._simulated import Simulation, SimulationError
 from simulator.transports.live._switch import SLOT_RELEASE, LiveError
 

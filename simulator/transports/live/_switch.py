@@ -61,14 +61,22 @@ from sippy.UA import UA
 from sippy.Udp_server import Udp_server, Udp_server_opts
 
 from cdr_writer import Cdr
-from simulator.core._cdr import cdr_from_call
-from simulator.core._config import RoutingGatewayConfig
-from simulator.core._decisions import TIMER_B, Party, bye_reason_header
-from simulator.core._reasons import sip_phrase
-from simulator.core._record import Cdr as _CoreCdr
-from simulator.core._state import Call, CallAttempt, Kind, Leg, Phase, Switch
-from simulator.scenario._core import core_config
-from simulator.scenario._schema import Scenario
+from simulator.core import (
+    TIMER_B,
+    Call,
+    CallAttempt,
+    Kind,
+    Leg,
+    Party,
+    Phase,
+    RoutingGatewayConfig,
+    Switch,
+    bye_reason_header,
+    cdr_from_call,
+    sip_phrase,
+)
+from simulator.core import Cdr as _CoreCdr
+from simulator.scenario import Scenario, core_config
 from simulator.transports._trace import write_trace
 from simulator.transports.live._addresses import AddressPlan, SourceIndex, is_loopback
 from simulator.transports.live._media import Anchor, MediaRelay, anchor_sdp
