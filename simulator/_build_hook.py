@@ -102,5 +102,6 @@ class BdistWheelForThisPython(bdist_wheel):
     py3-none-any, whether or not this machine could compile them."""
 
     def finalize_options(self) -> None:
+        # as a distribution with extension modules: platform tags, the package at the root
+        self.distribution.has_ext_modules = lambda: True  # type: ignore[method-assign]
         super().finalize_options()
-        self.root_is_pure = False

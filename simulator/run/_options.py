@@ -81,6 +81,9 @@ def prepare(scenario: Scenario, options: RunOptions) -> Scenario:
     if options.sharded and (speed or options.udp or options.trace_path or warmup):
         raise RunOptionError("--workers/--dask run in batch: they cannot be combined with "
                              "--realtime, --warmup, --udp or --trace")
+    if options.sharded and scenario.switch.cdr_profile == "vos3000":
+        raise RunOptionError("--workers/--dask cannot write cdr_profile vos3000 yet: its flowno "
+                             "is the INVITE's arrival order across every account")
     most = max_workers(scenario)
     if not 1 <= options.workers <= most:
         accounts = len(scenario.accounts)
@@ -88,9 +91,6 @@ def prepare(scenario: Scenario, options: RunOptions) -> Scenario:
             f"expected --workers from 1 to {most} (a run is split by account: "
             f"{accounts:,} account{'s' if accounts != 1 else ''} here, at most {MAX_WORKERS} "
             f"processes), found {options.workers:,}")
-    if options.sharded and scenario.switch.cdr_profile == "vos3000":
-        raise RunOptionError("--workers/--dask cannot write cdr_profile vos3000 yet: its flowno "
-                             "is the INVITE's arrival order across every account")
     if speed is not None and options.out_dir is not None and _holds_cdrs(Path(options.out_dir)):
         raise RunOptionError(f"{options.out_dir} already holds CDR files; --realtime writes in "
                              "place, so give it a new or empty directory")
