@@ -35,7 +35,7 @@ from cdr_writer._formats import (
     get_format,
     register,
 )
-from simulator.core import E_CDR_COLUMNS, E_CDR_NAMES, Cdr
+from simulator.core import E_CDR_COLUMNS, E_CDR_NAMES, PIPE_FIELDS, Cdr
 
 DEFAULT_FORMATS = ("pipe", "e_cdr")
 SQLITE_NAME = "vos3000.db"
@@ -81,14 +81,33 @@ class FeeTexts(dict[Decimal, str]):
         return text
 
 
-def _pipe_text(cdr: Cdr, fee: str, end: str) -> str:
-    return (
-        f"{cdr.callere164}|{cdr.calleee164}|{cdr.starttime}|{cdr.stoptime}|{cdr.holdtime}|"
-        f"{cdr.endreason}|{cdr.enddirection}|{cdr.callergatewayid}|{cdr.calleegatewayid}|"
-        f"{cdr.callerip}|{cdr.calleeip}|{cdr.customeraccount}|{cdr.feeprefix}|{cdr.feetime}|"
-        f"{fee}|{cdr.callerpdd}|{cdr.billingmode}|"
-        f"{cdr.flowno if cdr.vos is None else cdr.vos.flowno}{end}"
-    )
+def _compile_pipe_text() -> Callable[[Cdr, str, str], str]:
+    """``_pipe_text(cdr, fee, end)``: the pipe line of the record's ``PIPE_FIELDS``, in their
+    order, with ``fee`` already formatted and ``end`` after it.
+
+    The function is written from the field table once, when this module loads, as one f-string
+    (the way ``dataclasses`` writes ``__init__``): the table stays the one description of the
+    line, and a load run still renders each record in one expression. ``flowNo`` is the INVITE's
+    number under the vos3000 profile (``cdr.vos``), the write order otherwise.
+    """
+    parts = []
+    for _, column in PIPE_FIELDS:
+        if column == "fee":
+            parts.append("{fee}")
+        elif column == "flowno":
+            parts.append("{cdr.flowno if cdr.vos is None else cdr.vos.flowno}")
+        else:
+            if not column.isidentifier():
+                raise ValueError(f"pipe field column {column!r} is not a record attribute")
+            parts.append(f"{{cdr.{column}}}")
+    source = ("def _pipe_text(cdr, fee, end):\n"
+              f"    return f\"{'|'.join(parts)}{{end}}\"\n")
+    namespace: dict[str, Any] = {}
+    exec(compile(source, "<cdr_writer pipe line>", "exec"), namespace)
+    return namespace["_pipe_text"]  # type: ignore[no-any-return]
+
+
+_pipe_text = _compile_pipe_text()
 
 
 def pipe_line(cdr: Cdr, places: int) -> str:

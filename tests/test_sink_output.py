@@ -178,3 +178,20 @@ def test_fee_texts_by_value_keep_the_sign_of_zero_and_stay_small(monkeypatch) ->
     for fee in ["0", "-0", "0.000", "-0.0", "1.005", "1.0050", "0.125", "2", "-1.5"] * 2:
         assert texts.text(Decimal(fee)) == f"{Decimal(fee):.2f}"
     assert len(texts) <= 3
+
+
+def test_the_pipe_line_is_written_from_the_field_table() -> None:
+    from decimal import Decimal
+
+    from cdr_writer import PIPE_FIELDS, Cdr, pipe_line
+
+    cdr = Cdr(callere164="441", calleee164="8801", starttime=1, stoptime=2, holdtime=3,
+              endreason=4, enddirection=2, callergatewayid="IN", calleegatewayid="OUT",
+              callerip="203.0.113.1", calleeip="198.51.100.2", customeraccount="ACME",
+              feeprefix="880", feetime=60, fee=Decimal("0.5"), callerpdd=7, billingmode=1,
+              flowno=9)
+    fields = pipe_line(cdr, 2).split("|")
+    assert len(fields) == len(PIPE_FIELDS) == 18
+    for (name, _), value in zip(PIPE_FIELDS, fields, strict=True):
+        expected = "0.50" if name == "fee" else str(cdr.get(name))
+        assert value == expected, name
