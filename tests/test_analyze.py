@@ -492,3 +492,18 @@ def test_the_vos3000_profiles_export_reads_back_with_its_names(tmp_path: Path) -
     assert {-112, -7, -69, -9, -8} <= set(names)
     assert names[-112] == "Gateway Unavailable" and names[-9] == "Illegal Call"
     assert report["calls"] == from_jsonl["calls"]
+
+
+def test_a_directory_is_read_by_the_files_the_format_registry_names(tmp_path: Path) -> None:
+    from cdr_writer import FORMATS
+    from simulator.analyze._sources import find_sources
+
+    assert FORMATS["vos-csv"].files == ("cdr_*_*.csv",)
+    (tmp_path / "cdr_20260716_000000.csv").write_text("")
+    (tmp_path / "notes.txt").write_text("")
+    (source,) = find_sources([str(tmp_path)])
+    assert source.kind == "e_cdr" and source.label.endswith("cdr_20260716_000000.csv")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(Exception, match=r"cdr\.jsonl, .*cdr_\*_\*\.csv, .* or \*\.csv"):
+        find_sources([str(empty)])

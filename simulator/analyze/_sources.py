@@ -28,7 +28,7 @@ import pyarrow.csv as pacsv
 import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
-from cdr_writer import JSONL_NAME, SQLITE_NAME
+from cdr_writer import FORMATS
 from simulator.analyze._layouts import (
     PIPE_NAMES,
     SourceError,
@@ -130,22 +130,32 @@ def _hide_password(url: str) -> str:
     return url.replace(f":{parts.password}@", ":***@", 1)
 
 
+# A vossim output directory holds the same CDRs in several formats: the fullest first (every
+# record and its end-reason name, then typed columns, then text). Each format's files are the
+# ones the registry says it writes; the reader of each is the one of its kind.
+_FULLEST_FIRST = (("jsonl", "jsonl"), ("parquet", "parquet"), ("sqlite", "sqlite"),
+                  ("e_cdr", "e_cdr"), ("vos-csv", "e_cdr"), ("pipe", "pipe"))
+# Files named otherwise, an export from elsewhere: by their extension.
+_BY_EXTENSION = (("*.txt", "pipe"), ("*.parquet", "parquet"), ("*.csv", "e_cdr"))
+
+
 def _directory(path: Path) -> list[Source]:
-    """A vossim output directory holds the same CDRs in several formats: read the fullest one."""
-    candidates: list[tuple[str, list[Path]]] = [
-        ("jsonl", [path / JSONL_NAME] if (path / JSONL_NAME).is_file() else []),
-        ("parquet", sorted(path.glob("e_cdr_*.parquet"))),
-        ("sqlite", [path / SQLITE_NAME] if (path / SQLITE_NAME).is_file() else []),
-        ("e_cdr", sorted(path.glob("e_cdr_*.csv"))),
-        ("pipe", sorted(path.glob("cdr/*.txt")) or sorted(path.glob("*.txt"))),
-        ("parquet", sorted(path.glob("*.parquet"))),  # an export named otherwise
-        ("e_cdr", sorted(path.glob("*.csv"))),
-    ]
+    """The sources of a directory: one format of a vossim output, or exports by extension."""
+    tried: list[str] = []
+    candidates: list[tuple[str, list[Path]]] = []
+    for name, kind in _FULLEST_FIRST:
+        patterns = FORMATS[name].files
+        tried.extend(patterns)
+        candidates.append((kind, sorted(f for p in patterns for f in path.glob(p)
+                                        if f.is_file())))
+    for pattern, kind in _BY_EXTENSION:
+        tried.append(pattern)
+        candidates.append((kind, sorted(f for f in path.glob(pattern) if f.is_file())))
     for kind, files in candidates:
         if files:
             return [Source(str(f), kind, str(f)) for f in files]
-    raise SourceError(f"{path}: no CDR files found (expected cdr.jsonl, e_cdr_*.parquet, "
-                      f"vos3000.db, e_cdr_*.csv, cdr/*.txt, *.parquet or *.csv)")
+    raise SourceError(f"{path}: no CDR files found (expected {', '.join(tried[:-1])} or "
+                      f"{tried[-1]})")
 
 
 def _file(path: Path) -> Source:
