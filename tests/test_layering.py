@@ -162,3 +162,9 @@ def test_other_packages_import_through_each_packages_public_face() -> None:
                     and (name, dep) not in ALLOWED:
                 offenders.append(f"{name} -> {dep}")
     assert offenders == [], "\n".join(offenders)
+
+
+def test_consumers_replay_calls_through_the_run_not_the_transports() -> None:
+    for prefix in ("simulator.explain", "simulator.analyze", "simulator.audit"):
+        for name, deps in _importers(prefix).items():
+            assert not {d for d in deps if d.startswith("simulator.transports")}, name

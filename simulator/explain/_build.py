@@ -24,8 +24,8 @@ from simulator.core import (
 from simulator.core import events as ev
 from simulator.explain._model import Entry, Explanation, clock, stamp
 from simulator.explain._verdict import fill_situation, holder_text, write_verdict
+from simulator.run import replay
 from simulator.scenario import Scenario
-from simulator.transports import Simulation
 
 _DIRECTIONS = DIRECTION_NAMES
 
@@ -50,9 +50,7 @@ class _CallTrace:
 def run_for_call(scenario: Scenario, call_id: str) -> tuple[list[dict[str, Any]], Cdr]:
     """Simulate ``scenario``; the trace lines and the CDR of ``call_id``."""
     sink = _CallTrace(call_id)
-    simulation = Simulation(scenario, _discard, trace=sink, keep={call_id})  # type: ignore[arg-type]
-    simulation.run()
-    cdr = simulation.kept.get(call_id)
+    cdr = replay(scenario, {call_id}, trace=sink).get(call_id)
     if cdr is None:
         known = [c.id for c in scenario.calls]
         close = difflib.get_close_matches(call_id, known, n=1, cutoff=0.5)
@@ -66,10 +64,6 @@ def run_for_call(scenario: Scenario, call_id: str) -> tuple[list[dict[str, Any]]
 def explain_call(scenario: Scenario, call_id: str) -> Explanation:
     lines, cdr = run_for_call(scenario, call_id)
     return explain_trace(scenario, lines, cdr)
-
-
-def _discard(_: Cdr) -> None:
-    return None
 
 
 def _lane(name: str) -> tuple[str, str]:

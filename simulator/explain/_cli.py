@@ -97,17 +97,16 @@ def _list_calls(args: argparse.Namespace, scenario: Any, out: Console) -> int:
     from rich.table import Table
     from rich.text import Text
 
-    from simulator.explain._build import ExplainError, _discard
-    from simulator.transports import Simulation
+    from simulator.explain._build import ExplainError
+    from simulator.run import replay
 
     if not scenario.calls:
         raise ExplainError(f"{args.file} has no scripted calls; its traffic calls are named "
                            "PROFILE-N (e.g. --call standard-1)")
-    simulation = Simulation(scenario, _discard, keep={c.id for c in scenario.calls})
-    simulation.run()
+    kept = replay(scenario, {c.id for c in scenario.calls})
     rows = []
     for call in scenario.calls:
-        cdr = simulation.kept[call.id]
+        cdr = kept[call.id]
         direction = {0: "caller", 1: "callee", 2: "server"}.get(cdr.enddirection, "?")
         rows.append({"call": call.id, "caller": cdr.callere164, "callee": cdr.calleee164,
                      "endDirection": cdr.enddirection, "endReason": cdr.endreason,

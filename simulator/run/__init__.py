@@ -10,6 +10,7 @@ from simulator.run._run import (
     apply_overrides,
     find_run_errors,
     progress_for,
+    replay,
     run,
     run_scenario,
 )
@@ -32,6 +33,7 @@ __all__ = [
     "prepare",
     "print_summary",
     "progress_for",
+    "replay",
     "run",
     "run_scenario",
     "stop",

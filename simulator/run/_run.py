@@ -105,6 +105,19 @@ def run_scenario(scenario: Scenario, out_dir: str | Path | None = "out",
     return run(prepare(scenario, options), options, progress)
 
 
+def replay(scenario: Scenario, keep: set[str], trace: Any = None) -> dict[str, Cdr]:
+    """Simulate ``scenario`` in memory, writing nothing, for a consumer that reads calls
+    (explain): the records of the calls in ``keep`` by id, and every trace line to ``trace``
+    (anything with ``write``) when given."""
+    simulation = Simulation(scenario, _discard, trace=trace, keep=keep)
+    simulation.run()
+    return simulation.kept
+
+
+def _discard(_: Cdr) -> None:
+    return None
+
+
 def progress_for(scenario: Scenario, options: RunOptions, console: Any) -> RunProgress:
     """The progress bar of a run of ``scenario`` (as ``prepare`` made it) on ``console``."""
     return RunProgress(expected_arrivals(scenario, options.calls), scenario.start.timestamp(),
