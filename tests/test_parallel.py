@@ -239,6 +239,7 @@ def test_the_merge_keeps_pace_with_a_shard_still_writing(tmp_path: Path) -> None
     _parallel.merge_into(output, [str(tmp_path / "done.spool"), str(growing)], [None, wait_more])
     output.commit()
     pool.close()
+    writing.wait(30)  # the merge may take the last frame before the writer's function returns
     assert waits > 10 and writing.successful()
     lines = (tmp_path / "out" / "cdr" / "2026113000.txt").read_text().splitlines()
     expected = sorted([(start + 2 * i, 0, i + 1) for i in range(40)]
