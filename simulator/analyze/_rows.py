@@ -33,6 +33,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from simulator.analyze._database import cdr_database
 from simulator.analyze._layouts import (
     FLOAT_COLUMNS,
     INTEGER_COLUMNS,
@@ -281,26 +282,7 @@ def _sqlite_rows(path: str) -> Iterator[dict[str, object]]:
 
 
 def _mariadb_rows(url_text: str, label: str) -> Iterator[dict[str, object]]:
-    import pymysql
-    import pymysql.cursors
-
-    from cdr_writer._mariadb import CdrDatabaseError, parse_url
-
-    try:
-        url = parse_url(url_text)
-        db = pymysql.connect(host=url.host, port=url.port, user=url.user, password=url.password,
-                             database=url.database, unix_socket=url.unix_socket,
-                             charset="utf8mb4", connect_timeout=10,
-                             cursorclass=pymysql.cursors.SSCursor)
-    except (CdrDatabaseError, pymysql.err.MySQLError) as exc:
-        raise SourceError(f"{label}: cannot read the database: "
-                          f"{exc.args[-1] if exc.args else exc}") from None
-    try:
-        with db.cursor() as cursor:
-            cursor.execute("SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA "
-                           "= DATABASE() AND (TABLE_NAME = 'e_cdr' OR TABLE_NAME REGEXP "
-                           "'^e_cdr_[0-9]{8}$') ORDER BY TABLE_NAME")
-            tables = [t for (t,) in cursor.fetchall()]
+    with cdr_database(url_text, label) as (db, tables):
         for table in tables:
             with db.cursor() as cursor:
                 cursor.execute(f"SELECT * FROM `{table}`")
@@ -308,7 +290,3 @@ def _mariadb_rows(url_text: str, label: str) -> Iterator[dict[str, object]]:
                 while rows := cursor.fetchmany(10_000):
                     for values in rows:
                         yield typed_row(zip(names, values, strict=True))
-    except pymysql.err.MySQLError as exc:
-        raise SourceError(f"{label}: {exc.args[-1] if exc.args else exc}") from None
-    finally:
-        db.close()

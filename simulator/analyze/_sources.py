@@ -29,6 +29,7 @@ import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
 from cdr_writer import FORMATS
+from simulator.analyze._database import cdr_database
 from simulator.analyze._layouts import (
     PIPE_NAMES,
     SourceError,
@@ -367,26 +368,7 @@ def _sqlite(source: Source) -> Iterator[pl.DataFrame]:
 
 
 def _mariadb(source: Source) -> Iterator[pl.DataFrame]:
-    import pymysql
-    import pymysql.cursors
-
-    from cdr_writer._mariadb import CdrDatabaseError, parse_url
-
-    try:
-        url = parse_url(source.path)
-        db = pymysql.connect(host=url.host, port=url.port, user=url.user, password=url.password,
-                             database=url.database, unix_socket=url.unix_socket,
-                             charset="utf8mb4", connect_timeout=10,
-                             cursorclass=pymysql.cursors.SSCursor)
-    except (CdrDatabaseError, pymysql.err.MySQLError) as exc:
-        raise SourceError(f"{source.label}: cannot read the database: "
-                          f"{exc.args[-1] if exc.args else exc}") from None
-    try:
-        with db.cursor() as cursor:
-            cursor.execute("SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA "
-                           "= DATABASE() AND (TABLE_NAME = 'e_cdr' OR TABLE_NAME REGEXP "
-                           "'^e_cdr_[0-9]{8}$') ORDER BY TABLE_NAME")
-            tables = [t for (t,) in cursor.fetchall()]
+    with cdr_database(source.path, source.label) as (db, tables):
         if not tables:
             raise SourceError(f"{source.label}: no e_cdr or e_cdr_YYYYMMDD table")
         for table in tables:
@@ -399,10 +381,6 @@ def _mariadb(source: Source) -> Iterator[pl.DataFrame]:
                 cursor.execute(f"SELECT {', '.join(f'`{n}`' for n in names)} FROM `{table}`")
                 while rows := cursor.fetchmany(50_000):
                     yield _rows_to_frame(names, list(rows))
-    except pymysql.err.MySQLError as exc:
-        raise SourceError(f"{source.label}: {exc.args[-1] if exc.args else exc}") from None
-    finally:
-        db.close()
 
 
 # -- one schema ---------------------------------------------------------------------------------

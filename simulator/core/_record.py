@@ -238,14 +238,7 @@ class Cdr:
         caller_call_id = self.leg_call_id("caller", self.callerip or "0.0.0.0")
         callee_call_id = self.leg_call_id("callee", self.calleeip) if self.calleegatewayid \
             else ""
-        vendor = self.vendor
-        if vendor is None:
-            agent_fee_time: int = 0
-            agent_fee: object = 0
-            agent_account = agent_name = ""
-        else:
-            agent_fee_time, agent_fee = vendor.agentfeetime, vendor.agentfee
-            agent_account, agent_name = vendor.agentaccount, vendor.agentname
+        agent_fee_time, agent_fee, agent_account, agent_name = self._vendor_columns()
         return (
             self.flowno, caller, caller, callee, callee, self.callerip, "", "",
             self.callergatewayid, "", caller, 0, self.calleeip, "", "", self.calleegatewayid, "",
@@ -257,19 +250,19 @@ class Cdr:
             -1, self.sipreasonheader, self.recordstarttime, "", self.flowno, None, None,
         )
 
+    def _vendor_columns(self) -> tuple[int, object, str, str]:
+        """(agentfeetime, agentfee, agentaccount, agentname): the vendor side, or its blanks."""
+        vendor = self.vendor
+        if vendor is None:
+            return 0, 0, "", ""
+        return vendor.agentfeetime, vendor.agentfee, vendor.agentaccount, vendor.agentname
+
     def _vos_row(self, vos: VosColumns) -> tuple[object, ...]:
         """The row under the vos3000 profile: ``id`` the write order, ``flowno`` the INVITE's."""
         caller, callee = self.callere164, self.calleee164
         softswitch_call_id = _from_bytes(
             _blake2b(f"{self.seed_key}/switch".encode(), digest_size=7).digest(), "big")
-        vendor = self.vendor
-        if vendor is None:
-            agent_fee_time: int = 0
-            agent_fee: object = 0
-            agent_account = agent_name = ""
-        else:
-            agent_fee_time, agent_fee = vendor.agentfeetime, vendor.agentfee
-            agent_account, agent_name = vendor.agentaccount, vendor.agentname
+        agent_fee_time, agent_fee, agent_account, agent_name = self._vendor_columns()
         return (
             self.flowno, caller, caller, callee, callee, self.callerip, vos.callerrtpip,
             vos.callercodec, self.callergatewayid, vos.callerproductid, caller, 1, self.calleeip,
