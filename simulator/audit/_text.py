@@ -49,18 +49,8 @@ def print_audit(report: dict[str, Any], out: Console, limit: int = 50) -> None:
                    f"different: {len(report['differences']):,}   "
                    f"({report['rows_per_second']:,} rows/s)"))
     if report["by_field"]:
-        table = Table(title="different by field")
-        table.add_column("field")
-        table.add_column("rows", justify="right")
-        for name, count in report["by_field"].items():
-            table.add_row(Text(name), f"{count:,}")
-        out.print(table)
-        table = Table(title="different by cause")
-        table.add_column("cause")
-        table.add_column("rows", justify="right")
-        for name, count in report["by_cause"].items():
-            table.add_row(Text(name), f"{count:,}")
-        out.print(table)
+        out.print(_counts("different by field", "field", report["by_field"]))
+        out.print(_counts("different by cause", "cause", report["by_cause"]))
     if report["money"]:
         table = Table(title="money at stake (fee in the CDRs - fee replayed)")
         table.add_column("customer")
@@ -83,3 +73,13 @@ def print_audit(report: dict[str, Any], out: Console, limit: int = 50) -> None:
         out.print(table)
     for note in report.get("notes", []):
         out.print(Text(f"note: {note}"))
+
+
+def _counts(title: str, what: str, counts: dict[str, int]) -> Table:
+    """A two-column table: each name (text from the rows, never markup) and its row count."""
+    table = Table(title=title)
+    table.add_column(what)
+    table.add_column("rows", justify="right")
+    for name, count in counts.items():
+        table.add_row(Text(name), f"{count:,}")
+    return table
