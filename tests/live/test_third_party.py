@@ -185,6 +185,20 @@ def test_hold_resume_and_info_are_relayed_end_to_end(kit):
     assert (cdr["enddirection"], cdr["endreason"]) == (0, 11)
 
 
+def test_offerless_reinvite_gets_the_gateways_offer_and_the_acks_answer(kit):
+    # RFC 6337 §5.3, both ways in one call. The caller's re-INVITE reaches the gateway without
+    # SDP, the gateway's 200 brings the offer to the caller (its o= line as written), and the
+    # caller's ACK brings the answer to the gateway's ACK; then the gateway sends one to the
+    # caller the same way. Both SIPp scenarios fail on any other way (a hold offer made up by
+    # the switch, a 200 without SDP, an ACK without the answer, a header lost).
+    switch = kit.switch(switch_yaml(kit), 3)
+    gateway = kit.uas("-sf", str(kit.xml("uas_offerless_reinvite.xml")), "-m", "1")
+    ok(kit.uac("-sf", str(kit.xml("uac_offerless_reinvite.xml", hold_ms=1000)), "-s", CALLEE))
+    uas_ok(gateway)
+    cdr = only(switch.finish())
+    assert (cdr["enddirection"], cdr["endreason"], cdr["holdtime"]) == (0, 11, 1)
+
+
 def test_unacked_200_is_a_server_session_timeout(kit):
     # x8: timer H (32 s) runs out after 4 s; the switch BYEs both legs itself.
     switch = kit.switch(switch_yaml(kit), 6, "--speed", "8")

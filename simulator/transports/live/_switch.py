@@ -80,6 +80,7 @@ from simulator.scenario import Scenario, core_config
 from simulator.transports._trace import write_trace
 from simulator.transports.live._addresses import AddressPlan, SourceIndex, is_loopback
 from simulator.transports.live._media import Anchor, MediaRelay, anchor_sdp
+from simulator.transports.live._offerless import OfferlessConnected
 
 CALL_TAG_HEADER = "x-vossim-call"  # scenario call id, set by vossim's own agents, passed on
 MIN_SESSION_EXPIRES = 90           # RFC 4028 default Min-SE; pjsua refuses anything lower
@@ -907,8 +908,10 @@ class LiveSwitch:
 class _LegUA(UA):
     """sippy's UA, plus what a B2BUA needs of it: the last request it received (its headers go
     on with the relayed request), and in-dialog UPDATE and INFO handed to ``relay_request``
-    (answered by the other leg's answer) instead of being answered here."""
+    (answered by the other leg's answer) instead of being answered here. A re-INVITE without
+    SDP is relayed without SDP (see ``_offerless``)."""
 
+    UaStateConnected = OfferlessConnected
     last_request: Any = None
     relay_request: Callable[[Any, Any, UA], bool] | None = None
 
@@ -1048,7 +1051,8 @@ class Bridge:
             self.ack_timer = None
         callee = self.callee_ua
         if callee is not None and callee.pending_tr is not None:
-            # late offer: the caller's answer travels in its ACK, on to the gateway's ACK
+            # late offer, or an offerless re-INVITE of the caller: the caller's answer travels
+            # in its ACK, on to the gateway's ACK
             callee.recvEvent(CCEventConnect((200, "OK", self._to_callee(body))))
 
     def _to_callee(self, body: Any) -> Any:
@@ -1236,9 +1240,14 @@ class Bridge:
             if caller.isConnected():
                 self._relay(caller, CCEventInfo(event.getData()), ua)
         elif isinstance(event, CCEventConnect):
-            # the gateway's answer to a re-INVITE the caller sent: back to the caller
             code, phrase, body = event.getData()
-            if not caller.isDead():
+            if code == "ACK":
+                # the gateway's ACK to the offer of an offerless re-INVITE the caller answered:
+                # its answer goes into the caller's ACK, held until now
+                if caller.pending_tr is not None:
+                    caller.recvEvent(CCEventConnect((200, "OK", self._to_caller(body))))
+            elif not caller.isDead():
+                # the gateway's answer to a re-INVITE the caller sent: back to the caller
                 caller.recvEvent(CCEventConnect((code, phrase, self._to_caller(body))))
         elif isinstance(event, CCEventFail | CCEventRedirect):
             code, phrase = event.getData()[:2]
@@ -1390,6 +1399,7 @@ class Bridge:
         if not caller.isDead():
             if caller.isConnected():
                 if verdict.end_direction != Party.CALLER:
+                    _ack_held(caller)
                     caller.recvEvent(_with_headers(CCEventDisconnect(), bye_reason))
             elif verdict.end_direction != Party.CALLER:
                 code = verdict.sip_code
@@ -1399,6 +1409,7 @@ class Bridge:
         if callee is not None and not callee.isDead():
             if callee.isConnected():
                 if verdict.end_direction != Party.CALLEE:
+                    _ack_held(callee)
                     callee.recvEvent(_with_headers(CCEventDisconnect(), bye_reason))
             elif call.answer_at is None and not callee.isConnected():
                 callee.recvEvent(_with_headers(CCEventDisconnect(), reason))  # -> CANCEL
@@ -1481,6 +1492,14 @@ def _after_release(event: Any, ua: UA) -> None:
     """Events of a leg whose call has ended: a late answer is hung up, nothing else matters."""
     if isinstance(event, CCEventConnect) and not ua.isDead():
         ua.recvEvent(CCEventDisconnect())
+
+
+def _ack_held(ua: UA) -> None:
+    """A leg whose ACK waits for the other side's answer (late offer, offerless re-INVITE) that
+    will not come now: ACKed with the last SDP the switch sent it, before its BYE (sippy would
+    send that ACK after the BYE)."""
+    if ua.pending_tr is not None:
+        ua.recvEvent(CCEventConnect((200, "OK", ua.lSDP)))
 
 
 def _quiet(transaction: Any) -> None:
