@@ -3,7 +3,9 @@ project (tests/live/sipp/), each with the CDR it must leave, and where the scena
 express the same behaviour, the simulated CDR beside it.
 
 Each test runs one SIPp caller (uac) and one SIPp gateway (uas) against a switch that serves for a
-few seconds; timers are shrunk with --speed or scenario settings so that no test takes long.
+few seconds; timers are shrunk with --speed or scenario settings so that no test takes long. Once
+the SIPp parties are done, the switch is stopped (SIGTERM, as at the end of --duration) rather
+than left to serve out its --duration, which stays as the upper bound of each test.
 """
 
 from __future__ import annotations
@@ -85,7 +87,7 @@ def test_delayed_answer_pdd_and_no_answer_timer_start_at_the_180(kit):
                                          answer_ms=1000)), "-m", "1")
     ok(kit.uac("-sn", "uac", "-s", CALLEE, "-d", "1000"))
     uas_ok(gateway)
-    cdr = only(switch.finish())
+    cdr = only(switch.stop())
     assert (cdr["enddirection"], cdr["endreason"], cdr["holdtime"]) == (0, 11, 1)
     assert 1400 <= cdr["callerpdd"] <= 1800, cdr["callerpdd"]  # the 180, not the 100 (~0 ms)
     assert 1400 <= cdr["calleepdd"] <= 1800, cdr["calleepdd"]
@@ -100,7 +102,7 @@ def test_early_media_183_with_sdp_reaches_the_caller(kit):
     gateway = kit.uas("-sf", str(kit.xml("uas_early_media.xml", answer_ms=800)), "-m", "1")
     ok(kit.uac("-sf", str(kit.xml("uac_early_media.xml", hold_ms=300)), "-s", CALLEE))
     uas_ok(gateway)
-    cdr = only(switch.finish())
+    cdr = only(switch.stop())
     assert (cdr["enddirection"], cdr["endreason"]) == (0, 11)
     assert cdr["callerpdd"] < 300  # the 183 came at once: it is the progress, not the 200
 
@@ -112,7 +114,7 @@ def test_481_to_a_refresh_ends_the_call_at_once(kit):
     gateway = kit.uas("-sf", str(kit.xml("uas_refresh_481.xml")), "-m", "1")
     ok(kit.uac("-sf", str(kit.xml("uac_wait_bye.xml")), "-s", CALLEE))
     uas_ok(gateway)
-    cdr = only(switch.finish())
+    cdr = only(switch.stop())
     assert (cdr["enddirection"], cdr["endreason"]) == (2, 14)
     assert 19 <= cdr["holdtime"] <= 23, cdr["holdtime"]
     assert cdr["sipreasonheader"] == 'SIP;cause=408;text="Request Timeout"'
@@ -126,7 +128,7 @@ def test_302_is_that_gateways_failure_and_its_ack_goes_to_the_gateway(kit):
     gateway = kit.uas("-sf", str(kit.xml("uas_redirect.xml", contact=contact)), "-m", "1")
     ok(kit.uac("-sf", str(kit.xml("uac_refused.xml", code=302)), "-s", CALLEE))
     uas_ok(gateway)
-    cdr = only(switch.finish())
+    cdr = only(switch.stop())
     assert (cdr["enddirection"], cdr["endreason"], cdr["holdtime"]) == (1, 23, 0)
     assert cdr["sipreasonheader"] == 'SIP;cause=302;text="Moved Temporarily"'
     same(cdr, simulated(kit, "callee_does: {reject: 302}"))
@@ -138,7 +140,7 @@ def test_491_keeps_its_rfc_phrase_like_the_simulation(kit):
                       "-m", "1")
     ok(kit.uac("-sf", str(kit.xml("uac_refused.xml", code=491)), "-s", CALLEE))
     uas_ok(gateway)
-    cdr = only(switch.finish())
+    cdr = only(switch.stop())
     assert cdr["sipreasonheader"] == 'SIP;cause=491;text="Request Pending"'
     same(cdr, simulated(kit, "callee_does: {reject: 491}"))
 
@@ -148,7 +150,7 @@ def test_malformed_400_is_a_failure_with_its_own_phrase(kit):
     gateway = kit.uas("-sf", str(kit.xml("uas_malformed_400.xml")), "-m", "1")
     ok(kit.uac("-sf", str(kit.xml("uac_refused.xml", code=400)), "-s", CALLEE))
     uas_ok(gateway)
-    cdr = only(switch.finish())
+    cdr = only(switch.stop())
     assert (cdr["enddirection"], cdr["endreason"]) == (1, 23)
     # the gateway's phrase, its quotes made safe for the RFC 3326 text
     assert cdr["sipreasonheader"] == \
@@ -160,7 +162,7 @@ def test_200_without_sdp_still_connects(kit):
     gateway = kit.uas("-sf", str(kit.xml("uas_200_no_sdp.xml")), "-m", "1")
     ok(kit.uac("-sn", "uac", "-s", CALLEE, "-d", "500"))
     uas_ok(gateway)
-    cdr = only(switch.finish())
+    cdr = only(switch.stop())
     assert (cdr["enddirection"], cdr["endreason"]) == (0, 11)
 
 
@@ -170,7 +172,7 @@ def test_late_offer(kit):
     switch = kit.switch(switch_yaml(kit), 4)
     kit.uas("-sn", "uas")
     ok(kit.uac("-sf", str(kit.xml("uac_late_offer.xml", hold_ms=1000)), "-s", CALLEE))
-    cdr = only(switch.finish())
+    cdr = only(switch.stop())
     assert (cdr["enddirection"], cdr["endreason"], cdr["holdtime"]) == (0, 11, 1)
     same(cdr, simulated(kit, "callee_does: {answer_after: 0}, caller_does: {hangup_after: 1}"),
          "holdtime")
@@ -181,7 +183,7 @@ def test_hold_resume_and_info_are_relayed_end_to_end(kit):
     gateway = kit.uas("-sf", str(kit.xml("uas_midcall.xml")), "-m", "1")
     ok(kit.uac("-sf", str(kit.xml("uac_midcall.xml")), "-s", CALLEE))
     uas_ok(gateway)  # checks the relayed SDP (sendonly, sendrecv), P-Asserted-Identity, DTMF
-    cdr = only(switch.finish())
+    cdr = only(switch.stop())
     assert (cdr["enddirection"], cdr["endreason"]) == (0, 11)
 
 
@@ -195,7 +197,7 @@ def test_offerless_reinvite_gets_the_gateways_offer_and_the_acks_answer(kit):
     gateway = kit.uas("-sf", str(kit.xml("uas_offerless_reinvite.xml")), "-m", "1")
     ok(kit.uac("-sf", str(kit.xml("uac_offerless_reinvite.xml", hold_ms=1000)), "-s", CALLEE))
     uas_ok(gateway)
-    cdr = only(switch.finish())
+    cdr = only(switch.stop())
     assert (cdr["enddirection"], cdr["endreason"], cdr["holdtime"]) == (0, 11, 1)
 
 
@@ -204,7 +206,7 @@ def test_unacked_200_is_a_server_session_timeout(kit):
     switch = kit.switch(switch_yaml(kit), 6, "--speed", "8")
     kit.uas("-sn", "uas")
     ok(kit.uac("-sf", str(kit.xml("uac_no_ack.xml")), "-s", CALLEE))
-    cdr = only(switch.finish())
+    cdr = only(switch.stop())
     assert (cdr["enddirection"], cdr["endreason"]) == (2, 14)
     assert 31 <= cdr["holdtime"] <= 34, cdr["holdtime"]
     assert cdr["sipreasonheader"] == 'SIP;cause=408;text="Request Timeout"'
@@ -215,7 +217,7 @@ def test_cancel_before_the_200(kit):
     gateway = kit.uas("-sf", str(kit.xml("uas_cancelled.xml")), "-m", "1")
     ok(kit.uac("-sf", str(kit.xml("uac_cancel.xml", cancel_ms=300)), "-s", CALLEE))
     uas_ok(gateway)
-    cdr = only(switch.finish())
+    cdr = only(switch.stop())
     assert (cdr["enddirection"], cdr["endreason"], cdr["holdtime"]) == (0, 11, 0)
     same(cdr, simulated(kit, "callee_does: {no_answer: true, ring_after: 0}, "
                              "caller_does: {cancel_after: 0.3}"))
@@ -227,7 +229,7 @@ def test_200_crossing_the_cancel_is_acked_then_byed(kit):
     gateway = kit.uas("-sf", str(kit.xml("uas_cancel_crosses_200.xml")), "-m", "1")
     ok(kit.uac("-sf", str(kit.xml("uac_cancel.xml", cancel_ms=300)), "-s", CALLEE))
     uas_ok(gateway)  # its ACK came before its BYE
-    cdr = only(switch.finish())
+    cdr = only(switch.stop())
     assert (cdr["enddirection"], cdr["endreason"], cdr["holdtime"]) == (0, 11, 0)
     # the trace holds what went over the wire, beside the core's events: the gateway's 200
     # after the CANCEL, then the switch's ACK and BYE, and the caller's 487 and its ACK
@@ -247,7 +249,7 @@ def test_cancel_just_after_the_200_is_too_late(kit):
     switch = kit.switch(switch_yaml(kit), 4)
     kit.uas("-sn", "uas")
     ok(kit.uac("-sf", str(kit.xml("uac_cancel_after_200.xml", hold_ms=1000)), "-s", CALLEE))
-    cdr = only(switch.finish())
+    cdr = only(switch.stop())
     assert (cdr["enddirection"], cdr["endreason"], cdr["holdtime"]) == (0, 11, 1)
 
 
@@ -293,7 +295,7 @@ def test_unparseable_400_is_discarded_and_timer_b_decides(kit):
     switch = kit.switch(switch_yaml(kit), 5, "--speed", "10")
     kit.uas("-sf", str(kit.xml("uas_400_no_from.xml")), "-m", "1")
     ok(kit.uac("-sf", str(kit.xml("uac_refused.xml", code=503)), "-s", CALLEE))
-    cdr = only(switch.finish())
+    cdr = only(switch.stop())
     assert (cdr["enddirection"], cdr["endreason"]) == (2, 21)
     same(cdr, simulated(kit, "callee_does: {unreachable: true}"))
 
@@ -342,5 +344,5 @@ def test_an_invite_cancelled_before_it_was_forwarded_is_never_forwarded(kit):
     finally:
         gateway.close()
         caller.close()
-    cdr = only(switch.finish())
+    cdr = only(switch.stop())
     assert (cdr["enddirection"], cdr["endreason"], cdr["holdtime"]) == (0, 11, 0)
