@@ -201,6 +201,19 @@ def test_offerless_reinvite_gets_the_gateways_offer_and_the_acks_answer(kit):
     assert (cdr["enddirection"], cdr["endreason"], cdr["holdtime"]) == (0, 11, 1)
 
 
+def test_refused_offerless_reinvite_keeps_the_call_and_what_each_leg_knows(kit):
+    # The gateway refuses the offerless re-INVITE (488): the refusal reaches the caller and the
+    # call goes on. The gateway then refreshes with its unchanged SDP, which the switch answers
+    # itself with the last SDP it sent on that leg, the caller's (sippy forgets that SDP when a
+    # re-INVITE is refused and would answer the refresh without SDP).
+    switch = kit.switch(switch_yaml(kit), 3)
+    gateway = kit.uas("-sf", str(kit.xml("uas_offerless_refused.xml")), "-m", "1")
+    ok(kit.uac("-sf", str(kit.xml("uac_offerless_refused.xml", hold_ms=1000)), "-s", CALLEE))
+    uas_ok(gateway)
+    cdr = only(switch.stop())
+    assert (cdr["enddirection"], cdr["endreason"], cdr["holdtime"]) == (0, 11, 1)
+
+
 def test_unacked_200_is_a_server_session_timeout(kit):
     # x8: timer H (32 s) runs out after 4 s; the switch BYEs both legs itself.
     switch = kit.switch(switch_yaml(kit), 6, "--speed", "8")

@@ -73,8 +73,15 @@ class OfferlessUasUpdating(UasStateUpdating):
                                 ack_wait=True)
         return (self.ua.UaStateConnected,)
 
+    def _recvEventFail(self, event: Any, eh: Any) -> Any:
+        # sippy forgets rSDP here (it had taken the refused offer as rSDP); no offer came in
+        # an offerless re-INVITE, so the last SDP received from this leg still stands
+        self._sendFailResponse(event, eh)
+        return (self.ua.UaStateConnected,)
+
     recv_event_handlers: ClassVar[dict[Any, Any]] = {**UasStateUpdating.recv_event_handlers,
-                                                     CCEventConnect: _recvEventConnect}
+                                                     CCEventConnect: _recvEventConnect,
+                                                     CCEventFail: _recvEventFail}
 
 
 class OfferlessUacUpdating(UacStateUpdating):
@@ -86,4 +93,10 @@ class OfferlessUacUpdating(UacStateUpdating):
         if 200 <= code < 300 and resp.getBody() is not None:
             tr.uack = True
             self.ua.pending_tr = tr
-        return super().recvResponse(resp, tr)
+        sent = self.ua.lSDP
+        newstate = super().recvResponse(resp, tr)
+        if code >= 300:
+            # sippy forgets lSDP on a refusal (it had sent an offer); this leg sent none, so
+            # the last SDP it was sent stands (a session refresh repeats it)
+            self.ua.lSDP = sent
+        return newstate
