@@ -52,6 +52,13 @@ from simulator.core._metrics import (
     gateway_alarms,
     ratio,
 )
+from simulator.core._outcome import (
+    Billing,
+    Outcome,
+    VendorBilling,
+    outcome_from_events,
+    outcome_of,
+)
 from simulator.core._plan import CallNeverEnds, PlannedCall
 from simulator.core._rating import Charge, Rate, RateTable, Section, Wallet, round_money
 from simulator.core._reasons import Q850_TEXTS, SIP_PHRASES, EndReason, q850_text, sip_phrase
@@ -100,6 +107,7 @@ __all__ = [
     "UNREACHABLE",
     "AccountConfig",
     "Behaviour",
+    "Billing",
     "Call",
     "CallAttempt",
     "CallNeverEnds",
@@ -114,6 +122,7 @@ __all__ = [
     "Leg",
     "MappingGatewayConfig",
     "Outage",
+    "Outcome",
     "Party",
     "Phase",
     "PlannedCall",
@@ -125,6 +134,7 @@ __all__ = [
     "Switch",
     "SwitchConfig",
     "TraceFormatError",
+    "VendorBilling",
     "Verdict",
     "Wallet",
     "bye_reason_header",
@@ -138,6 +148,8 @@ __all__ = [
     "gateway_alarms",
     "is_callee_response",
     "observed_code_clash",
+    "outcome_from_events",
+    "outcome_of",
     "placeholder_code",
     "q850_text",
     "ratio",

@@ -65,6 +65,11 @@ class Rate:
             total += cost
             index += 1
 
+    def pulses_reserved(self, count: int) -> Decimal:
+        """What the first ``count`` pulses cost: the money a prepaid call that paid ``count``
+        pulses held (``Call._pay_pulse`` reserves ``pulse(i)``'s cost for each)."""
+        return sum((self.pulse(index)[2] for index in range(count)), ZERO)
+
     def charges(self, hold_seconds: int) -> tuple[Charge, ...]:
         """The lines of the bill of a call that talked ``hold_seconds`` whole seconds: every
         section it reaches, then the rest in whole periods rounded up (none if it never talked).

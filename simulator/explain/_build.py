@@ -1,7 +1,10 @@
 """Building an ``Explanation``: run the scenario with the trace on, then read the call's trace.
 
 The explanation draws only from the trace lines (the same JSON objects ``vossim run --trace``
-writes) and the call's CDR, plus the scenario for provenance (rates, recording switches).
+writes) and the call's ``Outcome`` (``simulator.core``): its record, the row that ended it, the
+recording switches that suppressed it and its bill, as the core decided them. A run in memory
+hands the outcome over; a trace file (a live run's included) gives it back through
+``outcome_from_events``. The scenario is read for labels and settings only.
 """
 
 from __future__ import annotations
@@ -14,12 +17,13 @@ from typing import Any
 from cdr_writer import Cdr, pipe_line
 from simulator.core import (
     DIRECTION_NAMES,
-    Rate,
+    Charge,
+    Outcome,
+    RateTable,
     TraceFormatError,
     event_from_json,
     event_json,
-    suppressed_by,
-    verdict_of_row,
+    outcome_from_events,
 )
 from simulator.core import events as ev
 from simulator.explain._model import Entry, Explanation, clock, stamp
@@ -47,23 +51,23 @@ class _CallTrace:
         return len(line)
 
 
-def run_for_call(scenario: Scenario, call_id: str) -> tuple[list[dict[str, Any]], Cdr]:
-    """Simulate ``scenario``; the trace lines and the CDR of ``call_id``."""
+def run_for_call(scenario: Scenario, call_id: str) -> tuple[list[dict[str, Any]], Outcome]:
+    """Simulate ``scenario``; the trace lines and the outcome of ``call_id``."""
     sink = _CallTrace(call_id)
-    cdr = replay(scenario, {call_id}, trace=sink).get(call_id)
-    if cdr is None:
+    outcome = replay(scenario, {call_id}, trace=sink).get(call_id)
+    if outcome is None:
         known = [c.id for c in scenario.calls]
         close = difflib.get_close_matches(call_id, known, n=1, cutoff=0.5)
         hint = f"; did you mean {close[0]!r}?" if close else ""
         listed = ", ".join(known[:12]) + (" …" if len(known) > 12 else "")
         raise ExplainError(f"no call {call_id!r} in scenario {scenario.name or '(unnamed)'} "
                            f"(its calls: {listed or 'none; traffic ids are PROFILE-N'}){hint}")
-    return [json.loads(line) for line in sink.lines], cdr
+    return [json.loads(line) for line in sink.lines], outcome
 
 
 def explain_call(scenario: Scenario, call_id: str) -> Explanation:
-    lines, cdr = run_for_call(scenario, call_id)
-    return explain_trace(scenario, lines, cdr)
+    lines, outcome = run_for_call(scenario, call_id)
+    return explain_trace(scenario, lines, outcome.record, outcome)
 
 
 def _lane(name: str) -> tuple[str, str]:
@@ -82,8 +86,10 @@ class _Money:
         return str(Decimal(str(value)).quantize(self.quantum))
 
 
-def explain_trace(scenario: Scenario, lines: list[dict[str, Any]], cdr: Cdr) -> Explanation:
-    """The explanation of one call from its trace lines and its CDR."""
+def explain_trace(scenario: Scenario, lines: list[dict[str, Any]], cdr: Cdr,
+                  outcome: Outcome | None = None) -> Explanation:
+    """The explanation of one call from its trace lines and its CDR; ``outcome`` is the
+    call's as the run decided it (None: read back from the trace's core events)."""
     if not lines:
         raise ExplainError(f"the trace holds no line of call {cdr.call_id!r}")
     config = scenario.switch
@@ -138,17 +144,37 @@ def explain_trace(scenario: Scenario, lines: list[dict[str, Any]], cdr: Cdr) -> 
         message = line["message"]
         entries.append(Entry(t, ms, _message_kind(src, dst, message), src, dst, message,
                              f"{src} -> {dst}: {message}"))
+    if outcome is None:
+        outcome = _outcome_of_trace(scenario, cdr, entries, number)
     header = _header(scenario, cdr, entries, tried, invite_ms, money)
-    recorded = _recording(scenario, cdr, ending, money)
+    recorded = _recording(outcome, money)
     explanation = Explanation(
         scenario=scenario.name, description=scenario.description.strip(), call_id=cdr.call_id,
         header=header, lanes=lanes, lane_addresses=addresses, protocols=protocols,
         entries=entries, ending=ending, cdr=[], recorded=recorded,
         pipe_line=pipe_line(cdr, config.SERVER_BILLING_FEE_PRECISTION).replace("|None", "|"),
         invite_ms=invite_ms)
-    explanation.cdr = _cdr_fields(scenario, cdr, explanation, money)
-    explanation.verdict = write_verdict(explanation, scenario, cdr, money)
+    explanation.cdr = _cdr_fields(scenario, outcome, explanation, money)
+    explanation.verdict = write_verdict(explanation, scenario, outcome, money)
     return explanation
+
+
+def _outcome_of_trace(scenario: Scenario, cdr: Cdr, entries: list[Entry],
+                      lines: int) -> Outcome:
+    """The call's outcome from its core events (a trace read back), by the core's own rules."""
+    tables = scenario.core_rate_tables()
+
+    def rates_of(account_name: str) -> RateTable | None:
+        account = scenario.accounts.get(account_name) if account_name else None
+        return RateTable(list(tables[account.rate_table])) if account is not None else None
+
+    try:
+        return outcome_from_events(
+            cdr, [entry.event for entry in entries if entry.event is not None], scenario.switch,
+            scenario.switch.SERVER_BILLING_FEE_PRECISTION, rates_of(cdr.customeraccount),
+            rates_of(cdr.vendor.agentaccount) if cdr.vendor is not None else None)
+    except ValueError as exc:  # no ending event, or a row the table does not have
+        raise ExplainError(f"trace of call {cdr.call_id!r} ({lines} lines): {exc}") from None
 
 
 _MONEY_KEYS = ("cost", "money", "limit", "available_before", "available_after", "call_reserved",
@@ -293,38 +319,25 @@ def _header(scenario: Scenario, cdr: Cdr, entries: list[Entry], tried: list[str]
     return header
 
 
-def _recording(scenario: Scenario, cdr: Cdr, ending: dict[str, Any],
-               money: _Money) -> dict[str, Any]:
-    rules: tuple[tuple[str, str], ...] = ()
-    if "row" in ending:  # the core's own rule, on the ending the trace recorded
-        verdict = verdict_of_row(ending["row"], ending.get("situation", ""))
-        rules = suppressed_by(scenario.switch, verdict, cdr.holdtime)
-    gap = cdr.fee if not cdr.recorded else Decimal(0)
-    if cdr.recorded:
+def _recording(outcome: Outcome, money: _Money) -> dict[str, Any]:
+    cdr = outcome.record
+    rules = outcome.suppressing  # the core's recording rule, as it decided this call
+    gap = outcome.billing.fee if not outcome.recorded else Decimal(0)
+    if outcome.recorded:
         text = f"recorded: written as flowNo {cdr.flowno}" if cdr.vos is None else \
             f"recorded: written as row id {cdr.flowno} (flowno {cdr.vos.flowno}, vos3000 profile)"
     else:
         because = "; ".join(f"{key} = 0 and {why}" for key, why in rules)
         text = (f"NOT recorded: {because}. It appears only in cdr.jsonl (recorded: false); "
                 f"the account was charged nothing, a revenue gap of {money(gap)}")
-    return {"recorded": cdr.recorded, "suppressed_by": [key for key, _ in rules],
+    return {"recorded": outcome.recorded, "suppressed_by": [key for key, _ in rules],
             "revenue_gap": money(gap), "text": text}
 
 
-def _rate_of(scenario: Scenario, cdr: Cdr) -> tuple[str, Rate] | None:
-    account = scenario.accounts.get(cdr.customeraccount)
-    if account is None or not cdr.feeprefix:
-        return None
-    for rate in scenario.rate_tables.get(account.rate_table, []):
-        if rate.prefix == cdr.feeprefix:
-            return account.rate_table, rate.core()
-    return None
-
-
-def _fee_story(rate: Rate, hold: int, money: _Money) -> tuple[str, str]:
+def _fee_story(charges: tuple[Charge, ...], money: _Money) -> tuple[str, str]:
     """(feeTime provenance, fee provenance): the lines of the bill the rating rule made."""
     parts_time, parts_fee = [], []
-    for line in rate.charges(hold):
+    for line in charges:
         if line.section:
             parts_time.append(f"section {line.section} {line.seconds} s")
             parts_fee.append(f"section {line.section} {money(line.fee)}")
@@ -335,12 +348,14 @@ def _fee_story(rate: Rate, hold: int, money: _Money) -> tuple[str, str]:
     return " + ".join(parts_time), " + ".join(parts_fee)
 
 
-def _cdr_fields(scenario: Scenario, cdr: Cdr, ex: Explanation, money: _Money) -> list[Any]:
+def _cdr_fields(scenario: Scenario, outcome: Outcome, ex: Explanation,
+               money: _Money) -> list[Any]:
     from simulator.explain._model import CdrField
 
+    cdr = outcome.record
     entries = ex.entries
     ending = ex.ending
-    row = ending.get("row")
+    row = outcome.verdict.row
     situation = ending.get("situation", "")
     answer = _answer(entries)
     invite = entries[0]
@@ -410,14 +425,15 @@ def _cdr_fields(scenario: Scenario, cdr: Cdr, ex: Explanation, money: _Money) ->
     add("customerAccount", cdr.customeraccount,
         f"the account of mapping gateway {mapping}" if cdr.customeraccount
         else "no account: the call was not identified")
-    rated = _rate_of(scenario, cdr)
-    if rated is not None:
-        table, rate = rated
+    rate = outcome.billing.rate
+    if rate is not None:
+        account = scenario.accounts.get(cdr.customeraccount)
+        table = account.rate_table if account is not None else "?"
         add("feePrefix", cdr.feeprefix,
             f"the longest prefix of {cdr.calleee164} in rate table {table} "
             f"({money(rate.fee)} per {rate.period} s"
             + (f", {len(rate.sections)} sections first" if rate.sections else "") + ")")
-        time_story, fee_story = _fee_story(rate, cdr.holdtime, money)
+        time_story, fee_story = _fee_story(outcome.billing.charges, money)
         add("feeTime", cdr.feetime, f"feeTime {cdr.feetime} = {time_story}" if time_story
             else "holdTime 0: nothing billed")
         places = config.SERVER_BILLING_FEE_PRECISTION
@@ -425,7 +441,7 @@ def _cdr_fields(scenario: Scenario, cdr: Cdr, ex: Explanation, money: _Money) ->
         fee_text = (f"fee {fee} = {fee_story}, rounded half up to {places} decimals "
                     "(SERVER_BILLING_FEE_PRECISTION)") if fee_story else \
             f"fee {fee}: nothing billed"
-        if not cdr.recorded:
+        if not outcome.recorded:
             fee_text += "; the record was suppressed, so nothing was charged"
         add("fee", fee, fee_text)
     else:

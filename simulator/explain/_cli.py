@@ -106,7 +106,7 @@ def _list_calls(args: argparse.Namespace, scenario: Any, out: Console) -> int:
     kept = replay(scenario, {c.id for c in scenario.calls})
     rows = []
     for call in scenario.calls:
-        cdr = kept[call.id]
+        cdr = kept[call.id].record
         direction = {0: "caller", 1: "callee", 2: "server"}.get(cdr.enddirection, "?")
         rows.append({"call": call.id, "caller": cdr.callere164, "callee": cdr.calleee164,
                      "endDirection": cdr.enddirection, "endReason": cdr.endreason,

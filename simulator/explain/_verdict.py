@@ -15,6 +15,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+from simulator.core import Outcome, Rate
 from simulator.explain._model import Entry, clock
 
 Money = Callable[[Any], str]
@@ -77,11 +78,13 @@ def _answer_ms(entries: list[Entry]) -> int | None:
 class _Facts:
     """What the verdict draws from, gathered once from the explanation."""
 
-    def __init__(self, ex: Any, scenario: Any, cdr: Any, money: Money) -> None:
+    def __init__(self, ex: Any, scenario: Any, outcome: Outcome, money: Money) -> None:
+        cdr = outcome.record
         self.ex, self.scenario, self.cdr, self.money = ex, scenario, cdr, money
+        self.outcome = outcome
         self.switch = scenario.switch
         self.ending = ex.ending
-        self.row = int(self.ending.get("row", 0))
+        self.row = outcome.verdict.row
         self.direction = int(self.ending.get("endDirection", cdr.enddirection))
         self.end_ms = int(self.ending.get("time_ms", cdr.stoptime))
         self.answer_ms = _answer_ms(ex.entries)
@@ -99,9 +102,10 @@ class _Facts:
         return (ms - (self.answer_ms or self.ex.invite_ms)) / 1000
 
 
-def write_verdict(ex: Any, scenario: Any, cdr: Any, money: Money) -> str:
-    """The verdict of the call ``ex`` explains (see the module docstring)."""
-    f = _Facts(ex, scenario, cdr, money)
+def write_verdict(ex: Any, scenario: Any, outcome: Outcome, money: Money) -> str:
+    """The verdict of the call ``ex`` explains, whose outcome is ``outcome`` (see the module
+    docstring)."""
+    f = _Facts(ex, scenario, outcome, money)
     parts = [_ending(f), _money(f), _others(f), _decided_by(f), _would_change(f)]
     return " ".join(p for p in parts if p)
 
@@ -126,18 +130,15 @@ def _ending(f: _Facts) -> str:
 
 
 # -- the money --------------------------------------------------------------------------------
-def _rate_text(f: _Facts) -> tuple[str, Any] | None:
-    account, cdr = f.account, f.cdr
-    if account is None or not cdr.feeprefix:
+def _rate_text(f: _Facts) -> tuple[str, Rate] | None:
+    """(the rate in words, the rate) of the call, as the core rated it (None: never rated)."""
+    account, rate = f.account, f.outcome.billing.rate
+    if account is None or rate is None:
         return None
-    for rate in f.scenario.rate_tables.get(account.rate_table, []):
-        if rate.prefix == cdr.feeprefix:
-            core = rate.core()
-            sections = (f" after {len(core.sections)} opening section"
-                        f"{'s' if len(core.sections) > 1 else ''}" if core.sections else "")
-            return (f"{f.money(core.fee)} per {core.period} s{sections} (prefix {cdr.feeprefix} of "
-                    f"rate table {account.rate_table})"), core
-    return None
+    sections = (f" after {len(rate.sections)} opening section"
+                f"{'s' if len(rate.sections) > 1 else ''}" if rate.sections else "")
+    return (f"{f.money(rate.fee)} per {rate.period} s{sections} (prefix {rate.prefix} of "
+            f"rate table {account.rate_table})"), rate
 
 
 def _money(f: _Facts) -> str:
@@ -150,16 +151,16 @@ def _money(f: _Facts) -> str:
     kind = f.account.type if f.account else ""
     text = f"The rate was {rated[0]}." if rated else ""
     fee = money(cdr.fee)
-    recorded = f.ex.recorded["recorded"]
+    recorded = f.outcome.recorded
     if not recorded:
-        keys = ", ".join(f.ex.recorded["suppressed_by"])
+        keys = ", ".join(name for name, _ in f.outcome.suppressing)
         text += (f" The CDR was not recorded ({keys} = 0), so {name} was charged nothing and "
                  f"the fee of {fee} is a revenue gap.")
     elif cdr.holdtime == 0:
         text += " Nothing was billed: the call was never answered (holdTime 0)."
     else:
         text += f" {cdr.feetime} s were billed ({fee})"
-        charged = money(f.settled.details["charged"]) if f.settled else fee
+        charged = money(f.outcome.billing.charged)
         if kind == "prepaid":
             text += f", paid from {name}'s prepaid money ({charged})"
         else:

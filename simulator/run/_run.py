@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from cdr_writer import DEFAULT_FORMATS, Cdr, Output, pipe_line
+from simulator.core import Outcome
 from simulator.run._options import (
     RunOptionError,
     RunOptions,
@@ -45,6 +46,9 @@ class RunResult:
     cdrs: dict[str, Cdr] = field(default_factory=dict)  # calls with an ``expect`` block
     notes: list[str] = field(default_factory=list)  # what the sinks report (a resumed database)
     warmup_calls: int = 0  # calls that ended during ``--warmup``, before the feed began
+    # the outcomes (``core.Outcome``) of the ``expect`` calls, built for those calls only (a
+    # sharded run keeps their records alone)
+    outcomes: dict[str, Outcome] = field(default_factory=dict)
 
     def mismatches(self) -> list[Mismatch]:
         out = []
@@ -105,13 +109,13 @@ def run_scenario(scenario: Scenario, out_dir: str | Path | None = "out",
     return run(prepare(scenario, options), options, progress)
 
 
-def replay(scenario: Scenario, keep: set[str], trace: Any = None) -> dict[str, Cdr]:
+def replay(scenario: Scenario, keep: set[str], trace: Any = None) -> dict[str, Outcome]:
     """Simulate ``scenario`` in memory, writing nothing, for a consumer that reads calls
-    (explain): the records of the calls in ``keep`` by id, and every trace line to ``trace``
-    (anything with ``write``) when given."""
+    (explain): the outcomes (``core.Outcome``: record, row, suppression, bill) of the calls in
+    ``keep`` by id, and every trace line to ``trace`` (anything with ``write``) when given."""
     simulation = Simulation(scenario, _discard, trace=trace, keep=keep)
     simulation.run()
-    return simulation.kept
+    return simulation.outcomes
 
 
 def _discard(_: Cdr) -> None:
@@ -200,7 +204,7 @@ def run(scenario: Scenario, options: RunOptions,
     if written is not None:
         files.append(written)
     return RunResult(scenario, stats, files, simulation.kept, output.notes() if output else [],
-                     simulation.warmup_calls)
+                     simulation.warmup_calls, simulation.outcomes)
 
 
 class FeedInterrupted(KeyboardInterrupt):

@@ -39,11 +39,13 @@ from simulator.core import (
     CallNeverEnds,
     Kind,
     Leg,
+    Outcome,
     Phase,
     PlannedCall,
     RoutingGatewayConfig,
     Switch,
     cdr_from_call,
+    outcome_of,
 )
 from simulator.scenario import Scenario, core_config
 from simulator.traffic import Script, all_calls
@@ -179,6 +181,7 @@ class Simulation:
         self.trace = trace
         self.keep = keep or set()
         self.kept: dict[str, Cdr] = {}
+        self.outcomes: dict[str, Outcome] = {}  # of the kept calls only: built on demand
         self.scripts: dict[int, Script] = {}
         self.flowno = 0
         self.accounts = accounts
@@ -416,6 +419,7 @@ class Simulation:
         cdr = self.build_cdr(call)
         if self.keep and call.attempt.call_id in self.keep:
             self.kept[call.attempt.call_id] = cdr
+            self.outcomes[call.attempt.call_id] = outcome_of(call, cdr)
         if call.end_at > self.last_end:
             self.last_end = call.end_at
         self.on_cdr(cdr)
