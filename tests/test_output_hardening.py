@@ -156,7 +156,7 @@ def test_a_stop_while_a_realtime_record_goes_out_waits_until_it_is_written_and_c
     from cdr_writer import Output
     from simulator.cli import install_signal_handlers
     from simulator.run import _stop
-    from simulator.run._run import _counted
+    from simulator.run._outputs import counted
     from simulator.run._stats import RunStats
 
     host = signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -170,7 +170,7 @@ def test_a_stop_while_a_realtime_record_goes_out_waits_until_it_is_written_and_c
             pipe_write(cdr)
             signal.raise_signal(stop)  # its handler runs before this returns
         pipe.write = write_then_signal  # type: ignore[method-assign]
-        on_cdr = _counted(RunStats(), output.write, whole=True)
+        on_cdr = counted(RunStats(), output.write, whole=True)
         with pytest.raises(KeyboardInterrupt):
             on_cdr(record(1, START + 1000))
         assert output.records == 1

@@ -2,8 +2,8 @@
 
 from simulator.run import _stop as stop  # the stop signals a run keeps (a namespace)
 from simulator.run._options import RunOptionError, RunOptions, prepare
+from simulator.run._outputs import FeedInterrupted, RunOutputs
 from simulator.run._run import (
-    FeedInterrupted,
     Mismatch,
     RunResult,
     SimulationError,
@@ -24,6 +24,7 @@ __all__ = [
     "Mismatch",
     "RunOptionError",
     "RunOptions",
+    "RunOutputs",
     "RunResult",
     "RunStats",
     "SimulationError",

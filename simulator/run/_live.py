@@ -1,20 +1,20 @@
 """``vossim live``: a run over real SIP. The switch (``transports.live``) plays every call through
 the core on loopback; this run owns what a run owns, as ``run_scenario`` does for a simulated
-one: the outputs and their commit or abort, the statistics, the trace file, the capture and the
-signals that stop it.
+one: its outputs (``RunOutputs``: the sinks, the statistics, the trace file, and their commit or
+abort), the capture and the signals that stop it.
 """
 
 from __future__ import annotations
 
-import io
 import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cdr_writer import DEFAULT_FORMATS, Cdr, Output
+from cdr_writer import DEFAULT_FORMATS, Cdr
 from simulator.core import Call
+from simulator.run._outputs import RunOutputs
 from simulator.run._stats import RunStats
 from simulator.scenario import Scenario
 from simulator.transports.live import (
@@ -69,12 +69,13 @@ def run_live(scenario: Scenario, *, stats: RunStats | None = None, port: int = 5
 
         needs = agent_needs(scenario, speed)  # refuses what cannot be played, before anything
     places = scenario.switch.SERVER_BILLING_FEE_PRECISTION
-    output: Output | None = None
+    outputs: RunOutputs | None = None
     stats = RunStats() if stats is None else stats
     result = LiveResult(scenario, stats)
 
     wanted = {call.id for call in scenario.calls}
     done: set[str] = set()
+    written: Callable[[Cdr], None] | None = None
 
     def record(cdr: Cdr) -> None:
         # only the scenario's own calls are kept in memory: a switch serving external peers
@@ -82,20 +83,21 @@ def run_live(scenario: Scenario, *, stats: RunStats | None = None, port: int = 5
         if cdr.call_id in wanted:
             result.cdrs.append(cdr)
             done.add(cdr.call_id)
-        stats.add(cdr, cdr.fee)
-        if output is not None:
-            output.write(cdr)
+        if written is not None:
+            written(cdr)
 
     # bind first: a port that cannot be had is refused before anything is written
     live = LiveSwitch(scenario, plan, LiveOptions(port=port, speed=speed, media=media), record,
                       trace=trace is not None)
-    trace_lines = io.StringIO() if trace is not None else None  # written at the end, whole
-    live.trace = trace_lines
-    try:
-        output = Output(out_dir, formats, places) if out_dir is not None else None
+    try:  # the statistics, the sinks and the trace file, staged and committed at the end
+        outputs = RunOutputs(places, out_dir=out_dir, formats=formats, trace_path=trace,
+                             stats=stats)
     except BaseException:
         live.shutdown()
         raise
+    live.trace = outputs.trace_handle
+    # sippy's loop runs the switch: the stop a signal asks for is taken by ``interrupt`` below
+    written = outputs.on_cdr(takes_stops=False)
     port = live.port
     capture = None
     if pcap is not None:
@@ -128,13 +130,12 @@ def run_live(scenario: Scenario, *, stats: RunStats | None = None, port: int = 5
         try:
             live.started_mono = pool.start()
             live.set_gateways(pool.gateway_addresses())
-        except BaseException:
+        except BaseException as exc:
             pool.stop()
             live.shutdown()
             if capture is not None:
                 capture.stop()
-            if output is not None:
-                output.abort()
+            outputs.abort(exc)  # not direct: the staged files and trace go, whatever it was
             raise
 
     from sippy.Time.Timeout import Timeout
@@ -174,6 +175,9 @@ def run_live(scenario: Scenario, *, stats: RunStats | None = None, port: int = 5
     errors_before = stack_errors.count
     try:
         live.run(duration)
+    except BaseException as exc:
+        outputs.abort(exc)  # not direct: the staged files and trace go, whatever the error
+        raise
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -193,13 +197,11 @@ def run_live(scenario: Scenario, *, stats: RunStats | None = None, port: int = 5
         if capture is not None:
             time.sleep(0.2)  # let the last datagrams reach the sniffer
             capture.stop()
-    if output is not None:
-        result.files = output.commit()
-    if trace_lines is not None:
-        partial = Path(f"{trace}.partial")
-        partial.write_text(trace_lines.getvalue(), encoding="utf-8")
-        partial.replace(trace)
-        result.files.append(Path(trace))
+    try:
+        result.files = outputs.commit()
+    except BaseException as exc:
+        outputs.abort(exc)
+        raise
     if capture is not None:
         result.files.append(Path(pcap))
     return result

@@ -14,14 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from cdr_writer import DEFAULT_FORMATS, FORMATS
+from simulator.run._errors import RunOptionError
 from simulator.run._parallel import MAX_WORKERS, max_workers
 from simulator.scenario import MAX_CPS, MAX_SPAN, Scenario
 
 MAX_CALLS = 10 ** 12  # --calls: beyond any run that ends
-
-
-class RunOptionError(ValueError):
-    """Run options that cannot go together (the scenario itself is fine)."""
 
 
 @dataclass(frozen=True, kw_only=True)

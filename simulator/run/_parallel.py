@@ -57,9 +57,8 @@ import numpy as np
 
 from cdr_writer import FLOWNO, Cdr, CdrFormat, Output, get_format
 from simulator.core import RateTable
+from simulator.run._outputs import counted
 from simulator.run._stats import RunStats
-from simulator.run._stop import raise_requested
-from simulator.run._stop import requests as stop_requests
 from simulator.scenario import Scenario
 from simulator.transports import Simulation
 
@@ -363,12 +362,9 @@ def run_shard(scenario: Scenario, shard: Shard, formats: tuple[str, ...],
     stats = RunStats()
     try:
         spool = _Spool(handle, shard.index, formats, places, keep)
-
-        def on_cdr(cdr: Cdr) -> None:
-            stats.add(cdr, cdr.fee)
-            spool(cdr)
-            if stop_requests:  # the shard the parent runs takes a lost stop, as a run does
-                raise_requested()
+        # counted and spooled as a run counts and writes (the shard the parent runs takes a
+        # lost stop, as a run does)
+        on_cdr = counted(stats, spool)
         simulation = Simulation(scenario, on_cdr, accounts=shard.accounts,
                                 capacities=shard.capacities, calls=calls)
         simulation.run()

@@ -2,26 +2,23 @@
 
 from __future__ import annotations
 
-import socket
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from cdr_writer import DEFAULT_FORMATS, Cdr, Output, pipe_line
+from cdr_writer import DEFAULT_FORMATS, Cdr
 from simulator.core import Outcome
 from simulator.run._options import (
     RunOptionError,
     RunOptions,
     prepare,
 )
+from simulator.run._outputs import RunOutputs
 from simulator.run._parallel import ShardingError, run_sharded
 from simulator.run._progress import RunProgress
 from simulator.run._stats import RunStats
-from simulator.run._stop import hold, raise_requested, release
-from simulator.run._stop import requests as stop_requests
-from simulator.run._trace_file import TraceFile
+from simulator.run._stop import raise_requested
 from simulator.scenario import Problem, Scenario, apply_paths, ending_errors, source_of
 from simulator.transports import Simulation, SimulationError, expected_arrivals
 
@@ -140,98 +137,39 @@ def run(scenario: Scenario, options: RunOptions,
     CDR as one datagram (its pipe line); ``workers`` > 1 or ``dask`` (a scheduler address or a
     ``distributed.Client``) split the run into shards by account (see ``_parallel``).
     """
-    out_dir, formats, trace_path = options.out_dir, options.formats, options.trace_path
-    realtime_speed, udp, calls = options.realtime_speed, options.udp, options.calls
-    workers, dask, warmup = options.workers, options.dask, options.warmup
-    sharded = options.sharded
-    db, format_options = options.db, options.format_options
-    output = None
-    if out_dir is not None:
+    realtime_speed = options.realtime_speed
+    outputs = RunOutputs(scenario.switch.SERVER_BILLING_FEE_PRECISTION, out_dir=options.out_dir,
+                         formats=options.formats, direct=realtime_speed is not None,
+                         options={"db": options.db, **(options.format_options or {})},
+                         trace_path=options.trace_path, udp=options.udp, progress=progress)
+    if options.sharded:
         try:
-            output = Output(out_dir, formats, scenario.switch.SERVER_BILLING_FEE_PRECISTION,
-                            direct=realtime_speed is not None,
-                            options={"db": db, **(format_options or {})})
-        except ValueError as exc:  # an option without its format, a format missing its option
-            raise RunOptionError(str(exc)) from None
-    try:  # after the output directory, which may hold the trace
-        trace = TraceFile(trace_path) if trace_path else None
-    except BaseException:
-        if trace_path:  # a stop that landed as the staged trace was made: it goes too
-            TraceFile.discard_staged(trace_path)
-        if output is not None:
-            output.abort()
-        raise
-    if sharded:
-        try:
-            return _run_sharded(scenario, output, formats, workers, dask, progress, calls)
+            return _run_sharded(scenario, outputs, options)
         except ShardingError as exc:
             raise RunOptionError(str(exc)) from None
     keep = {c.id for c in scenario.calls if c.expect}
-    feed = None
-    stats = RunStats()
-    try:  # a stop (or an error) while the run is set up cleans up as one while it runs
-        feed = _UdpFeed(udp, scenario.switch.SERVER_BILLING_FEE_PRECISTION) if udp else None
-        on_cdr = _counted(stats, output.write if output else None,
-                          whole=bool(output and output.direct))
-        if feed is not None:
-            on_cdr = _tee(on_cdr, feed.send)
-        simulation = Simulation(scenario, on_cdr, trace=trace.handle if trace else None,
-                                keep=keep, realtime_speed=realtime_speed, calls=calls,
-                                feed_from=warmup)
-        if progress is not None:
-            # Batch runs refresh the bar every 1024 calls; realtime ones on every call (it
-            # throttles).
-            simulation.on_cdr = _counting(on_cdr, simulation, progress,
-                                          0 if realtime_speed is not None else 1023)
-        stats.sim_seconds = simulation.run()
-        if progress is not None:
-            progress.finish(stats.calls, stats.sim_seconds)
-        files = output.commit() if output else []
-        written = trace.commit() if trace else None
+    simulation: Simulation | None = None
+    try:
+        # Batch runs refresh the progress bar every 1024 calls; realtime ones on every call
+        # (it throttles).
+        on_cdr = outputs.on_cdr(clock=lambda: simulation.now if simulation else 0.0,
+                                every=1 if realtime_speed is not None else 1024)
+        simulation = Simulation(scenario, on_cdr, trace=outputs.trace_handle, keep=keep,
+                                realtime_speed=realtime_speed, calls=options.calls,
+                                feed_from=options.warmup)
+        outputs.stats.sim_seconds = simulation.run()
+        files = outputs.commit()
     except BaseException as exc:
-        if trace:
-            trace.abort()
-        if output and output.direct and isinstance(exc, KeyboardInterrupt | OSError):
-            raise _stopped_feed(output, exc) from None
-        if output:
-            output.abort()
+        instead = outputs.abort(exc)
+        if instead is not exc:
+            raise instead from None
         if isinstance(exc, SimulationError):
             raise placed(scenario, exc) from None
         raise
     finally:
-        if feed is not None:
-            feed.close()
-    if written is not None:
-        files.append(written)
-    return RunResult(scenario, stats, files, simulation.kept, output.notes() if output else [],
+        outputs.close()
+    return RunResult(scenario, outputs.stats, files, simulation.kept, outputs.notes(),
                      simulation.warmup_calls, simulation.outcomes)
-
-
-class FeedInterrupted(KeyboardInterrupt):
-    """A realtime run stopped by Ctrl-C or SIGTERM: ``records`` CDRs are in ``files``, whole."""
-
-    def __init__(self, records: int, files: list[Path], signal_name: str) -> None:
-        super().__init__(signal_name)
-        self.records = records
-        self.files = files
-        self.signal_name = signal_name
-
-
-def _stopped_feed(output: Output, exc: KeyboardInterrupt | OSError) -> BaseException:
-    """A realtime run stopped (Ctrl-C, SIGTERM, a full disk): close its files, whose records
-    are each whole (every format holds the same ones), and say what they hold. Stopped before
-    its first record, it leaves nothing, as a refused run does (and so blocks no next run)."""
-    if output.records:
-        files, lost = output.close_feed()
-    else:
-        output.abort()
-        files, lost = [], []
-    if isinstance(exc, KeyboardInterrupt):
-        return FeedInterrupted(output.records, files, str(exc) or "interrupted")
-    kept = (f"; the {output.records:,} CDRs written before it are on disk, every line complete"
-            if files else "; nothing was written")
-    kept += "".join(f"; {note}" for note in lost)
-    return OSError(exc.errno, f"{exc.strerror or exc}{kept}", exc.filename)
 
 
 def placed(scenario: Scenario, error: SimulationError) -> SimulationError:
@@ -267,10 +205,11 @@ def find_run_errors(scenario: Scenario) -> list[Problem]:
     return []
 
 
-def _run_sharded(scenario: Scenario, output: Output | None, formats: tuple[str, ...],
-                 workers: int, dask: str | Any | None,
-                 progress: RunProgress | None, calls: int | None) -> RunResult:
+def _run_sharded(scenario: Scenario, outputs: RunOutputs, options: RunOptions) -> RunResult:
+    """The run as shards (``_parallel``), merged into ``outputs``' sinks; their statistics are
+    the run's."""
     done = RunStats()
+    progress = outputs.progress
 
     def shard_done(stats: RunStats) -> None:
         done.merge(stats)
@@ -279,93 +218,17 @@ def _run_sharded(scenario: Scenario, output: Output | None, formats: tuple[str, 
         raise_requested()
 
     try:
-        stats, kept = run_sharded(scenario, output, formats, workers=max(workers, 1),
-                                  dask_address=dask, on_shard_done=shard_done, calls=calls)
-        if progress is not None:
-            progress.finish(stats.calls, stats.sim_seconds)
-        files = output.commit() if output else []
+        outputs.stats, kept = run_sharded(
+            scenario, outputs.output, options.formats, workers=max(options.workers, 1),
+            dask_address=options.dask, on_shard_done=shard_done, calls=options.calls)
+        files = outputs.commit()
     except BaseException as exc:
-        if output:
-            output.abort()
+        instead = outputs.abort(exc)
+        if instead is not exc:
+            raise instead from None
         if isinstance(exc, SimulationError):
             raise placed(scenario, exc) from None
         raise
-    return RunResult(scenario, stats, files, kept, output.notes() if output else [])
-
-
-class _UdpFeed:
-    """VOS3000's real-time CDR feed: one datagram per recorded CDR, holding its pipe line."""
-
-    def __init__(self, address: tuple[str, int], places: int) -> None:
-        host, port = address
-        self.flag = f"--udp {host}:{port}"
-        try:
-            family, kind, proto, _, target = socket.getaddrinfo(host, port, 0,
-                                                                socket.SOCK_DGRAM)[0]
-        except (OSError, UnicodeError) as exc:
-            raise RunOptionError(f"{self.flag}: cannot find that address: "
-                                 f"{getattr(exc, 'strerror', None) or exc}") from None
-        self.socket = socket.socket(family, kind, proto)
-        self.target = target
-        self.places = places
-
-    def send(self, cdr: Cdr) -> None:
-        if cdr.recorded:
-            try:
-                self.socket.sendto(pipe_line(cdr, self.places).encode(), self.target)
-            except OSError as exc:  # say it is the feed, not the output directory
-                raise OSError(exc.errno, exc.strerror, self.flag) from None
-
-    def close(self) -> None:
-        self.socket.close()
-
-
-def _counted(stats: RunStats, write: Callable[[Cdr], None] | None,
-             whole: bool = False) -> Callable[[Cdr], None]:
-    """Every CDR into the run's statistics, then to ``write`` (the output), if any. ``whole``
-    (files written in place): a stop waits until the record is written and counted."""
-    add = stats.add
-    stops = stop_requests  # a signal's stop lost where it landed is taken here (see _stop)
-    if write is None:
-        def count(cdr: Cdr) -> None:
-            add(cdr, cdr.fee)
-            if stops:
-                raise_requested()
-        return count
-
-    if whole:
-        def count_and_write_whole(cdr: Cdr) -> None:
-            hold()
-            try:
-                add(cdr, cdr.fee)
-                write(cdr)
-            finally:
-                release()
-        return count_and_write_whole
-
-    def count_and_write(cdr: Cdr) -> None:
-        add(cdr, cdr.fee)
-        write(cdr)
-        if stops:
-            raise_requested()
-    return count_and_write
-
-
-def _tee(first: Callable[[Cdr], None], second: Callable[[Cdr], None]) -> Callable[[Cdr], None]:
-    def both(cdr: Cdr) -> None:
-        first(cdr)
-        second(cdr)
-    return both
-
-
-def _counting(on_cdr: Callable[[Cdr], None], simulation: Simulation,
-              progress: RunProgress, mask: int) -> Callable[[Cdr], None]:
-    count = 0
-
-    def counted(cdr: Cdr) -> None:
-        nonlocal count
-        on_cdr(cdr)
-        count += 1
-        if not count & mask:
-            progress.update(count, simulation.now)
-    return counted
+    finally:
+        outputs.close()
+    return RunResult(scenario, outputs.stats, files, kept, outputs.notes())

@@ -57,7 +57,8 @@ def test_live_trace_matches_the_simulated_trace(ports: int, tmp_path: Path) -> N
     live = [json.loads(line) for line in trace.read_text().splitlines()]
     live = [line for line in live if line["call"] == "disputed"]
     scenario = load_scenario(path)
-    simulated, simulated_cdr = run_for_call(scenario, "disputed")
+    simulated, simulated_outcome = run_for_call(scenario, "disputed")
+    simulated_cdr = simulated_outcome.record
     assert ladder(live) == ladder(simulated)
     assert decisions(live) == decisions(simulated)
     assert ("ending", 24, 2) in decisions(live)
