@@ -123,7 +123,7 @@ def test_the_feed_sends_each_recorded_record_once(tmp_path: Path) -> None:
 
 
 def test_a_feed_that_cannot_start_undoes_the_outputs_before_it(tmp_path: Path) -> None:
-    with pytest.raises(RunOptionError, match="--udp no-such-host.invalid:9"):
+    with pytest.raises(RunOptionError, match=r"--udp no-such-host\.invalid:9"):
         RunOutputs(PLACES, out_dir=tmp_path / "out", formats=("pipe",),
                    trace_path=tmp_path / "trace.jsonl", udp=("no-such-host.invalid", 9))
     assert list(tmp_path.iterdir()) == []
