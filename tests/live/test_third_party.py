@@ -214,6 +214,17 @@ def test_refused_offerless_reinvite_keeps_the_call_and_what_each_leg_knows(kit):
     assert (cdr["enddirection"], cdr["endreason"], cdr["holdtime"]) == (0, 11, 1)
 
 
+def test_offer_never_answered_the_gateway_is_acked_before_its_bye(kit):
+    # The caller hangs up instead of ACKing the gateway's offer: the gateway's held ACK goes
+    # out first (with the last SDP the switch sent on that leg), then its BYE.
+    switch = kit.switch(switch_yaml(kit), 3)
+    gateway = kit.uas("-sf", str(kit.xml("uas_offerless_no_ack.xml")), "-m", "1")
+    ok(kit.uac("-sf", str(kit.xml("uac_offerless_no_ack.xml")), "-s", CALLEE))
+    uas_ok(gateway)
+    cdr = only(switch.stop())
+    assert (cdr["enddirection"], cdr["endreason"]) == (0, 11)
+
+
 def test_unacked_200_is_a_server_session_timeout(kit):
     # x8: timer H (32 s) runs out after 4 s; the switch BYEs both legs itself.
     switch = kit.switch(switch_yaml(kit), 6, "--speed", "8")
