@@ -19,6 +19,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from simulator.core import Outcome
 from simulator.run import SimulationError, run_scenario
 from simulator.scenario import CallSpec, Scenario, load_scenario
 
@@ -224,7 +225,7 @@ class Auditor:
                 for name in paying}}
         scenario = config.model_copy(update=update)
         try:
-            cdrs = run_scenario(scenario, None).cdrs
+            outcomes = run_scenario(scenario, None).outcomes
         except SimulationError as exc:
             if len(plans) == 1:
                 self._tally(plans[0], None, f"the replay failed: {exc}")
@@ -233,12 +234,13 @@ class Auditor:
                     self._replay([plan])
             return
         for call_id, plan in zip(ids, plans, strict=True):
-            cdr = cdrs.get(call_id)
-            if cdr is not None and cdr.customeraccount in paying:
-                self._money[cdr.customeraccount] -= cdr.fee
-            self._tally(plan, cdr, None, scenario)
+            outcome = outcomes.get(call_id)
+            if outcome is not None and outcome.record.customeraccount in paying:
+                # what the replay really took from the account (nothing for a suppressed record)
+                self._money[outcome.record.customeraccount] -= outcome.billing.charged
+            self._tally(plan, outcome, None, scenario)
 
-    def _tally(self, plan: Plan, cdr: Any, failure: str | None,
+    def _tally(self, plan: Plan, outcome: Outcome | None, failure: str | None,
                scenario: Scenario | None = None) -> None:
         tally = self.tally
         tally.rows += 1
@@ -249,7 +251,7 @@ class Auditor:
             tally.by_cause["replay failed"] = tally.by_cause.get("replay failed", 0) + 1
             return
         names = tuple(name for name in AUDITED if name in row.fields)
-        verdicts = compare_row(row, plan, cdr, scenario or self.config, names)
+        verdicts = compare_row(row, plan, outcome, scenario or self.config, names)
         different = [v for v in verdicts if v.status == DIFFERENT]
         if not different:
             tally.consistent += 1
@@ -261,10 +263,10 @@ class Auditor:
                                     "why": verdict.reason}
             tally.by_field[verdict.name] = tally.by_field.get(verdict.name, 0) + 1
             tally.by_cause[verdict.cause] = tally.by_cause.get(verdict.cause, 0) + 1
-            if verdict.name == "fee" and cdr is not None:
+            if verdict.name == "fee" and outcome is not None:
                 customer = row.customeraccount or "(no account)"
                 count, amount = tally.money.get(customer, (0, Decimal(0)))
-                tally.money[customer] = [count + 1, amount + row.fee - cdr.fee]
+                tally.money[customer] = [count + 1, amount + row.fee - outcome.record.fee]
         tally.differences.append({"flowno": row.flowno, "fields": fields})
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from simulator.core import E_CDR_NAMES, Cdr
+from simulator.core import E_CDR_NAMES, Cdr, Outcome
 from simulator.scenario import Scenario
 
 from ._infer import Plan
@@ -81,9 +81,11 @@ def _same(name: str, original: Any, simulated: Any, places: int) -> bool:
         str(simulated if simulated is not None else "").strip()
 
 
-def compare_row(row: Row, plan: Plan, cdr: Cdr | None, scenario: Scenario,
+def compare_row(row: Row, plan: Plan, outcome: Outcome | None, scenario: Scenario,
                 names: tuple[str, ...] | None = None) -> list[FieldVerdict]:
-    """Every field of ``row`` (or only ``names``) beside the replay's."""
+    """Every field of ``row`` (or only ``names``) beside the replay's, whose outcome (record,
+    row, bill) is ``outcome`` (None: the replay wrote no record for the call)."""
+    cdr = outcome.record if outcome is not None else None
     if cdr is None:
         simulated: dict[str, Any] = {}
     elif names is not None and all(name in _SLOTS for name in names):
@@ -124,7 +126,7 @@ def compare_row(row: Row, plan: Plan, cdr: Cdr | None, scenario: Scenario,
         if _same(name, original, value, places):
             verdicts.append(FieldVerdict(name, original, value, EQUAL))
             continue
-        reason = _reason(name, row, plan, cdr, scenario, simulated)
+        reason = _reason(name, row, plan, outcome, scenario, simulated)
         cause = "holdtime rounding" if reason.startswith("holdtime rounding") else \
             CAUSES.get(name, "other")
         verdicts.append(FieldVerdict(name, original, value, DIFFERENT, reason, cause))
@@ -143,21 +145,17 @@ def _time_reason(name: str, row: Row, plan: Plan) -> str:
             f"{plan.verdict.row if plan.verdict else '?'} ends it, at another time")
 
 
-def _rate_of(scenario: Scenario, account: str, prefix: str, vendor: bool = False) -> Any:
+def _rate_table(scenario: Scenario, account: str) -> str:
     holder = scenario.accounts.get(account)
-    if holder is None:
-        return None, ""
-    for rate in scenario.rate_tables.get(holder.rate_table, []):
-        if rate.prefix == prefix:
-            return rate, holder.rate_table
-    return None, holder.rate_table
+    return holder.rate_table if holder is not None else ""
 
 
-def _reason(name: str, row: Row, plan: Plan, cdr: Cdr, scenario: Scenario,
+def _reason(name: str, row: Row, plan: Plan, outcome: Outcome, scenario: Scenario,
             simulated: dict[str, Any]) -> str:
     held_ms = row.stoptime - row.starttime
+    cdr = outcome.record
     if name in ("fee", "feetime"):
-        rate, table = _rate_of(scenario, cdr.customeraccount, cdr.feeprefix)
+        rate, table = outcome.billing.rate, _rate_table(scenario, cdr.customeraccount)
         if rate is None:
             return (f"the replay found no rate for {cdr.calleee164} in account "
                     f"{cdr.customeraccount!r}'s rate table {table!r}" if table else
@@ -170,8 +168,15 @@ def _reason(name: str, row: Row, plan: Plan, cdr: Cdr, scenario: Scenario,
                 f"{format(cdr.fee, 'f')}{billed} (feetime {row.feetime} s, fee "
                 f"{format(row.fee, 'f')})")
     if name in ("agentfee", "agentfeetime"):
-        return ("the vendor's rate (the routing gateway's account) bills another amount; the row "
-                f"says agentfee {format(row.agentfee, 'f')} for {row.agentfeetime} s")
+        vendor = outcome.billing.vendor
+        billed = ""
+        if vendor is not None and vendor.rate is not None:
+            billed = (f": {vendor.account}'s rate for prefix {vendor.rate.prefix} is "
+                      f"{format(vendor.rate.fee, 'f')} per {vendor.rate.period} s, "
+                      f"{cdr.holdtime} s bill {vendor.fee_time} s for {format(vendor.fee, 'f')}")
+        return ("the vendor's rate (the routing gateway's account) bills another amount"
+                f"{billed}; the row says agentfee {format(row.agentfee, 'f')} for "
+                f"{row.agentfeetime} s")
     if name == "holdtime":
         precision = scenario.switch.hold_time_precision
         if row.answered and row.holdtime in (held_ms // 1000, math.ceil(held_ms / 1000)):

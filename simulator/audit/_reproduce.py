@@ -139,7 +139,8 @@ def reproduce(source: str, *, flowno: int | None = None, config: str | None = No
     scenario = parse_scenario(written.text, name)
     result = run_scenario(scenario, None)
     call_id = written.call_ids[0]
-    cdr = result.cdrs.get(call_id)
-    fields = compare_row(disputed, plans[0], cdr, scenario)
+    outcome = result.outcomes.get(call_id)
+    cdr = outcome.record if outcome is not None else None
+    fields = compare_row(disputed, plans[0], outcome, scenario)
     return Reproduction(disputed, plans[0], written.text, scenario, call_id, cdr, fields, chosen,
                         len(plans) - 1, [*disputed.notes, *written.notes])

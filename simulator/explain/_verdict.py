@@ -21,7 +21,6 @@ from simulator.explain._model import Entry, clock
 Money = Callable[[Any], str]
 
 _WHO = {0: "The caller", 1: "The callee side", 2: "The switch"}
-_SETUP_ROWS = range(1, 14)
 
 
 def fill_situation(situation: str, switch: Any) -> str:
@@ -85,6 +84,7 @@ class _Facts:
         self.switch = scenario.switch
         self.ending = ex.ending
         self.row = outcome.verdict.row
+        self.refused = not outcome.verdict.rated  # a setup check refused it (rows 1-13)
         self.direction = int(self.ending.get("endDirection", cdr.enddirection))
         self.end_ms = int(self.ending.get("time_ms", cdr.stoptime))
         self.answer_ms = _answer_ms(ex.entries)
@@ -119,7 +119,7 @@ def _ending(f: _Facts) -> str:
     at = f"{clock(f.end_ms)} UTC"
     why = (f"{f.situation} (decision row {f.row}, endDirection {f.direction}, endReason "
            f"{cdr.endreason} {cdr.end_reason_name})")
-    if f.row in _SETUP_ROWS:
+    if f.refused:
         return f"The switch refused the call at setup, {at}: {why}."
     if f.answer_ms is None:
         waited = (f.end_ms - f.ex.invite_ms) / 1000
@@ -143,7 +143,7 @@ def _rate_text(f: _Facts) -> tuple[str, Rate] | None:
 
 def _money(f: _Facts) -> str:
     cdr, money = f.cdr, f.money
-    if cdr.billingmode != 1 or f.row in _SETUP_ROWS:
+    if cdr.billingmode != 1 or f.refused:
         return ("Nothing was billed: the call was refused before rating "
                 f"(billingMode {cdr.billingmode}).")
     rated = _rate_text(f)

@@ -6,8 +6,10 @@ simpy's simulated time (``transports._simulated.Simulation``) or real SIP on loo
 decision table, every CDR from ``core.cdr_from_call``. What it hands back is the record of each
 finished call, through the one callable it was built with. Everything a run does with those
 records (the sinks and their commit or abort, the summary's statistics, the trace file, the UDP
-feed, progress, signals) belongs to ``simulator.run``, never to a transport; a transport imports
-neither the run nor its consumers (``tests/test_layering.py``).
+feed, progress) belongs to the run's outputs (``simulator.run.RunOutputs``), and signals to the
+run, never to a transport; a transport imports neither the run nor its consumers
+(``tests/test_layering.py``). What a consumer needs beyond the record (the row, the suppressing
+switch, the bill) it asks the core for (``core.outcome_of``), for the calls it keeps.
 
 The contract, for a new transport:
 
@@ -17,14 +19,20 @@ The contract, for a new transport:
 - it drives ``Call`` only through its public steps (``start``, ``schedule``/``deliver``,
   ``advance``) and implements ``core.Signalling`` for what the core asks of the wire.
 
-A run drives it like this (``simulator.run`` does exactly this, with its outputs)::
+A run drives it like this (``simulator.run.run`` does exactly this)::
 
-    from simulator.run import RunStats
-    from simulator.transports._simulated import Simulation
+    from simulator.run import RunOutputs
+    from simulator.transports import Simulation
 
-    stats = RunStats()
-    Simulation(scenario, lambda cdr: stats.add(cdr, cdr.fee)).run()
-    print(stats.calls, f"{stats.asr:.1%}")
+    outputs = RunOutputs(2, out_dir="out", formats=("pipe",))
+    try:
+        Simulation(scenario, outputs.on_cdr()).run()
+        files = outputs.commit()
+    except BaseException as exc:
+        raise outputs.abort(exc)
+    finally:
+        outputs.close()
+    print(outputs.stats.calls, f"{outputs.stats.asr:.1%}", files)
 """
 
 from __future__ import annotations
