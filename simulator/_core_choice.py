@@ -59,7 +59,7 @@ MANIFEST = "manifest.json"
 # slotted objects, and ``_cdr`` fills one slot by slot from ``object.__new__``.
 MODULES = ("simulator.core._reasons", "simulator.core._decisions", "simulator.core._config",
            "simulator.core._rating", "simulator.core._state", "simulator.core._plan",
-           "simulator.core._cdr")
+           "simulator.core._calendar", "simulator.core._cdr")
 
 
 class CompiledCoreError(RuntimeError):

@@ -1,12 +1,13 @@
 """The simpy internals the simulated transport relies on, checked on the installed simpy.
 
-``simulator/transports/_simulated.py`` is the hot loop of every run: to save an ``Event`` and a
-closure per wake-up it reads ``Environment._now``, sets ``Event._ok``/``_value``, schedules its
+``simulator/transports/_simulated.py`` drives a realtime run on simpy: to save an ``Event`` and
+a closure per wake-up it reads ``Environment._now``, sets ``Event._ok``/``_value``, schedules its
 own reusable objects (``_Wakeup``: just ``callbacks`` and ``_ok``) with ``Environment.schedule``,
 and for a warm-up steps a ``RealtimeEnvironment`` by hand and moves ``env_start`` before
-``sync()``. None of that is simpy's public API, so pyproject pins simpy to the range tested here
-(``simpy>=4.1,<4.2``); a simpy outside it, or one where these no longer behave, fails here
-first, not as wrong CDRs.
+``sync()``. A batch run uses the core's ``Calendar``, which must pop in simpy's order: the two
+are run side by side here. None of that is simpy's public API, so pyproject pins simpy to the
+range tested here (``simpy>=4.1,<4.2``); a simpy outside it, or one where these no longer behave,
+fails here first, not as wrong CDRs.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import simpy
 
+from simulator.core import Calendar
 from simulator.transports._simulated import _SimpyClock, _Wakeup
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -75,30 +77,96 @@ def test_a_realtime_clock_runs_a_warm_up_unpaced_then_paces_from_there() -> None
     assert 0.005 <= elapsed < 0.5
 
 
-def test_the_queue_holds_time_priority_insertion_number_and_event() -> None:
-    """``Simulation._arrive_inline`` reserves an insertion number with ``next(env._eid)``,
-    compares ``(time, NORMAL, number)`` with the head of ``env._queue``, pushes its own entry
-    there and moves ``env._now``: exactly what ``schedule`` and ``step`` do with them."""
-    import heapq
-
+def _order_on_simpy(arrivals: list[float], plan: dict[str, list[float]]) -> list[tuple]:
+    """What simpy pops: each arrival is scheduled when the previous one is taken (before it is
+    handled), as the realtime transport does; each popped name schedules its ``plan``."""
     env = simpy.Environment()
     seen: list[tuple[float, str]] = []
+    pending = iter(enumerate(arrivals))
 
     class Bare:
         _ok = True
 
-        def __init__(self, name: str) -> None:
-            self.callbacks = [lambda _: seen.append((env._now, name))]
+        def __init__(self, name: str, run) -> None:
+            self.name = name
+            self.callbacks = [run]
 
-    env.schedule(Bare("scheduled"), simpy.events.NORMAL, 2.0)  # type: ignore[arg-type]
-    head = env._queue[0]
-    assert head[:2] == (2.0, simpy.events.NORMAL) and isinstance(head[2], int)
-    reserved = next(env._eid)
-    assert reserved > head[2]
-    assert (2.0, simpy.events.NORMAL, reserved) > head[:3]  # a tie goes to the earlier one
-    heapq.heappush(env._queue, (2.0, simpy.events.NORMAL, reserved, Bare("pushed")))
-    env.schedule(Bare("later"), simpy.events.NORMAL, 2.0)  # type: ignore[arg-type]
+    def handle(name: str) -> None:
+        seen.append((env._now, name))
+        for n, delay in enumerate(plan.get(name, ())):
+            env.schedule(Bare(f"{name}.{n}", lambda e: handle(e.name)),  # type: ignore[arg-type]
+                         simpy.events.NORMAL, delay)
+
+    def next_arrival() -> None:
+        taken = next(pending, None)
+        if taken is not None:
+            index, at = taken
+            delay = at - env._now
+            env.schedule(Bare(f"a{index}", arrive), simpy.events.NORMAL,  # type: ignore[arg-type]
+                         delay if delay > 0 else 0)
+
+    def arrive(event: Bare) -> None:
+        next_arrival()
+        handle(event.name)
+
+    next_arrival()
     env.run()
-    assert seen == [(2.0, "scheduled"), (2.0, "pushed"), (2.0, "later")]
-    env._now = 5.0
-    assert env.now == 5.0
+    return seen
+
+
+def _order_on_calendar(arrivals: list[float], plan: dict[str, list[float]]) -> list[tuple]:
+    calendar = Calendar()
+    seen: list[tuple[float, str]] = []
+
+    class Bare:
+        def __init__(self, name: str) -> None:
+            self.name = name
+            self.callbacks = [lambda e: handle(e.name)]
+
+    class Arrival:
+        generated = False
+
+        def __init__(self, index: int, at: float) -> None:
+            self.name, self.at = f"a{index}", at
+
+    def handle(name: str) -> None:
+        seen.append((calendar.now, name))
+        for n, delay in enumerate(plan.get(name, ())):
+            calendar.schedule(Bare(f"{name}.{n}"), 1, delay)
+
+    calendar.run(iter(Arrival(i, at) for i, at in enumerate(arrivals)), None, False,
+                 lambda script, index: handle(script.name))
+    assert calendar.arrived == len(arrivals)
+    return seen
+
+
+def test_the_calendar_pops_in_simpys_order() -> None:
+    """The batch clock (``core.Calendar``) and simpy pop the same entries in the same order at
+    the same float instants: ties at one instant, entries inserted into the second being run,
+    bucket boundaries, zero delays, far-off and sub-second times, arrivals among them."""
+    import random
+
+    rng = random.Random(7)
+    delays = [0.0, 0.0, 0.5, 1.0, 0.999999, 1e-9, 2.0, 2.5, 3.25, 7.0, 59.0, 1e7]
+    for _ in range(30):
+        arrivals = sorted(rng.choice([0.0, 0.5, 1.0, 1.5, 2.0, 2.0, 3.7, 10.0])
+                          + rng.random() * rng.choice([0, 1, 5]) for _ in range(40))
+        plan: dict[str, list[float]] = {}
+        for index in range(len(arrivals)):
+            name = f"a{index}"
+            plan[name] = [rng.choice(delays) for _ in range(rng.randint(0, 3))]
+            for n in range(len(plan[name])):
+                plan[f"{name}.{n}"] = [rng.choice(delays) for _ in range(rng.randint(0, 2))]
+        expected = _order_on_simpy(arrivals, plan)
+        assert len(expected) > 40
+        assert _order_on_calendar(arrivals, plan) == expected
+
+
+def test_calendar_timers_run_in_order_with_their_argument() -> None:
+    calendar = Calendar()
+    seen: list[tuple[float, str]] = []
+    for at, name in ((2.0, "b"), (1.0, "a"), (2.0, "c"), (0.0, "zero"), (1e16, "far")):
+        calendar.call_at(at, lambda arg: seen.append((calendar.now, arg)), name)
+    calendar.run(None, None, False, lambda script, index: None)
+    assert seen == [(0.0, "zero"), (1.0, "a"), (2.0, "b"), (2.0, "c"), (1e16, "far")]
+    assert calendar.peek() == float("inf")

@@ -9,6 +9,7 @@ the same ``Call``.
 
 from simulator.core import _decisions as decisions
 from simulator.core import _events as events
+from simulator.core._calendar import Calendar
 from simulator.core._cdr import cdr_from_call
 from simulator.core._config import (
     ANSWER,
@@ -108,6 +109,7 @@ __all__ = [
     "AccountConfig",
     "Behaviour",
     "Billing",
+    "Calendar",
     "Call",
     "CallAttempt",
     "CallNeverEnds",
