@@ -38,7 +38,7 @@ from simulator.core import (
     outcome_from_events,
     outcome_of,
 )
-from simulator.run import replay
+from simulator.run import replay, run_scenario
 from simulator.scenario import load_scenario
 from simulator.transports import Simulation
 
@@ -247,3 +247,17 @@ def test_a_run_builds_outcomes_only_for_the_calls_it_keeps() -> None:
     plain = Simulation(scenario, lambda cdr: None)  # what ``vossim run`` drives: no outcomes
     plain.run()
     assert plain.outcomes == {}
+
+
+def test_a_sharded_run_hands_back_the_same_outcomes_as_one_process(tmp_path: Path) -> None:
+    scenario = load_scenario(SCENARIO.parent / "billing" / "h323-protocol-codes.yaml")
+    one = run_scenario(scenario, tmp_path / "one", ("pipe",))
+    sharded = run_scenario(scenario, tmp_path / "sharded", ("pipe",), workers=2)
+    expected = {call.id for call in scenario.calls if call.expect}
+    assert set(one.outcomes) == set(sharded.outcomes) == expected
+    for call_id, outcome in one.outcomes.items():
+        other = sharded.outcomes[call_id]
+        assert other.record is sharded.cdrs[call_id]  # the record the merge numbered
+        assert other.record.flowno == outcome.record.flowno
+        assert (other.verdict, other.suppressing, other.billing) == \
+            (outcome.verdict, outcome.suppressing, outcome.billing)

@@ -56,7 +56,7 @@ from typing import Any
 import numpy as np
 
 from cdr_writer import FLOWNO, Cdr, CdrFormat, Output, get_format
-from simulator.core import RateTable
+from simulator.core import Outcome, RateTable
 from simulator.run._outputs import counted
 from simulator.run._stats import RunStats
 from simulator.scenario import Scenario
@@ -366,14 +366,17 @@ def run_shard(scenario: Scenario, shard: Shard, formats: tuple[str, ...],
         # lost stop, as a run does)
         on_cdr = counted(stats, spool)
         simulation = Simulation(scenario, on_cdr, accounts=shard.accounts,
-                                capacities=shard.capacities, calls=calls)
+                                capacities=shard.capacities, calls=calls, keep=keep)
         simulation.run()
         stats.sim_seconds = simulation.last_end
         spool.finish()
         data = None if spool_path else handle.getvalue()
     finally:
         handle.close()
-    return stats, data, spool.kept
+    # each kept record with its outcome (whose record it is: one pickle keeps them one object)
+    kept = {call_id: (position, cdr, simulation.outcomes.get(call_id))
+            for call_id, (position, cdr) in spool.kept.items()}
+    return stats, data, kept
 
 
 # -- the parent ---------------------------------------------------------------------------------
@@ -567,12 +570,15 @@ def _number_kept(kept: dict[tuple[int, int], int], parts: list[_Part],
 def run_sharded(scenario: Scenario, output: Output | None, formats: tuple[str, ...], *,
                 workers: int = 1, dask_address: str | Any | None = None,
                 on_shard_done: Callable[[RunStats], None] | None = None,
-                calls: int | None = None) -> tuple[RunStats, dict[str, Cdr]]:
+                calls: int | None = None,
+                ) -> tuple[RunStats, dict[str, Cdr], dict[str, Outcome]]:
     """Run ``scenario`` as ``workers`` shards (local processes, or tasks on a Dask cluster);
-    ``calls`` keeps the scenario's first ``calls`` attempts, each shard its own of them."""
+    ``calls`` keeps the scenario's first ``calls`` attempts, each shard its own of them. The
+    statistics, and the records and outcomes of the ``expect:`` calls by id."""
     shards = plan_shards(scenario, workers)
     stats = RunStats()
     kept: dict[str, Cdr] = {}
+    outcomes: dict[str, Outcome] = {}
     with tempfile.TemporaryDirectory(prefix=".vossim-shards-",
                                      dir=output.staging if output else None) as spool_dir:
         if dask_address is not None:
@@ -585,11 +591,13 @@ def run_sharded(scenario: Scenario, output: Output | None, formats: tuple[str, .
                 lambda following: merge_into(output, list(paths), following))
         for shard_stats, _, shard_kept in results:
             stats.merge(shard_stats)
-            for call_id, (position, cdr) in shard_kept.items():
+            for call_id, (position, cdr, outcome) in shard_kept.items():
                 # The shard numbered the record itself; the merge gave it its final flowno.
                 cdr.flowno = None if position is None else flownos.get(position)
                 kept[call_id] = cdr
-    return stats, kept
+                if outcome is not None:
+                    outcomes[call_id] = outcome
+    return stats, kept, outcomes
 
 
 ShardResult = tuple[RunStats, bytes | None, dict[str, Any]]

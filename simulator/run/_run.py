@@ -43,8 +43,7 @@ class RunResult:
     cdrs: dict[str, Cdr] = field(default_factory=dict)  # calls with an ``expect`` block
     notes: list[str] = field(default_factory=list)  # what the sinks report (a resumed database)
     warmup_calls: int = 0  # calls that ended during ``--warmup``, before the feed began
-    # the outcomes (``core.Outcome``) of the ``expect`` calls, built for those calls only (a
-    # sharded run keeps their records alone)
+    # the outcomes (``core.Outcome``) of the ``expect`` calls, built for those calls only
     outcomes: dict[str, Outcome] = field(default_factory=dict)
 
     def mismatches(self) -> list[Mismatch]:
@@ -218,7 +217,7 @@ def _run_sharded(scenario: Scenario, outputs: RunOutputs, options: RunOptions) -
         raise_requested()
 
     try:
-        outputs.stats, kept = run_sharded(
+        outputs.stats, kept, outcomes = run_sharded(
             scenario, outputs.output, options.formats, workers=max(options.workers, 1),
             dask_address=options.dask, on_shard_done=shard_done, calls=options.calls)
         files = outputs.commit()
@@ -231,4 +230,4 @@ def _run_sharded(scenario: Scenario, outputs: RunOutputs, options: RunOptions) -
         raise
     finally:
         outputs.close()
-    return RunResult(scenario, outputs.stats, files, kept, outputs.notes())
+    return RunResult(scenario, outputs.stats, files, kept, outputs.notes(), outcomes=outcomes)
