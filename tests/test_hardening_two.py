@@ -487,3 +487,60 @@ def test_names_with_dollars_are_plotted_as_names(cdrs: Path, tmp_path: Path) -> 
     done = cli("analyze", str(path), "--plots", str(tmp_path / "plots"))
     assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
     assert len(list((tmp_path / "plots").glob("*.png"))) == 5
+
+
+# -- a FIFO or a device as an input file: refused by name at once, never opened -----------------
+INPUTS = {"scenario": "expected a scenario file (YAML text), found ",
+          "cdr": "expected a CDR file or a directory of them, found "}
+
+
+@pytest.mark.parametrize(("args", "kind"), [
+    (["run", "{special}"], "scenario"),
+    (["validate", "{special}"], "scenario"),
+    (["check", "{special}"], "scenario"),
+    (["explain", "{special}"], "scenario"),
+    (["live", "{special}", "--port", "0", "--no-agents"], "scenario"),
+    (["audit", "{cdr}", "--config", "{special}"], "scenario"),
+    (["reproduce", "{cdr}", "--flowno", "1", "--config", "{special}"], "scenario"),
+    (["analyze", "{special}"], "cdr"),
+    (["explain", "--cdr", "{special}"], "cdr"),
+    (["explain", "--cdr", "{special}", "--flowno", "1"], "cdr"),
+    (["reproduce", "{special}"], "cdr"),
+    (["audit", "{special}", "--config", "{scenario}"], "cdr"),
+], ids=lambda v: "-".join(v) if isinstance(v, list) else v)
+def test_a_fifo_without_a_writer_is_refused_at_once(cdrs: Path, tmp_path: Path,
+                                                    args: list[str], kind: str) -> None:
+    fifo = tmp_path / "input.yaml"
+    os.mkfifo(fifo)  # nobody ever writes to it: opening it to read would wait for ever
+    scenario = tmp_path / "operator.yaml"
+    scenario.write_text(BASE)
+    (cdr,) = cdrs.glob("e_cdr_*.csv")
+    values = {"special": str(fifo), "cdr": str(cdr), "scenario": str(scenario)}
+    started = time.monotonic()
+    done = subprocess.run([*VOSSIM, *(a.format(**values) for a in args)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=30)
+    assert time.monotonic() - started < 25
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert "Traceback" not in done.stderr and len(done.stderr.splitlines()) == 1, done.stderr
+    assert f"{fifo}:" in done.stderr and INPUTS[kind] + "a named pipe (FIFO)" in done.stderr
+
+
+def test_a_fifo_among_a_directory_s_scenarios_is_refused_and_the_others_read(
+        tmp_path: Path) -> None:
+    (tmp_path / "good.yaml").write_text(BASE)
+    os.mkfifo(tmp_path / "waiting.yaml")
+    done = subprocess.run([*VOSSIM, "validate", str(tmp_path)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=30)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert f"{tmp_path / 'good.yaml'}: ok" in done.stdout
+    assert done.stderr.strip() == (f"{tmp_path / 'waiting.yaml'}:1:1: expected a scenario file "
+                                   "(YAML text), found a named pipe (FIFO)")
+
+
+@pytest.mark.skipif(not Path("/dev/null").is_char_device(), reason="no /dev/null device")
+@pytest.mark.parametrize(("command", "kind"), [("run", "scenario"), ("analyze", "cdr")])
+def test_a_device_is_not_read_as_a_file(command: str, kind: str) -> None:
+    done = subprocess.run([*VOSSIM, command, "/dev/null"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=30)
+    assert done.returncode == 2 and len(done.stderr.splitlines()) == 1, done.stderr
+    assert INPUTS[kind] + "a character device" in done.stderr

@@ -29,6 +29,7 @@ import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
 from cdr_writer import FORMATS
+from simulator._files import special_kind
 from simulator.analyze._database import cdr_database
 from simulator.analyze._layouts import (
     PIPE_NAMES,
@@ -117,6 +118,9 @@ def find_sources(paths: list[str]) -> list[Source]:
             sources.extend(_directory(path))
         elif path.is_file():
             sources.append(_file(path))
+        elif (kind := special_kind(path)) is not None:  # opening a FIFO would block for ever
+            raise SourceError(f"{text}: expected a CDR file or a directory of them, found "
+                              f"{kind}")
         else:
             raise SourceError(f"{text}: no such file or directory")
     return sources

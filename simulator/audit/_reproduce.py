@@ -54,9 +54,11 @@ def endings_for(profile: str) -> Endings:
 
 
 def _is_file(source: str) -> bool:
+    """A name of something other than a directory; a FIFO or a device counts, for the CDR
+    reader to refuse by name."""
     try:
-        return len(source) < 4096 and Path(source).is_file()
-    except OSError:  # a row's text is no file name ("File name too long")
+        return len(source) < 4096 and Path(source).exists() and not Path(source).is_dir()
+    except (OSError, ValueError):  # a row's text is no file name ("File name too long")
         return False
 
 

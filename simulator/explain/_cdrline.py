@@ -198,11 +198,12 @@ def decode_text(text: str) -> dict[str, Any]:
 
 
 def names_a_file(text: str) -> bool:
-    """``text`` is the name of an existing file (a long CSV row is not: no OSError for it)."""
+    """``text`` is the name of something other than a directory (a long CSV row is not: no
+    OSError for it). A FIFO or a device counts: the CDR reader refuses it by name."""
     if "\n" in text or len(text) > 4096:
         return False
     try:
-        return Path(text).is_file()
+        return Path(text).exists() and not Path(text).is_dir()
     except (OSError, ValueError):
         return False
 

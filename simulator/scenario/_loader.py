@@ -7,6 +7,7 @@ mean" where a known name is close), all problems of a file at once.
 from __future__ import annotations
 
 import difflib
+import io
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from simulator._files import NotRegularFile, read_regular
 from simulator.scenario._schema import Scenario, cross_reference_errors
 
 Path_ = tuple[Any, ...]
@@ -409,7 +411,12 @@ def load_scenario(path: str | Path) -> Scenario:
     """Read and validate a scenario file."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        # opened non-blocking and refused unless a regular file: a FIFO nobody writes to
+        # would block for ever; read as path.read_text would (universal newlines)
+        text = io.TextIOWrapper(io.BytesIO(read_regular(path)), encoding="utf-8").read()
+    except NotRegularFile as exc:
+        raise ScenarioError([Problem(str(path), 1, 1, "", f"expected a scenario file (YAML "
+                                                          f"text), found {exc}")]) from None
     except OSError as exc:
         raise ScenarioError([Problem(str(path), 1, 1, "", f"cannot read the file: "
                                                           f"{exc.strerror or exc}")]) from None
