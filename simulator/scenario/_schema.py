@@ -123,6 +123,8 @@ class SwitchSettings(_Model):
     end_reason_codes: dict[str, ReasonCode] = {}
     cdr_profile: Literal["seeds", "vos3000"] = "seeds"
     address: Address = "192.0.2.1"  # the switch's own (vos3000: calleecallid ends in it)
+    # live mode: calls one source address may hold unACKed before its INVITEs get 503 (0: any)
+    live_source_max_unacked: int = Field(128, ge=0, le=1_000_000)
 
     @model_validator(mode="after")
     def _fee_places(self) -> SwitchSettings:

@@ -6,13 +6,21 @@ timer of sippy's (transactions 32 s, a finished UA 32 s, the retransmission cach
 the switch's (peers 40 s, a full collection every 10 s). Unbounded growth then shows as memory
 still held: CDRs kept for the whole run, or dead sippy cycles the collector never reaches
 (before the fix: every CDR, and ~70 MB of garbage after 11,000 INVITEs).
+
+A flood from an allowed source that never ACKs is bounded by the source's limit of unACKed
+calls (``switch.live_source_max_unacked``); the RSS it leaves 60 s later is measured by
+``bench/live/flood.py`` (``make bench-live``), too slow for a test.
 """
 
 from __future__ import annotations
 
 import json
+import re
+import socket
 import subprocess
 import sys
+import time
+from collections import Counter
 from pathlib import Path
 
 PROBE = Path(__file__).with_name("flood_probe.py")
@@ -61,3 +69,77 @@ def test_past_the_open_invite_limit_new_invites_get_a_stateless_503(kit) -> None
     # about 200 calls taken, the rest shed; every INVITE has its CDR, shed ones included
     assert report["calls"] >= 0.95 * invites, report
     assert report["shed_503"] >= 0.8 * (invites - 220), report
+
+
+UNACKED_SCENARIO = """\
+version: 1
+name: unacked
+switch: {{media_timeout: 0, SS_SIP_SESSION_TTL: 0, live_source_max_unacked: {limit}}}
+accounts:
+  ACME: {{type: postpaid, rate_table: retail}}
+rate_tables:
+  retail: [{{prefix: "880", fee: 0.25, period: 60}}]
+mapping_gateways:
+  FLOOD: {{account: ACME, ips: ["127.0.0.1:{flood}", "127.0.0.1:{other}"]}}
+routing_gateways:
+  SILENT: {{ip: "127.0.0.1:{gateway}", prefixes: ["880"]}}
+"""
+SDP = ("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+       "m=audio 4000 RTP/AVP 0\r\n")
+
+
+def _invite(name: str, me: int, switch: int) -> bytes:
+    return (f"INVITE sip:8801711000001@127.0.0.1:{switch} SIP/2.0\r\n"
+            f"Via: SIP/2.0/UDP 127.0.0.1:{me};branch=z9hG4bK{name}\r\n"
+            f"From: <sip:100@127.0.0.1:{me}>;tag=t{name}\r\nTo: <sip:8801711000001@127.0.0.1>\r\n"
+            f"Call-ID: {name}@127.0.0.1\r\nCSeq: 1 INVITE\r\n"
+            f"Contact: <sip:flood@127.0.0.1:{me}>\r\nMax-Forwards: 70\r\n"
+            f"Content-Type: application/sdp\r\nContent-Length: {len(SDP)}\r\n\r\n{SDP}").encode()
+
+
+def _first_responses(sock: socket.socket, wanted: int, timeout: float) -> dict[str, int]:
+    """Call-ID -> the code of the first response to it, until ``wanted`` Call-IDs have one."""
+    codes: dict[str, int] = {}
+    sock.settimeout(0.2)
+    deadline = time.monotonic() + timeout
+    while len(codes) < wanted and time.monotonic() < deadline:
+        try:
+            data = sock.recv(65535)
+        except TimeoutError:
+            continue
+        found = re.search(rb"\r\nCall-ID: *(\S+)@", data, re.IGNORECASE)
+        if data.startswith(b"SIP/2.0 ") and found:
+            codes.setdefault(found.group(1).decode(), int(data[8:11]))
+    return codes
+
+
+def test_a_source_that_never_acks_holds_no_more_calls_than_its_limit(kit) -> None:
+    # 250 INVITEs (within the switch's rate and backlog limits) from an allowed source that
+    # never ACKs, to a gateway that never answers: every call stays unACKed, so the source
+    # gets its first 20 calls and a 503 with Retry-After (and a CDR) for each of the 230 others,
+    # while another source of the same gateway is still served
+    flood_port, other_port, gateway_port = kit.base + 3, kit.base + 4, kit.base + 5
+    scenario = kit.scenario(UNACKED_SCENARIO.format(limit=20, flood=flood_port,
+                                                    other=other_port, gateway=gateway_port))
+    switch = kit.switch(scenario, 6.0)
+    port = kit.switch_port
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as flood, \
+            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as other:
+        flood.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+        flood.bind(("127.0.0.1", flood_port))
+        other.bind(("127.0.0.1", other_port))
+        for n in range(250):
+            flood.sendto(_invite(f"flood-{n}", flood_port, port), ("127.0.0.1", port))
+        codes = _first_responses(flood, 250, 15.0)
+        other.sendto(_invite("other-0", other_port, port), ("127.0.0.1", port))
+        other_codes = _first_responses(other, 1, 5.0)
+    records = switch.finish()
+    assert sorted(Counter(codes.values()).items()) == [(100, 20), (503, 230)], codes
+    assert other_codes == {"other-0": 100}
+    flood_ids = Counter(str(r["callId"]) for r in records
+                        if str(r["callId"]).startswith("flood-"))
+    assert len(flood_ids) == 250 and set(flood_ids.values()) == {1}, flood_ids
+    refused = [r for r in records if codes.get(str(r["callId"]).split("@")[0]) == 503]
+    assert len(refused) == 230
+    assert {(r["enddirection"], r["endreason"]) for r in refused} == {(2, 18)}, refused[:3]
+    assert "refused (503, Retry-After) under overload" in switch.output
