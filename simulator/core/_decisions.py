@@ -176,9 +176,12 @@ MEDIA_TIMEOUT = _v(28, "no media for media_timeout s", S, R.MEDIA_TIMEOUT, 200, 
 
 
 # Live mode only (a real peer can do these; a scenario's parties cannot), as variants of rows:
-# the caller never ACKs the 200: the session is lost like an unanswered refresh (row 27)
-ACK_TIMEOUT = replace(REFRESH_FAILED, situation="the caller never ACKed the 200 (timer H, 32 s)",
-                      detail="the caller never ACKs the 200 (timer H, 32 s)")
+# a 200 of the switch is never ACKed (the caller's to its INVITE, or either side's to its
+# re-INVITE): the session is lost like an unanswered refresh (row 27)
+ACK_TIMEOUT = replace(REFRESH_FAILED, situation="a 200 of the switch was never ACKed "
+                                                "(timer H, 32 s)",
+                      detail="the caller never ACKs the 200, or either party the 200 to its own "
+                             "re-INVITE (timer H, 32 s)")
 # the switch stops (end of --duration, SIGINT, SIGTERM): calls in progress are released by the
 # server like an operator disconnect (row 23), answered ones with BYE on both legs, the others
 # with CANCEL to the gateway and 503 to the caller

@@ -90,7 +90,7 @@ class Kind(IntEnum):
     NO_TIMER_CAP = 26       # core: SS_SIP_NO_TIMER_REINVITE_INTERVAL for non-timer callers
     REFRESH_TIMEOUT = 27    # core: a session refresh went unanswered for timer B
     MEDIA_TIMEOUT = 28      # core
-    ACK_TIMEOUT = 29        # transport (live): the caller never ACKed the 200 (row 27)
+    ACK_TIMEOUT = 29        # transport (live): a 200 (to an INVITE, a re-INVITE) unACKed (row 27)
     SHUTDOWN = 30           # transport (live): the switch stops with the call in progress
     REFRESH_DUE = 40        # core: time to send a session refresh, arg = leg
     REFRESH_ANSWERED = 41   # transport: the refresh got its 200, arg = leg

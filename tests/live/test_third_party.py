@@ -236,6 +236,39 @@ def test_unacked_200_is_a_server_session_timeout(kit):
     assert cdr["sipreasonheader"] == 'SIP;cause=408;text="Request Timeout"'
 
 
+def unacked_reinvite_ends_as_a_session_timeout(kit, uac_xml: str, uas_xml: str) -> None:
+    """One side sends a re-INVITE 0.5 s after the answer (4 s of scenario time at x8), gets the
+    200 and neither ACKs it nor hangs up. At x8 timer H (32 s) runs out 4 s later: the switch
+    BYEs both legs and books what it books for an unACKed first 200. Without the switch's own
+    timer H, sippy's (32 s real) would outlast this switch's --duration (shutdown release) or,
+    at x1, end the call as that side's hangup."""
+    switch = kit.switch(switch_yaml(kit), 8, "--speed", "8")
+    gateway = kit.uas("-sf", str(kit.xml(uas_xml, pause_ms=500)), "-m", "1")
+    ok(kit.uac("-sf", str(kit.xml(uac_xml, pause_ms=500)), "-s", CALLEE))
+    uas_ok(gateway)  # it got the BYE (after the ACK of its own 200, if held)
+    cdr = only(switch.stop())
+    assert (cdr["enddirection"], cdr["endreason"]) == (2, 14)  # as for the first 200
+    assert cdr["sipreasonheader"] == 'SIP;cause=408;text="Request Timeout"'
+    assert 35 <= cdr["holdtime"] <= 39, cdr["holdtime"]  # 4 s talking + timer H
+    assert cdr["feetime"] == 60 and cdr["fee"] == 0.25, cdr  # one 60 s period billed
+    assert "1 calls in progress at shutdown released" not in switch.output
+
+
+def test_unacked_200_to_a_reinvite_is_a_server_session_timeout(kit):
+    unacked_reinvite_ends_as_a_session_timeout(kit, "uac_reinvite_no_ack.xml",
+                                               "uas_reinvite_then_bye.xml")
+
+
+def test_unacked_200_to_an_offerless_reinvite_is_a_server_session_timeout(kit):
+    unacked_reinvite_ends_as_a_session_timeout(kit, "uac_offerless_reinvite_no_ack.xml",
+                                               "uas_offerless_no_ack.xml")
+
+
+def test_unacked_200_to_a_reinvite_of_the_gateway_is_a_server_session_timeout(kit):
+    unacked_reinvite_ends_as_a_session_timeout(kit, "uac_answer_reinvite.xml",
+                                               "uas_reinvite_no_ack.xml")
+
+
 def test_cancel_before_the_200(kit):
     switch = kit.switch(switch_yaml(kit), 4)
     gateway = kit.uas("-sf", str(kit.xml("uas_cancelled.xml")), "-m", "1")

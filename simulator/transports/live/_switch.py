@@ -946,6 +946,42 @@ class _LegUA(UA):
     UaStateConnected = OfferlessConnected
     last_request: Any = None
     relay_request: Callable[[Any, Any, UA], bool] | None = None
+    answer_watch: Bridge | None = None  # times the ACK of each 2xx this leg sends mid-call
+
+    def sendUasResponse(self, scode: int, reason: str, body: Any = None, contacts: Any = None,
+                        extra_headers: Any = None, ack_wait: bool = False) -> None:
+        """sippy's, except that a 2xx to a re-INVITE has its ACK watched by the bridge: sippy
+        hears of that ACK only when it carries an answer, and its own timer H (32 s real,
+        whatever --speed) would end the leg as if its peer had hung up."""
+        watch = self.answer_watch
+        if watch is None or not 200 <= scode < 300 or not self.isConnected():
+            super().sendUasResponse(scode, reason, body, contacts, extra_headers, ack_wait)
+            return
+        resp = self.uasResp.getCopy()
+        resp.setSCode(scode, reason)
+        resp.setBody(body)
+        for contact in contacts or ():
+            resp.appendHeader(SipHeader(name="contact", body=contact))
+        if extra_headers is not None:
+            resp.appendHeaders(extra_headers)
+        pending = watch.reanswer_sent(self)
+
+        def acked(req: Any) -> None:
+            bridge = self.answer_watch  # None once the call was released
+            if pending is not None and bridge is not None:
+                bridge.reanswer_acked(pending)
+            if ack_wait:  # the ACK carries the answer to an offer in the 2xx
+                self.recvACK(req)
+        self.global_config["_sip_tm"].sendResponse(resp, ack_cb=acked,
+                                                   lossemul=self.uas_lossemul)
+
+    def disconnect(self, rtime: Any = None, origin: Any = None) -> None:
+        # sippy's timer H on a 2xx to a re-INVITE lands here (the transaction's no-ACK
+        # callback): the bridge's timer H, in scenario time, decides that call instead
+        watch = self.answer_watch
+        if watch is not None and watch.ack_overdue(self):
+            return
+        super().disconnect(rtime, origin)
 
     def recvRequest(self, req: Any, sip_t: Any) -> Any:
         self.last_request = req
@@ -965,6 +1001,17 @@ class _LegUA(UA):
 
 def _no_op() -> None:
     return None
+
+
+class _UnackedAnswer:
+    """A 2xx the switch sent to a re-INVITE on ``ua``'s leg, its ACK not yet come."""
+
+    __slots__ = ("sent_at", "timer", "ua")
+
+    def __init__(self, ua: UA, sent_at: float) -> None:
+        self.ua = ua
+        self.sent_at = sent_at  # core time
+        self.timer: Any = None
 
 
 def _relayed_headers(req: Any) -> tuple[Any, ...]:
@@ -1018,6 +1065,7 @@ class Bridge:
         self.tag = str(req.getHFBody(CALL_TAG_HEADER)) if req.countHFs(CALL_TAG_HEADER) else ""
         self.caller_ua = _LegUA(live.global_config, event_cb=self._from_caller)
         self.caller_ua.relay_request = self.relay_request
+        self.caller_ua.answer_watch = self
         self.callee_ua: UA | None = None
         self.callee_target: tuple[str, int] | None = None  # the gateway agent of the leg
         self.call: Call | None = None
@@ -1032,6 +1080,7 @@ class Bridge:
         self.acked = False       # the caller's ACK for the 200 came
         self.ack_timer: Any = None
         self.owes_ack = False    # the call counts among its source's unACKed ones
+        self.unacked: list[_UnackedAnswer] = []  # 2xx to re-INVITEs waiting for their ACK
         self.reject_phrase = ""  # the gateway's own phrase of its final response
         self.reject_code = 0
 
@@ -1191,6 +1240,7 @@ class Bridge:
                 previous.recvEvent(CCEventDisconnect())  # timer B moved on: CANCEL it
             previous.event_cb = _after_release
             previous.relay_request = None
+            previous.answer_watch = None
         if self.callee_target is not None:
             live.leg_over(self.callee_target)
         host, port = self.callee_target = live.take_target(self.call.gateway.name)
@@ -1198,6 +1248,7 @@ class Bridge:
         ua = _LegUA(live.global_config, event_cb=partial(self._from_callee, attempt),
                     nh_address=(host, port), extra_headers=headers)
         ua.relay_request = self.relay_request
+        ua.answer_watch = self
         self.callee_ua = ua
         self.reject_phrase, self.reject_code = "", 0
         attempt_data = self.call.attempt
@@ -1330,6 +1381,43 @@ class Bridge:
         call.deliver(max(call.answer_at + TIMER_B, call.now), Kind.ACK_TIMEOUT)
         self._rearm()
 
+    # -- the ACKs of 2xx to re-INVITEs ---------------------------------------------------------
+    def reanswer_sent(self, ua: UA) -> _UnackedAnswer | None:
+        """The switch sends ``ua``'s peer a 2xx to its re-INVITE: timer H for its ACK, at the
+        scenario's speed (None: the call has ended, nothing to time)."""
+        call = self.call
+        if call is None or call.phase is not Phase.TALKING:
+            return None
+        pending = _UnackedAnswer(ua, self.live.now())
+        pending.timer = Timeout(partial(self._reanswer_unacked, pending),
+                                TIMER_B / self.live.speed)
+        self.unacked.append(pending)
+        return pending
+
+    def reanswer_acked(self, pending: _UnackedAnswer) -> None:
+        if pending in self.unacked:
+            self.unacked.remove(pending)
+            pending.timer.cancel()
+
+    def ack_overdue(self, ua: UA) -> bool:
+        """sippy's own timer H ran out on a 2xx of ``ua``: True if it is one the switch times
+        (then ended here, as the switch's timer would have)."""
+        for pending in self.unacked:
+            if pending.ua is ua:
+                self._reanswer_unacked(pending)
+                return True
+        return False
+
+    def _reanswer_unacked(self, pending: _UnackedAnswer) -> None:
+        """A 2xx to a re-INVITE went unACKed for timer H: the session is lost exactly as when
+        the first 200 is never ACKed (the same decision row), whichever side asked."""
+        self.reanswer_acked(pending)
+        call = self.call
+        if call is None or call.phase is not Phase.TALKING:
+            return
+        call.deliver(max(pending.sent_at + TIMER_B, call.now), Kind.ACK_TIMEOUT)
+        self._rearm()
+
     # -- the media timer ------------------------------------------------------------------------
     def _watch_media(self) -> None:
         """Look for silence once the RTP could have been quiet for media_timeout.
@@ -1440,6 +1528,10 @@ class Bridge:
             self.ack_timer.cancel()
             self.ack_timer = None
         self._settle_ack()
+        for pending in self.unacked:  # a sippy transaction may hold one for 32 s: not the call
+            pending.timer.cancel()
+            pending.timer = None
+        self.unacked.clear()
         self.close_media()
         self.forget_peers()
         if self.callee_target is not None:
@@ -1475,9 +1567,11 @@ class Bridge:
         # refused INVITE otherwise, times 32 s of a flood)
         caller.event_cb = _after_release
         caller.relay_request = None
+        caller.answer_watch = None
         if callee is not None:
             callee.event_cb = _after_release
             callee.relay_request = None
+            callee.answer_watch = None
 
     def sip_reason_header(self) -> str:
         """The call's ``sipreasonheader``: the core's, with the gateway's own phrase when the
