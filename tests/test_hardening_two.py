@@ -537,6 +537,17 @@ def test_a_fifo_among_a_directory_s_scenarios_is_refused_and_the_others_read(
                                    "(YAML text), found a named pipe (FIFO)")
 
 
+def test_a_fifo_named_like_a_cdr_file_in_a_directory_is_refused_not_skipped(
+        tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "cdr_20260101.txt")  # a pipe file's name; nobody writes to it
+    done = subprocess.run([*VOSSIM, "analyze", str(tmp_path)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=30)
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert len(done.stderr.splitlines()) == 1
+    assert (f"{tmp_path / 'cdr_20260101.txt'}: expected a CDR file, found a named pipe (FIFO)"
+            in done.stderr), done.stderr
+
+
 @pytest.mark.skipif(not Path("/dev/null").is_char_device(), reason="no /dev/null device")
 @pytest.mark.parametrize(("command", "kind"), [("run", "scenario"), ("analyze", "cdr")])
 def test_a_device_is_not_read_as_a_file(command: str, kind: str) -> None:

@@ -159,6 +159,10 @@ def _directory(path: Path) -> list[Source]:
     for kind, files in candidates:
         if files:
             return [Source(str(f), kind, str(f)) for f in files]
+    for pattern in tried:  # named as CDRs but not files: said, not skipped
+        for found in sorted(path.glob(pattern)):
+            if (special := special_kind(found)) is not None and special != "a directory":
+                raise SourceError(f"{found}: expected a CDR file, found {special}")
     raise SourceError(f"{path}: no CDR files found (expected {', '.join(tried[:-1])} or "
                       f"{tried[-1]})")
 
