@@ -168,3 +168,85 @@ def test_an_exception_inside_the_sip_stack_is_counted_and_logged_once_per_interv
         _dump_exception("Signal: unhandled exception in signal callback")
     assert stack_errors.count == before + 1
     stack_errors.count = before  # the module's counter is the run's: leave it as found
+
+
+class _RecordingTransactions:
+    """What sippy's UA asks of its transaction manager, kept instead of sent: the responses,
+    and the requests of new transactions (a BYE)."""
+
+    def __init__(self) -> None:
+        self.responses: list[tuple[int, str]] = []
+        self.requests: list[str] = []
+
+    def sendResponse(self, resp, t=None, retrans=False, ack_cb=None, lossemul=0):
+        self.responses.append(resp.getSCode())
+
+    def newTransaction(self, msg, resp_cb=None, *args, **kwargs):
+        self.requests.append(msg.getMethod())
+        return _ServerTransaction()  # sippy notes things on it
+
+    def regConsumer(self, *args, **kwargs):
+        pass
+
+    def unregConsumer(self, *args, **kwargs):
+        pass
+
+
+class _ServerTransaction:
+    """A transaction, for what sippy's UA writes on it."""
+
+    compact = False
+
+
+def _caller_request(method: str, cseq: int):
+    from sippy.SipRequest import SipRequest
+    from sippy.Time.MonoTime import MonoTime
+
+    to_tag = ";tag=switch" if method != "INVITE" else ""
+    request = SipRequest(
+        f"{method} sip:8801@127.0.0.1:5060 SIP/2.0\r\n"
+        "Via: SIP/2.0/UDP 127.0.0.1:5161;branch=z9hG4bKunit" f"{cseq}\r\n"
+        "From: <sip:100@127.0.0.1:5161>;tag=caller\r\n"
+        f"To: <sip:8801@127.0.0.1:5060>{to_tag}\r\nCall-ID: unit-timer-h@127.0.0.1\r\n"
+        f"CSeq: {cseq} {method}\r\nContact: <sip:100@127.0.0.1:5161>\r\n"
+        "Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n")
+    request.rtime = MonoTime()
+    return request
+
+
+def _answered_caller_leg(tm: _RecordingTransactions):
+    """The caller's leg as the switch keeps it (its UA class), answered with a 200 that waits
+    for its ACK; with the INVITE transaction's no-ACK callback (what timer H calls)."""
+    from sippy.CCEvents import CCEventPreConnect
+
+    from simulator.transports.live._switch import _LegUA
+
+    events: list = []
+    leg = _LegUA({"_sip_tm": tm}, event_cb=lambda event, ua: events.append(event))
+    _, _, no_ack = leg.recvRequest(_caller_request("INVITE", 1), _ServerTransaction())
+    leg.recvEvent(CCEventPreConnect((200, "OK", None)))
+    assert leg.isConnected() and tm.responses[-1] == (200, "OK")
+    events.clear()
+    return leg, no_ack, events
+
+
+def test_a_bye_before_the_ack_is_told_apart_from_timer_h():
+    """The live switch books the caller leg's disconnect while its 200 is unACKed as timer H
+    (server session timeout) or as the caller's BYE by the event sippy makes of it."""
+    from sippy.CCEvents import CCEventDisconnect
+
+    from simulator.transports.live._switch import _timer_h_ended
+
+    tm = _RecordingTransactions()
+    leg, _, events = _answered_caller_leg(tm)
+    leg.recvRequest(_caller_request("BYE", 2), _ServerTransaction())
+    (bye,) = events
+    assert isinstance(bye, CCEventDisconnect) and tm.responses[-1] == (200, "OK")
+    assert not _timer_h_ended(bye)  # the caller hung up
+
+    tm = _RecordingTransactions()
+    leg, no_ack, events = _answered_caller_leg(tm)
+    no_ack()  # timer H ran out on the 200
+    (timeout,) = events
+    assert isinstance(timeout, CCEventDisconnect) and tm.requests == ["BYE"]
+    assert _timer_h_ended(timeout)

@@ -403,3 +403,21 @@ def test_an_invite_cancelled_before_it_was_forwarded_is_never_forwarded(kit):
         caller.close()
     cdr = only(switch.stop())
     assert (cdr["enddirection"], cdr["endreason"], cdr["holdtime"]) == (0, 11, 0)
+
+
+def test_bye_before_the_ack_is_the_callers_hangup(kit):
+    # The caller hangs up right after the answer, before it ever ACKed the 200 (RFC 3261
+    # allows the BYE once the 2xx came). That BYE is the caller's hangup, decided like any
+    # caller BYE, not the switch's timer H (a session timeout, (2, 14), after 32 s of the
+    # switch's 200 retransmissions). At x8 the switch's own timer H would end the call 4 s
+    # after the answer: the test is over long before.
+    switch = kit.switch(switch_yaml(kit), 6, "--speed", "8")
+    gateway = kit.uas("-sn", "uas", "-m", "1")  # it is ACKed, then gets the relayed BYE
+    ok(kit.uac("-sf", str(kit.xml("uac_bye_before_ack.xml")), "-s", CALLEE))
+    uas_ok(gateway)
+    cdr = only(switch.stop())
+    assert (cdr["enddirection"], cdr["endreason"], cdr["holdtime"]) == (0, 11, 0), cdr
+    assert (cdr["feetime"], cdr["fee"]) == (0, 0.0), cdr
+    # billed as the simulated transport bills a caller hanging up 0 s after the answer
+    same(cdr, simulated(kit, "callee_does: {answer_after: 0}, caller_does: {hangup_after: 0}"),
+         "holdtime", "feetime", "fee")

@@ -555,6 +555,18 @@ def _reason_text(event: Any) -> str:
     return str(getattr(reason, "body", None) or reason)
 
 
+def _timer_h_ended(event: Any) -> bool:
+    """The caller leg's disconnect came of sippy's timer H on the first 200, not of a request.
+
+    sippy stamps every event it makes of the caller's requests (a BYE before the ACK included)
+    with the leg's origin, "caller", set when the INVITE came; only ``UA.disconnect()``, which
+    the INVITE transaction calls when no ACK came for timer H (its no-ACK callback), leaves it
+    None. No other sippy timer that disconnects is armed on the caller's leg (no credit,
+    expiry or no-progress time is given to it).
+    """
+    return event.origin is None
+
+
 def _call_id_of(data: str | bytes) -> str | None:
     text = data.decode("utf-8", errors="replace") if isinstance(data, bytes) else data
     found = _CALL_ID_LINE.search(text.split("\r\n\r\n", 1)[0])
@@ -1118,8 +1130,9 @@ class Bridge:
                 self._relay(callee, CCEventFail(event.getData()[:2]), ua)
             return
         if isinstance(event, CCEventDisconnect | CCEventFail):
-            if call.phase is Phase.TALKING and not self.acked and event.origin is None:
-                # sippy's timer H: the 200 went unacknowledged for 32 s (not a caller BYE)
+            if call.phase is Phase.TALKING and not self.acked and _timer_h_ended(event):
+                # the 200 went unacknowledged for 32 s; a BYE before the ACK is the caller's
+                # hangup (RFC 3261 allows it once the 2xx came), decided below
                 self._deliver(event, Kind.ACK_TIMEOUT)
                 return
             kind = Kind.CALLER_BYE if call.phase is Phase.TALKING else Kind.CALLER_CANCEL
