@@ -177,12 +177,14 @@ class _RecordingTransactions:
     def __init__(self) -> None:
         self.responses: list[tuple[int, str]] = []
         self.requests: list[str] = []
+        self.sent: list = []  # (request, the callback its responses go to)
 
     def sendResponse(self, resp, t=None, retrans=False, ack_cb=None, lossemul=0):
         self.responses.append(resp.getSCode())
 
     def newTransaction(self, msg, resp_cb=None, *args, **kwargs):
         self.requests.append(msg.getMethod())
+        self.sent.append((msg, resp_cb))
         return _ServerTransaction()  # sippy notes things on it
 
     def regConsumer(self, *args, **kwargs):
@@ -250,3 +252,49 @@ def test_a_bye_before_the_ack_is_told_apart_from_timer_h():
     (timeout,) = events
     assert isinstance(timeout, CCEventDisconnect) and tm.requests == ["BYE"]
     assert _timer_h_ended(timeout)
+
+
+def _gateway_leg_sent_invite():
+    """The gateway's leg as the switch keeps it (its UA class), its INVITE just sent."""
+    from sippy.CCEvents import CCEventTry
+    from sippy.SipCallId import SipCallId
+
+    from simulator.transports.live._switch import _LegUA
+
+    tm = _RecordingTransactions()
+    events: list = []
+    leg = _LegUA({"_sip_tm": tm}, event_cb=lambda event, ua: events.append(event),
+                 nh_address=("127.0.0.1", 5062))
+    leg.recvEvent(CCEventTry((SipCallId(), "100", "8801", None, None, "100")))
+    ((invite, to_leg),) = tm.sent
+    assert invite.getMethod() == "INVITE"
+    return leg, invite, to_leg, events
+
+
+def test_sippys_own_timer_b_408_is_told_apart_from_a_gateways_408():
+    """An INVITE nobody answers: sippy's timer B (32 s real, whatever --speed) gives the leg a
+    408 it made itself. The live switch leaves that call to the core's timer B, at the
+    scenario's speed (row 18: the next gateway, or (2, 21) and 503); a 408 the gateway sent is
+    that gateway's refusal. sippy makes the same event of both, origin included."""
+    from types import SimpleNamespace
+
+    from sippy.CCEvents import CCEventFail
+    from sippy.Time.MonoTime import MonoTime
+
+    leg, invite, to_leg, events = _gateway_leg_sent_invite()
+    local = invite.genResponse(408, "Request Timeout")  # what sippy's timerB() hands over
+    local.rtime = MonoTime()
+    to_leg(local, None)
+    (timed_out,) = events
+    assert isinstance(timed_out, CCEventFail) and timed_out.getData()[0] == 408
+    assert leg.timed_out
+
+    leg, invite, to_leg, events = _gateway_leg_sent_invite()
+    sent = invite.genResponse(408, "Request Timeout")
+    sent.rtime = MonoTime()
+    sent.setSource(SimpleNamespace(address=("127.0.0.1", 5062), transport="udp"))  # received
+    to_leg(sent, None)
+    (refused,) = events
+    assert isinstance(refused, CCEventFail) and refused.getData()[0] == 408
+    assert not leg.timed_out
+    assert refused.origin == timed_out.origin  # why the switch looks at the response itself

@@ -959,6 +959,7 @@ class _LegUA(UA):
     last_request: Any = None
     relay_request: Callable[[Any, Any, UA], bool] | None = None
     answer_watch: Bridge | None = None  # times the ACK of each 2xx this leg sends mid-call
+    timed_out = False  # the last response it got was sippy's own 408: timer B, nothing came
 
     def sendUasResponse(self, scode: int, reason: str, body: Any = None, contacts: Any = None,
                         extra_headers: Any = None, ack_wait: bool = False) -> None:
@@ -986,6 +987,13 @@ class _LegUA(UA):
                 self.recvACK(req)
         self.global_config["_sip_tm"].sendResponse(resp, ack_cb=acked,
                                                    lossemul=self.uas_lossemul)
+
+    def recvResponse(self, resp: Any, tr: Any) -> None:
+        # sippy's timer B hands the UA a 408 it made itself; the event made of it carries the
+        # leg's origin ("callee") like a gateway's own 408, so only the response tells them
+        # apart: it came from nowhere (no source)
+        self.timed_out = resp.getSCode()[0] == 408 and resp.source is None
+        super().recvResponse(resp, tr)
 
     def disconnect(self, rtime: Any = None, origin: Any = None) -> None:
         # sippy's timer H on a 2xx to a re-INVITE lands here (the transaction's no-ACK
@@ -1318,7 +1326,7 @@ class Bridge:
                 ua.recvEvent(CCEventDisconnect())
         elif isinstance(event, CCEventFail | CCEventRedirect):
             code, phrase = int(event.getData()[0]), str(event.getData()[1] or "")
-            if code == 408 and call.phase is Phase.TRYING and event.origin is None:
+            if code == 408 and call.phase is Phase.TRYING and ua.timed_out:
                 return  # sippy's own timer B (local 408): the core's timer B decides (row 18)
             if call.phase in (Phase.TRYING, Phase.RINGING):
                 self.reasons[1] = _reason_text(event)
