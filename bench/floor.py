@@ -1,11 +1,11 @@
 """The floor of ``make bench``: what a run costs before the switch decides anything.
 
 Every call of the standard profile comes from the real traffic generator (``all_calls``), gets
-two bare simpy events (its arrival and its scripted end, the least any call needs on a simpy
-clock) and one real ``Cdr`` written by the real hourly ``PipeSink``. There are no setup checks,
-no agenda, no routing, no billing: the end reason is a constant. Whatever the engine does per
-call comes on top of this, so a speed target above the floor cannot be met by making the call
-logic faster, only by leaving CPython or simpy's per-event queue.
+two timers on the engine's batch clock (the core's ``Calendar``: its arrival and its scripted
+end, the least any call needs) and one real ``Cdr`` written by the real hourly ``PipeSink``.
+There are no setup checks, no agenda, no routing, no billing: the end reason is a constant.
+Whatever the engine does per call comes on top of this, except that the engine's planned calls
+and arrivals skip the Python callbacks these timers go through.
 """
 
 from __future__ import annotations
@@ -17,10 +17,11 @@ from pathlib import Path
 
 from cdr_writer import Cdr, SinkContext
 from cdr_writer._sinks import PipeSink
+from simulator.core import Calendar
 from simulator.run._options import scale_traffic
 from simulator.scenario._loader import load_scenario
 from simulator.traffic._generator import ANSWER, Script, all_calls
-from simulator.transports._simulated import _SimpyClock, expected_arrivals
+from simulator.transports._simulated import expected_arrivals
 
 FEE = Decimal("0.1200")
 
@@ -30,7 +31,7 @@ def run_floor(scenario_path: Path, calls: int) -> dict[str, float]:
     scenario = load_scenario(scenario_path)
     scenario = scale_traffic(scenario, calls / expected_arrivals(scenario) * 1.02)
     start_ms = scenario.start.timestamp() * 1000
-    clock = _SimpyClock()  # the engine's own clock: one bare simpy event per callback
+    clock = Calendar()  # the engine's batch clock: one timer per callback
     at = clock.call_at
     arrivals = all_calls(scenario, limit=calls)  # exactly the engine's call attempts
     written = 0
@@ -58,7 +59,7 @@ def run_floor(scenario_path: Path, calls: int) -> dict[str, float]:
         first = next(arrivals)
         began = time.perf_counter()
         at(first.at, arrive, first)
-        clock.run()
+        clock.run(None, None, False, lambda script, index: None)
         sink.close()
         elapsed = time.perf_counter() - began
     return {"calls": written, "seconds": elapsed, "cdr_per_s": written / elapsed}

@@ -121,14 +121,6 @@ class Calendar:
         delay = at - self._now
         self.schedule(_Timer(function, arg), NORMAL, delay if delay > 0 else 0.0)
 
-    def peek(self) -> float:
-        """The time of the next entry (infinity when there is none)."""
-        entry = self._head()
-        head = entry[0] if entry is not None else float("inf")
-        if self._pending is not None and self._pending_at < head:
-            return self._pending_at
-        return head
-
     def _next_arrival(self) -> None:
         script = next(self._arrivals, None) if self._arrivals is not None else None
         self._pending = script

@@ -75,20 +75,17 @@ class SimulationError(Exception):
 
 
 # -- clocks -------------------------------------------------------------------------------------
-class _SimpyClock:
-    """Callbacks on a simpy environment: ``RealtimeEnvironment`` (one simulated second = 1/speed
-    wall seconds) for ``--realtime``; a plain ``Environment`` without a speed, which pops in the
-    ``Calendar``'s order (``tests/test_simpy_contract.py`` runs the two side by side).
-
-    Each callback is a bare simpy event scheduled at its time; simpy pops them in (time,
-    insertion order), which is what keeps CDR order, and so the output, deterministic.
+class _RealtimeClock:
+    """Callbacks on simpy's ``RealtimeEnvironment`` for ``--realtime``: one simulated second
+    takes 1/speed wall seconds. simpy pops them in (time, insertion order), the ``Calendar``'s
+    order (``tests/test_simpy_contract.py`` runs the two side by side), which is what keeps CDR
+    order, and so the output, deterministic.
     """
 
-    def __init__(self, speed: float | None = None) -> None:
+    def __init__(self, speed: float) -> None:
         # strict=False: when a realtime run falls behind (a burst of calls), it catches up
         # instead of failing.
-        self.env = (simpy.RealtimeEnvironment(factor=1.0 / speed, strict=False) if speed
-                    else simpy.Environment())
+        self.env = simpy.RealtimeEnvironment(factor=1.0 / speed, strict=False)
         self._schedule = self.env.schedule
         self.arrived = 0  # call attempts taken (the Calendar counts its own)
 
@@ -106,11 +103,10 @@ class _SimpyClock:
         self._schedule(event, simpy.events.NORMAL, delay if delay > 0 else 0)
 
     def run(self, unpaced_until: float = 0.0) -> None:
-        """Run to the end; a realtime clock runs what comes before ``unpaced_until`` (a warm-up)
-        as fast as it can and paces only what follows, from the wall-clock moment it gets there.
-        """
+        """Run to the end: what comes before ``unpaced_until`` (a warm-up) as fast as it can,
+        then paced from the wall-clock moment it gets there."""
         env = self.env
-        if unpaced_until > 0 and isinstance(env, simpy.RealtimeEnvironment):
+        if unpaced_until > 0:
             step = simpy.Environment.step
             while env.peek() < unpaced_until:
                 step(env)
@@ -177,8 +173,8 @@ class Simulation:
                         for name, gw in scenario.routing_gateways.items()}
             scenario = scenario.model_copy(update={"routing_gateways": gateways})
         self.scenario = scenario
-        self.clock: _SimpyClock | Calendar = _SimpyClock(realtime_speed) if realtime_speed \
-            else Calendar()
+        self.clock: _RealtimeClock | Calendar = \
+            _RealtimeClock(realtime_speed) if realtime_speed else Calendar()
         self.switch = Switch(core_config(scenario), self, trace=trace is not None)
         self.on_cdr = on_cdr
         self.trace = trace
