@@ -77,7 +77,7 @@ def test_a_refused_refresh_ends_the_call_at_once_on_the_refresh_row():
     call = new_call(Port())
     call.deliver(1.0, Kind.GATEWAY_ANSWER, 1)
     call.advance(31.0)  # TTL 60 / 2: the switch refreshes both legs at 31 s
-    number = call.refresh_pending[Leg.CALLEE]
+    number = call.pending_refresh(Leg.CALLEE)
     call.deliver(31.2, Kind.REFRESH_TIMEOUT, (Leg.CALLEE, number, 481))
     assert call.phase is Phase.ENDED and call.verdict is table.REFRESH_FAILED
     assert call.end_at == 31.2  # not 32 s of timer B later

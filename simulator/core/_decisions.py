@@ -38,22 +38,66 @@ class Verdict:
     detail: str = ""  # the situation as docs/decision-table.md words it (generated from here)
 
 
-class SetupFacts(Protocol):
-    """What the setup checks may ask about an arriving call (see ``_state.Setup``)."""
+class SetupFacts:
+    """What the setup checks may ask about an arriving call: ``_state.Setup`` answers them.
 
-    gateway_known: bool
-    credentials_ok: bool
-    account_disabled: bool
-    account_expired: bool
-    blacklisted: bool
-    cps_exceeded: bool
-    concurrency_full: bool
-    rate_found: bool
-    level_subscribed: bool
-    first_pulse_affordable: bool
-    route_found: bool
-    any_gateway_up: bool
-    any_gateway_free: bool
+    A base class rather than a protocol so that the compiled core reads each fact with a
+    direct call (a protocol's attributes are looked up by name on every call setup).
+    """
+
+    __slots__ = ()
+
+    @property
+    def gateway_known(self) -> bool:
+        raise NotImplementedError
+
+    @property
+    def credentials_ok(self) -> bool:
+        raise NotImplementedError
+
+    @property
+    def account_disabled(self) -> bool:
+        raise NotImplementedError
+
+    @property
+    def account_expired(self) -> bool:
+        raise NotImplementedError
+
+    @property
+    def blacklisted(self) -> bool:
+        raise NotImplementedError
+
+    @property
+    def cps_exceeded(self) -> bool:
+        raise NotImplementedError
+
+    @property
+    def concurrency_full(self) -> bool:
+        raise NotImplementedError
+
+    @property
+    def rate_found(self) -> bool:
+        raise NotImplementedError
+
+    @property
+    def level_subscribed(self) -> bool:
+        raise NotImplementedError
+
+    @property
+    def first_pulse_affordable(self) -> bool:
+        raise NotImplementedError
+
+    @property
+    def route_found(self) -> bool:
+        raise NotImplementedError
+
+    @property
+    def any_gateway_up(self) -> bool:
+        raise NotImplementedError
+
+    @property
+    def any_gateway_free(self) -> bool:
+        raise NotImplementedError
 
 
 def _v(row: int, situation: str, direction: Party, reason: R, sip: int, q850: int,
@@ -305,12 +349,11 @@ def observed_end_reason(verdict: Verdict, callee_protocol: str,
     if is_callee_response(verdict):
         code = verdict.sip_code if callee_protocol == "sip" else verdict.q850
         return code, reason.title, reason.category
-    code = OBSERVED_CODES.get(verdict.row)
-    name, category = OBSERVED_NAMES.get(code, (reason.title, reason.category)) \
-        if code is not None else (reason.title, reason.category)
-    if code is None:
-        code = placeholder_code(verdict)
-    return overrides.get(reason, code), name, category
+    observed = OBSERVED_CODES.get(verdict.row)
+    if observed is None:
+        return overrides.get(reason, placeholder_code(verdict)), reason.title, reason.category
+    name, category = OBSERVED_NAMES.get(observed, (reason.title, reason.category))
+    return overrides.get(reason, observed), name, category
 
 
 def observed_code_clash(overrides: dict[R, int]) -> str | None:

@@ -43,7 +43,7 @@ from collections import deque
 from collections.abc import Callable
 from decimal import Decimal
 from enum import IntEnum
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Protocol
 
 from simulator.core import _decisions as table
 from simulator.core import _events as ev
@@ -60,8 +60,15 @@ if TYPE_CHECKING:
     )
 
 
-_ROUTE_PLAN_CACHE = 100_000  # callee heads remembered (long prefixes: many distinct heads)
-_BILL_CACHE = 100_000  # (rate, holdTime) pairs remembered
+# Final: the compiled core keeps them as constants instead of looking them up on every use.
+_ROUTE_PLAN_CACHE: Final = 100_000  # callee heads remembered (long prefixes: many of them)
+_BILL_CACHE: Final = 100_000  # (rate, holdTime) pairs remembered
+_ZERO: Final = ZERO
+_TIMER_B: Final = table.TIMER_B
+_FAILOVER_CODES: Final = table.FAILOVER_CODES
+_RING_TIMEOUT: Final = table.RING_TIMEOUT
+_CALLER_CANCEL: Final = table.CALLER_CANCEL
+_PREPAID_EXHAUSTED: Final = table.PREPAID_EXHAUSTED
 
 
 class Phase(IntEnum):
@@ -105,7 +112,7 @@ class Leg(IntEnum):
 
 
 # Endings after answer, by the agenda kind that causes them.
-_TALK_ENDINGS: dict[Kind, Verdict] = {
+_TALK_ENDINGS: Final[dict[Kind, Verdict]] = {
     Kind.CALLER_BYE: table.CALLER_BYE,
     Kind.CALLEE_BYE: table.CALLEE_BYE,
     Kind.ADMIN_DISCONNECT: table.ADMIN_DISCONNECT,
@@ -117,18 +124,18 @@ _TALK_ENDINGS: dict[Kind, Verdict] = {
 
 
 # Endings caused by the core's own timers, by the name the trace gives them.
-_TIMER_NAMES = {Kind.MAX_DURATION: "max-duration", Kind.NO_TIMER_CAP: "no-timer cap",
+_TIMER_NAMES: Final = {Kind.MAX_DURATION: "max-duration", Kind.NO_TIMER_CAP: "no-timer cap",
                 Kind.MEDIA_TIMEOUT: "media", Kind.ACK_TIMEOUT: "ACK (timer H)"}
 
-_BEFORE_ANSWER = frozenset((Kind.GATEWAY_RINGING, Kind.GATEWAY_ANSWER, Kind.GATEWAY_REJECT,
+_BEFORE_ANSWER: Final = frozenset((Kind.GATEWAY_RINGING, Kind.GATEWAY_ANSWER, Kind.GATEWAY_REJECT,
                             Kind.GATEWAY_TIMEOUT, Kind.RING_TIMEOUT, Kind.CALLER_CANCEL))
 
 # Entries whose handlers only move the call's own state (see ``Call.advance_private``).
-_PRIVATE_KINDS = frozenset((Kind.MEDIA_STOPPED, Kind.GATEWAY_RINGING, Kind.GATEWAY_ANSWER,
+_PRIVATE_KINDS: Final = frozenset((Kind.MEDIA_STOPPED, Kind.GATEWAY_RINGING, Kind.GATEWAY_ANSWER,
                             Kind.REFRESH_DUE, Kind.REFRESH_ANSWERED))
 
 # Endings that may share an instant with a pulse boundary and then win over the pulse.
-_LATER_ENDINGS = frozenset((*_TALK_ENDINGS, Kind.REFRESH_TIMEOUT))
+_LATER_ENDINGS: Final = frozenset((*_TALK_ENDINGS, Kind.REFRESH_TIMEOUT))
 
 
 class Signalling(Protocol):
@@ -338,13 +345,31 @@ class Switch:
         return billed
 
     def wall_ms(self, t: float) -> int:
-        return round((self.start_epoch + t) * 1000)
+        return whole_ms(self.start_epoch + t)
 
     def new_call(self, attempt: CallAttempt, index: int) -> Call:
         return Call(self, attempt, index)
 
 
-class Setup:
+def whole_ms(seconds: float) -> int:
+    """``round(seconds * 1000)``: an instant in whole milliseconds, half to even as ``round``.
+
+    Written out because the compiled core would otherwise call the builtin through the
+    interpreter, and a record takes four or five of them.
+    """
+    ms = seconds * 1000
+    whole = int(ms)  # toward zero
+    floor = float(whole)
+    if floor > ms:
+        whole -= 1
+        floor -= 1.0
+    rest = ms - floor  # exact: floor and ms are within a factor of two of each other
+    if rest > 0.5 or (rest == 0.5 and whole % 2 == 1):
+        whole += 1
+    return whole
+
+
+class Setup(table.SetupFacts):
     """The facts the setup checks ask about (``_decisions.SetupFacts``), computed on demand."""
 
     __slots__ = ("_candidates", "_rate", "account", "attempt", "gateway", "gateway_name",
@@ -449,13 +474,44 @@ class Call:
 
     # Slots: a load run holds tens of thousands of calls in progress, each touched at its
     # arrival and again minutes later; compact objects keep those touches cheap.
-    __slots__ = ("_agenda", "_seq", "account", "answer_at", "attempt", "attempts", "billed",
-                 "callee_pdd_at", "caller_pdd_at", "caller_protocol", "candidates", "end_at",
-                 "fee", "fee_time", "final_gateway", "final_gateway_ip", "gateway",
-                 "gateway_invite_at", "gateway_name", "hold_time", "index", "invite_at",
-                 "last_failure", "next_candidate", "now", "phase", "pulses", "rate",
-                 "recorded", "refresh_count", "refresh_pending", "reserved", "session_timer",
-                 "switch", "trace", "verdict")
+    __slots__ = (
+        "_agenda",
+        "_refreshes",
+        "_seq",
+        "account",
+        "answer_at",
+        "attempt",
+        "attempts",
+        "billed",
+        "callee_pdd_at",
+        "caller_pdd_at",
+        "caller_protocol",
+        "candidates",
+        "end_at",
+        "fee",
+        "fee_time",
+        "final_gateway",
+        "final_gateway_ip",
+        "gateway",
+        "gateway_invite_at",
+        "gateway_name",
+        "hold_time",
+        "index",
+        "invite_at",
+        "last_failure",
+        "next_candidate",
+        "now",
+        "phase",
+        "pulses",
+        "rate",
+        "recorded",
+        "refresh_count",
+        "reserved",
+        "session_timer",
+        "switch",
+        "trace",
+        "verdict",
+    )
 
     def __init__(self, switch: Switch, attempt: CallAttempt, index: int) -> None:
         self.switch = switch
@@ -483,16 +539,17 @@ class Call:
         self.answer_at: float | None = None
         self.end_at: float | None = None
         self.pulses = 0
-        self.reserved = ZERO
-        self.refresh_pending: dict[Leg, int] = {}
+        self.reserved = _ZERO
+        # Made when first needed: a planned call (most of a load run) never uses either.
+        self._refreshes: dict[Leg, int] | None = None  # leg -> its open re-INVITE's number
         self.refresh_count = 0
         # results, filled in at the end
         self.hold_time = 0
         self.fee_time = 0
-        self.fee = ZERO
+        self.fee = _ZERO
         self.recorded = False
         self.billed = False
-        self._agenda: list[tuple[float, int, int, Kind, Any]] = []
+        self._agenda: list[tuple[float, int, int, Kind, Any]] | None = None
         self._seq = 0
         self.trace: list[tuple[float, str, str, Any]] | None = [] if switch.tracing else None
 
@@ -502,6 +559,8 @@ class Call:
         """When the agenda next needs ``advance``; entries that can no longer matter (a
         pre-answer timer of an answered call) are dropped first, so they cost no wake-up."""
         agenda = self._agenda
+        if not agenda:
+            return None
         if self.phase is Phase.TALKING:
             while agenda and agenda[0][1] in _BEFORE_ANSWER:
                 heapq.heappop(agenda)
@@ -510,7 +569,10 @@ class Call:
     def schedule(self, at: float, kind: Kind, arg: Any = None) -> None:
         """Put an event on the agenda (the transport does this for what the parties do)."""
         self._seq += 1
-        heapq.heappush(self._agenda, (at, kind, self._seq, kind, arg))
+        agenda = self._agenda
+        if agenda is None:
+            agenda = self._agenda = []
+        heapq.heappush(agenda, (at, kind, self._seq, kind, arg))
 
     def deliver(self, now: float, kind: Kind, arg: Any = None) -> None:
         """An event that happens now (live mode): schedule it and process the agenda."""
@@ -520,6 +582,8 @@ class Call:
     def advance(self, now: float) -> None:
         """Process every agenda entry due at or before ``now``."""
         agenda = self._agenda
+        if agenda is None:
+            return
         while agenda and agenda[0][0] <= now and self.phase is not Phase.ENDED:
             at, _, _, kind, arg = heapq.heappop(agenda)
             self.now = at
@@ -547,6 +611,11 @@ class Call:
             self._HANDLERS[kind](self, at, arg)
         return None
 
+    def pending_refresh(self, leg: Leg) -> int | None:
+        """The number of the leg's re-INVITE still waiting for its answer (None: none is)."""
+        refreshes = self._refreshes
+        return refreshes.get(leg) if refreshes else None
+
     def _touches_shared(self, kind: Kind, arg: Any) -> bool:
         """Whether handling this entry (not one of ``_PRIVATE_KINDS``, which the caller has
         already let through) now would end the call, try another gateway or reserve money."""
@@ -555,7 +624,7 @@ class Call:
             return phase is Phase.TALKING
         if kind is Kind.REFRESH_TIMEOUT:
             leg, number = arg[0], arg[1]
-            return phase is Phase.TALKING and self.refresh_pending.get(leg) == number
+            return phase is Phase.TALKING and self.pending_refresh(leg) == number
         if kind is Kind.GATEWAY_REJECT:
             return self._current(arg[0])
         if kind is Kind.GATEWAY_TIMEOUT:
@@ -652,7 +721,7 @@ class Call:
 
     def _send_invite(self, now: float, load: _GatewayLoad) -> None:
         """The INVITE to ``load`` is out: timer B runs and the transport delivers it."""
-        self.schedule(now + table.TIMER_B, Kind.GATEWAY_TIMEOUT, self.attempts)
+        self.schedule(now + _TIMER_B, Kind.GATEWAY_TIMEOUT, self.attempts)
         self.switch.signalling.invite_gateway(self, load.config)
 
     def _current(self, attempt: Any) -> bool:
@@ -732,7 +801,7 @@ class Call:
         if self.trace is not None:
             self._msg(now, name, "switch", str(code))
             self._msg(now, "switch", name, "ACK")
-        if code in table.FAILOVER_CODES:
+        if code in _FAILOVER_CODES:
             if self.trace is not None:
                 self._event(now, ev.GatewayLeft(
                     gateway=name, why=f"{code} {sip_phrase(code)}: try the next gateway (row 18)"))
@@ -763,12 +832,12 @@ class Call:
             if self.trace is not None:
                 self._event(now, ev.TimerFired(timer="no-answer"))
             self._settle_gateway()
-            self._end(now, table.RING_TIMEOUT)
+            self._end(now, _RING_TIMEOUT)
 
     def _on_cancel(self, now: float, _: Any) -> None:
         if self.phase in (Phase.TRYING, Phase.RINGING):
             self._settle_gateway()
-            self._end(now, table.CALLER_CANCEL)
+            self._end(now, _CALLER_CANCEL)
 
     def _settle_gateway(self) -> None:
         """The current gateway gave the call's final answer."""
@@ -800,7 +869,7 @@ class Call:
         if not self._talking():
             return
         # An ending due at this same instant wins over starting a pulse nobody will use.
-        if any(entry[0] <= now and entry[3] in _LATER_ENDINGS for entry in self._agenda):
+        if any(entry[0] <= now and entry[3] in _LATER_ENDINGS for entry in self._agenda or ()):
             return
         following = self._pay_pulse(now)
         if following is not None:
@@ -811,11 +880,11 @@ class Call:
         returns when the next pulse starts (None: no more pulses)."""
         start, length, cost = self.rate.pulse(self.pulses)
         wallet = self.account.wallet
-        before = wallet.available if self.trace is not None else ZERO
+        before = wallet.available if self.trace is not None else _ZERO
         if not wallet.reserve(cost):
             if self.trace is not None:
                 self._trace_pulse(now, start, length, cost, before, paid=False)
-            self._end(now, table.PREPAID_EXHAUSTED)
+            self._end(now, _PREPAID_EXHAUSTED)
             return None
         self.reserved += cost
         if self.trace is not None:
@@ -837,14 +906,17 @@ class Call:
     def _on_refresh_due(self, now: float, leg: Any) -> None:
         if not self._talking():
             return
-        if leg in self.refresh_pending:
+        refreshes = self._refreshes
+        if refreshes is None:
+            refreshes = self._refreshes = {}
+        if leg in refreshes:
             # The last re-INVITE is still open (refreshes less than timer B apart): a UA has
             # one INVITE transaction at a time, so this refresh waits for the next interval
             # and the open one's timer B still decides (row 27).
             self.schedule(now + self.refresh_interval, Kind.REFRESH_DUE, leg)
             return
         self.refresh_count += 1
-        self.refresh_pending[leg] = self.refresh_count
+        refreshes[leg] = self.refresh_count
         if self.trace is not None:
             name = self._leg_name(leg)
             self._event(now, ev.TimerFired(timer="session refresh", leg=name))
@@ -858,7 +930,7 @@ class Call:
         self.switch.signalling.send_refresh(self, leg)
 
     def _on_refresh_answered(self, now: float, leg: Any) -> None:
-        if self._talking() and self.refresh_pending.pop(leg, None) is not None:
+        if self._talking() and self._refreshes and self._refreshes.pop(leg, None) is not None:
             if self.trace is not None:
                 self._event(now, ev.TimerStopped(timer="refresh timer B", leg=self._leg_name(leg),
                                                 why="200 to the re-INVITE"))
@@ -869,7 +941,7 @@ class Call:
         """Timer B of a refresh ran out (arg = (leg, number)), or the refresh got a final
         failure (live: arg = (leg, number, code)): either way the session is lost (row 27)."""
         leg, number = arg[0], arg[1]
-        if self._talking() and self.refresh_pending.get(leg) == number:
+        if self._talking() and self.pending_refresh(leg) == number:
             if len(arg) > 2:
                 self._msg(now, self._leg_name(leg), "switch", f"{arg[2]} (re-INVITE)")
             else:
@@ -925,19 +997,19 @@ class Call:
             self.hold_time = seconds
         self.recorded = switch.records_everything or \
             not table.suppressed_by(config, verdict, self.hold_time)
-        fee = ZERO
+        fee = _ZERO
         if self.rate is not None and verdict.rated:
             self.billed = True
             self.fee_time, fee = switch.bill(self.rate, self.hold_time)
         if self.account is not None:
-            charge = fee if self.recorded else ZERO
+            charge = fee if self.recorded else _ZERO
             if self.reserved or charge:
                 charged = self.account.wallet.settle(self.reserved, charge)
                 if self.recorded:
                     fee = charged
                 if self.trace is not None:
-                    self._trace_settle(now, charged if self.recorded else ZERO)
-                self.reserved = ZERO
+                    self._trace_settle(now, charged if self.recorded else _ZERO)
+                self.reserved = _ZERO
         self.fee = fee
 
     # -- what the CDR says about the ending -----------------------------------------------------
@@ -1023,12 +1095,12 @@ class Call:
         """The endings still on the agenda when this one won, earliest first: what would have
         ended the call had this ending not happened (the decision-table row of each)."""
         out = []
-        for at, _, _, kind, arg in sorted(self._agenda):
+        for at, _, _, kind, arg in sorted(self._agenda or ()):
             verdict: Verdict | None = None
             if previous is Phase.TALKING:
                 if kind in _TALK_ENDINGS:
                     verdict = _TALK_ENDINGS[kind]
-                elif kind is Kind.REFRESH_TIMEOUT and self.refresh_pending.get(arg[0]) == arg[1]:
+                elif kind is Kind.REFRESH_TIMEOUT and self.pending_refresh(arg[0]) == arg[1]:
                     verdict = table.REFRESH_FAILED
             elif previous in (Phase.TRYING, Phase.RINGING):
                 if kind is Kind.RING_TIMEOUT and arg == self.attempts:

@@ -75,7 +75,6 @@ from simulator.core import (
     cdr_from_call,
     sip_phrase,
 )
-from simulator.core import Cdr as _CoreCdr
 from simulator.scenario import Scenario, core_config
 from simulator.transports._trace import write_trace
 from simulator.transports.live._addresses import AddressPlan, SourceIndex, is_loopback
@@ -1047,22 +1046,10 @@ def _relayed_headers(req: Any) -> tuple[Any, ...]:
     return tuple(out)
 
 
-class _WireCdr(_CoreCdr):
-    """A live CDR: the Call-IDs are those that went over the wire, not seed-derived ones."""
-
-    __slots__ = ("wire_call_ids",)
-
-    def leg_call_id(self, leg: str, host: str) -> str:
-        wire = self.wire_call_ids.get(leg)
-        return wire if wire else super().leg_call_id(leg, host)
-
-
 def wire_cdr(cdr: Cdr, caller_call_id: str, callee_call_id: str) -> Cdr:
-    out = object.__new__(_WireCdr)
-    for name in _CoreCdr.__slots__:
-        setattr(out, name, getattr(cdr, name))
-    out.wire_call_ids = {"caller": caller_call_id, "callee": callee_call_id}
-    return out
+    """A live CDR: the Call-IDs are those that went over the wire, not seed-derived ones."""
+    cdr.wire_call_ids = {"caller": caller_call_id, "callee": callee_call_id}
+    return cdr
 
 
 def reason_text(code: int, phrase: str) -> str:
@@ -1526,7 +1513,7 @@ class Bridge:
             # RFC 4028 §10 / RFC 3261 §12.2.1.2: a refresh refused (481, 408 ...) ends the
             # session now, on the session-refresh row; sippy's local 408 (no reply at all) is
             # left to the core's own timer B, at the scenario's speed
-            number = call.refresh_pending.get(leg)
+            number = call.pending_refresh(leg)
             if number is not None:
                 # after this callback sippy ACKs the failure: the BYE goes out after that ACK
                 at = self.live.at(getattr(resp, "rtime", None))
