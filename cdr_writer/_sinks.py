@@ -35,7 +35,15 @@ from cdr_writer._formats import (
     get_format,
     register,
 )
-from simulator.core import E_CDR_COLUMNS, E_CDR_NAMES, PIPE_FIELDS, Cdr
+from simulator.core import (
+    E_CDR_COLUMNS,
+    E_CDR_NAMES,
+    Cdr,
+    FeeTexts,
+    PipeLines,
+    only_recorded,
+    stoptimes,
+)
 
 DEFAULT_FORMATS = ("pipe", "e_cdr")
 SQLITE_NAME = "vos3000.db"
@@ -52,72 +60,13 @@ def format_fee(fee: Decimal, places: int) -> str:
     return f"{fee:.{places}f}"
 
 
-_FEE_TEXTS_KEPT = 4096  # distinct fees remembered by a renderer (a run has a few hundred)
-
-
-class FeeTexts(dict[Decimal, str]):
-    """Fee -> ``format_fee(fee, places)``, remembered by value: formatting a Decimal costs a
-    third of a pipe line, and a run has few distinct fees.
-
-    (-0 equals 0 but reads "-0.00", so a signed zero is never taken from the table.)
-    """
-
-    def __init__(self, places: int) -> None:
-        super().__init__()
-        self.places = places
-
-    def text(self, fee: Decimal) -> str:
-        text = self.get(fee)
-        if text is None or (not fee and fee.is_signed()):
-            text = self._miss(fee)
-        return text
-
-    def _miss(self, fee: Decimal) -> str:
-        text = f"{fee:.{self.places}f}"
-        if fee or not fee.is_signed():
-            if len(self) >= _FEE_TEXTS_KEPT:
-                self.clear()
-            self[fee] = text
-        return text
-
-
-def _compile_pipe_text() -> Callable[[Cdr, str, str], str]:
-    """``_pipe_text(cdr, fee, end)``: the pipe line of the record's ``PIPE_FIELDS``, in their
-    order, with ``fee`` already formatted and ``end`` after it.
-
-    The function is written from the field table once, when this module loads, as one f-string
-    (the way ``dataclasses`` writes ``__init__``): the table stays the one description of the
-    line, and a load run still renders each record in one expression. ``flowNo`` is the INVITE's
-    number under the vos3000 profile (``cdr.vos``), the write order otherwise.
-    """
-    parts = []
-    for _, column in PIPE_FIELDS:
-        if column == "fee":
-            parts.append("{fee}")
-        elif column == "flowno":
-            parts.append("{cdr.flowno if cdr.vos is None else cdr.vos.flowno}")
-        else:
-            if not column.isidentifier():
-                raise ValueError(f"pipe field column {column!r} is not a record attribute")
-            parts.append(f"{{cdr.{column}}}")
-    source = ("def _pipe_text(cdr, fee, end):\n"
-              f"    return f\"{'|'.join(parts)}{{end}}\"\n")
-    namespace: dict[str, Any] = {}
-    exec(compile(source, "<cdr_writer pipe line>", "exec"), namespace)
-    return namespace["_pipe_text"]  # type: ignore[no-any-return]
-
-
-_pipe_text = _compile_pipe_text()
-
-
 def pipe_line(cdr: Cdr, places: int) -> str:
-    return _pipe_text(cdr, f"{cdr.fee:.{places}f}", "")
+    return PipeLines(places).line(cdr, "")
 
 
 def pipe_renderer(places: int) -> Callable[[Cdr], str]:
     """``pipe_line(cdr, places) + "\\n"``, with the fee texts remembered."""
-    fee_text = FeeTexts(places).text
-    return lambda cdr: _pipe_text(cdr, fee_text(cdr.fee), "\n")
+    return PipeLines(places).line
 
 
 class _CsvLine:
@@ -356,6 +305,19 @@ class _Rotating:
 _HOUR_MS, _DAY_MS = 3_600_000, 86_400_000
 
 
+def _block_writer(sink: Sink) -> Callable[[list[Cdr]], None]:
+    """A sink's ``write_block``, or its ``write`` of each record in turn."""
+    block = getattr(sink, "write_block", None)
+    if block is not None:
+        return block  # type: ignore[no-any-return]
+    write = sink.write
+
+    def write_each(cdrs: list[Cdr]) -> None:
+        for cdr in cdrs:
+            write(cdr)
+    return write_each
+
+
 def _numbered(texts: list[str], flownos: list[int]) -> list[str]:
     """Rendered texts (a shard's) with their final flowno in place of ``FLOWNO``."""
     if len(texts) != len(flownos):
@@ -371,10 +333,15 @@ class PipeSink:
         self.files = _Rotating(context.directory, context.flush, _HOUR_MS, "%Y%m%d%H",
                                "cdr/{key}.txt")
         self.places = context.fee_places
-        self.render = pipe_renderer(self.places)
+        self.lines = PipeLines(self.places)
+        self.render = self.lines.line
 
     def write(self, cdr: Cdr) -> None:
         self.files.write(cdr.stoptime, self.render(cdr))
+
+    def write_block(self, cdrs: list[Cdr]) -> None:
+        """``write`` of each record in turn (a batch run's block of them)."""
+        self.files.write_block(stoptimes(cdrs), self.lines.lines(cdrs))
 
     renderer = staticmethod(pipe_renderer)
 
@@ -403,6 +370,11 @@ class ECdrCsvSink:
 
     def write(self, cdr: Cdr) -> None:
         self.files.write(cdr.stoptime, self.render(cdr))
+
+    def write_block(self, cdrs: list[Cdr]) -> None:
+        """``write`` of each record in turn (a batch run's block of them)."""
+        render = self.render
+        self.files.write_block(stoptimes(cdrs), [render(cdr) for cdr in cdrs])
 
     renderer = staticmethod(e_cdr_csv_renderer)
 
@@ -677,6 +649,8 @@ class Output:
         # looked up once: write runs once per CDR
         self._recorded_writes = tuple(sink.write for sink in self.recorded_sinks)
         self._all_writes = tuple(sink.write for sink in self.all_sinks)
+        self._recorded_blocks = tuple(_block_writer(sink) for sink in self.recorded_sinks)
+        self._all_blocks = tuple(_block_writer(sink) for sink in self.all_sinks)
         # A realtime record goes to every format or to none: the formats that can take a record
         # back first, so that when a later one fails (a full disk) the earlier ones take it back.
         self._feed = sorted(((sink, f.all_records) for sink, f in
@@ -711,6 +685,19 @@ class Output:
         except OSError as exc:
             raise self._named(exc) from None
         self.records += 1
+
+    def write_block(self, cdrs: list[Cdr]) -> None:
+        """``write`` of each record in turn: a batch run's block of them (not ``direct``)."""
+        try:
+            if self._recorded_blocks:
+                recorded = only_recorded(cdrs)
+                for write_block in self._recorded_blocks:
+                    write_block(recorded)
+            for write_block in self._all_blocks:
+                write_block(cdrs)
+        except OSError as exc:
+            raise self._named(exc) from None
+        self.records += len(cdrs)
 
     def _named(self, exc: OSError) -> OSError:
         """``exc`` naming the file's place in the output directory, not its staging name."""

@@ -54,12 +54,13 @@ DEFAULT_DIR = PACKAGE_ROOT / "build" / "compiled"  # a checkout's (make compiled
 INSTALLED_DIR = Path(__file__).resolve().parent / "_compiled_core"  # pip install .
 MANIFEST = "manifest.json"
 
-# The pure core, the part a load run spends its time in (see ``simulator/core/__init__``).
-# ``_record`` (the ``Cdr``) stays Python: the sinks and tests build and read records as plain
-# slotted objects, and ``_cdr`` fills one slot by slot from ``object.__new__``.
+# The pure core, the part a load run spends its time in (see ``simulator/core/__init__``): the
+# call's life, its record (``Cdr`` as a native class, filled and rendered without the
+# interpreter) and the run's tally of records.
 MODULES = ("simulator.core._reasons", "simulator.core._decisions", "simulator.core._config",
            "simulator.core._rating", "simulator.core._state", "simulator.core._plan",
-           "simulator.core._calendar", "simulator.core._cdr")
+           "simulator.core._calendar", "simulator.core._record", "simulator.core._cdr",
+           "simulator.core._metrics")
 
 
 class CompiledCoreError(RuntimeError):

@@ -18,7 +18,7 @@ import pytest
 
 from simulator.core._cdr import cdr_from_call, host_of
 from simulator.core._decisions import Party, callee_rejection
-from simulator.core._record import Cdr
+from simulator.core._record import CDR_FIELDS, Cdr
 from simulator.core._state import Call
 from simulator.run._options import scale_traffic
 from simulator.run._stats import GatewayStats, RunStats
@@ -60,7 +60,7 @@ def plain_cdr(call: Call, flowno: int | None, seed: int) -> Cdr:
 
 
 def fields(cdr: Cdr) -> list[tuple[str, type, Any]]:
-    return [(name, type(getattr(cdr, name)), getattr(cdr, name)) for name in Cdr.__slots__]
+    return [(name, type(getattr(cdr, name)), getattr(cdr, name)) for name in CDR_FIELDS]
 
 
 class Both(Simulation):
@@ -212,7 +212,7 @@ def test_stats_read_at_any_point_are_those_of_one_cdr_at_a_time(standard) -> Non
     records = suppressed_share([fast for _, fast in standard])
     stats, plain = RunStats(), plain_stats()
     for i, cdr in enumerate(records):
-        stats.add(cdr, cdr.fee)
+        stats.add(cdr)
         plain_add(plain, cdr, cdr.fee)
         if i in (0, 1, 500, 2000):
             assert seen(stats) == seen(plain)
@@ -229,8 +229,8 @@ def test_stats_pickle_copy_compare_and_merge_whole(standard) -> None:
     shards = [RunStats(), RunStats()]
     whole, plain = RunStats(), plain_stats()
     for i, cdr in enumerate(records):
-        shards[i >= half].add(cdr, cdr.fee)
-        whole.add(cdr, cdr.fee)
+        shards[i >= half].add(cdr)
+        whole.add(cdr)
         plain_add(plain, cdr, cdr.fee)
     shipped = pickle.loads(pickle.dumps(shards[1]))  # what a worker process sends back
     assert shipped == shards[1] and seen(shipped) == seen(shards[1])
@@ -247,10 +247,10 @@ def test_stats_pickle_copy_compare_and_merge_whole(standard) -> None:
 def test_setting_a_field_keeps_what_was_added_before(standard) -> None:
     stats = RunStats()
     for _, cdr in standard[:10]:
-        stats.add(cdr, cdr.fee)
+        stats.add(cdr)
     stats.calls += 5
     assert stats.calls == 15
-    stats.add(standard[10][1], standard[10][1].fee)
+    stats.add(standard[10][1])
     stats.sim_seconds = 3.0
     stats.answered = 0  # a plain assignment replaces the total, as it always did
     assert stats.calls == 16 and stats.answered == 0 and stats.sim_seconds == 3.0

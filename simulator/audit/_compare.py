@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from simulator.core import E_CDR_NAMES, Cdr, Outcome
+from simulator.core import CDR_FIELDS, E_CDR_NAMES, Cdr, Outcome
 from simulator.scenario import Scenario
 
 from ._infer import Plan
@@ -63,7 +63,7 @@ def _decimal(value: Any) -> Decimal | None:
         return None
 
 
-_SLOTS = frozenset(Cdr.__slots__)
+_SLOTS = frozenset(CDR_FIELDS)
 
 
 def _same(name: str, original: Any, simulated: Any, places: int) -> bool:

@@ -50,6 +50,7 @@ from simulator.core._metrics import (
     DIRECTION_NAMES,
     SHORT_CALLEE_SECONDS,
     SHORT_CALLER_SECONDS,
+    Tally,
     gateway_alarms,
     ratio,
 )
@@ -60,10 +61,11 @@ from simulator.core._outcome import (
     outcome_from_events,
     outcome_of,
 )
-from simulator.core._plan import CallNeverEnds, PlannedCall
+from simulator.core._plan import CallNeverEnds, PlannedCall, Script
 from simulator.core._rating import Charge, Rate, RateTable, Section, Wallet, round_money
 from simulator.core._reasons import Q850_TEXTS, SIP_PHRASES, EndReason, q850_text, sip_phrase
 from simulator.core._record import (
+    CDR_FIELDS,
     E_CDR_COLUMNS,
     E_CDR_NAMES,
     EXPECTABLE,
@@ -74,7 +76,11 @@ from simulator.core._record import (
     PIPE_TO_COLUMN,
     TABLE_61,
     Cdr,
+    FeeTexts,
+    PipeLines,
     column_for,
+    only_recorded,
+    stoptimes,
 )
 from simulator.core._state import EVENT, Call, CallAttempt, Kind, Leg, Phase, Signalling, Switch
 
@@ -85,6 +91,7 @@ __all__ = [
     "CALLEE_BYE",
     "CALLER_BYE",
     "CALLER_CANCEL",
+    "CDR_FIELDS",
     "DIRECTION_NAMES",
     "EVENT",
     "EXPECTABLE",
@@ -120,6 +127,7 @@ __all__ = [
     "Credentials",
     "EndReason",
     "Event",
+    "FeeTexts",
     "Kind",
     "Leg",
     "MappingGatewayConfig",
@@ -127,14 +135,17 @@ __all__ = [
     "Outcome",
     "Party",
     "Phase",
+    "PipeLines",
     "PlannedCall",
     "Rate",
     "RateTable",
     "RoutingGatewayConfig",
+    "Script",
     "Section",
     "Signalling",
     "Switch",
     "SwitchConfig",
+    "Tally",
     "TraceFormatError",
     "VendorBilling",
     "Verdict",
@@ -150,6 +161,7 @@ __all__ = [
     "gateway_alarms",
     "is_callee_response",
     "observed_code_clash",
+    "only_recorded",
     "outcome_from_events",
     "outcome_of",
     "placeholder_code",
@@ -157,6 +169,7 @@ __all__ = [
     "ratio",
     "round_money",
     "sip_phrase",
+    "stoptimes",
     "suppressed_by",
     "verdict_of_row",
 ]

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Final
+
 from simulator.core._decisions import Party
 from simulator.core._rating import ZERO
 from simulator.core._record import Cdr, VendorSide, VosColumns
-from simulator.core._state import Call
+from simulator.core._state import Call, whole_ms
 
-_new = object.__new__
-NO_HEADERS = ("", "")
+_new: Final = Cdr.__new__  # object's, or the compiled class's own
+NO_HEADERS: Final = ("", "")
 
 
 def cdr_from_call(call: Call, flowno: int | None, seed: int, *,
@@ -22,10 +24,10 @@ def cdr_from_call(call: Call, flowno: int | None, seed: int, *,
     """
     switch = call.switch
     epoch = switch.start_epoch  # Switch.wall_ms, inlined: three to five instants per record
-    stop = round((epoch + call.end_at) * 1000)
+    stop = whole_ms(epoch + call.end_at)
     answer_at = call.answer_at
-    start = round((epoch + answer_at) * 1000) if answer_at is not None else stop
-    invite = round((epoch + call.invite_at) * 1000)
+    start = whole_ms(epoch + answer_at) if answer_at is not None else stop
+    invite = whole_ms(epoch + call.invite_at)
     caller_pdd_at = call.caller_pdd_at
     callee_pdd_at = call.callee_pdd_at
     gateway_invite_at = call.gateway_invite_at
@@ -41,7 +43,7 @@ def cdr_from_call(call: Call, flowno: int | None, seed: int, *,
     recorded = call.recorded
     # Slot by slot rather than Cdr(**keywords): binding 29 keywords costs more than the stores.
     # tests/test_recording.py checks that every slot is set, so a new one cannot be forgotten.
-    cdr = _new(Cdr)
+    cdr: Cdr = _new(Cdr)
     cdr.callere164 = attempt.caller
     cdr.calleee164 = attempt.callee
     cdr.starttime = start
@@ -66,10 +68,10 @@ def cdr_from_call(call: Call, flowno: int | None, seed: int, *,
         cdr.calllevel = 0
     cdr.feetime = call.fee_time
     cdr.fee = call.fee
-    cdr.callerpdd = round((epoch + caller_pdd_at) * 1000) - invite \
+    cdr.callerpdd = whole_ms(epoch + caller_pdd_at) - invite \
         if caller_pdd_at is not None else 0
-    cdr.calleepdd = round((epoch + callee_pdd_at) * 1000) \
-        - round((epoch + gateway_invite_at) * 1000) \
+    cdr.calleepdd = whole_ms(epoch + callee_pdd_at) \
+        - whole_ms(epoch + gateway_invite_at) \
         if callee_pdd_at is not None and gateway_invite_at is not None else 0
     cdr.billingmode = 1 if call.billed else -1
     cdr.flowno = flowno if recorded else None
@@ -82,6 +84,7 @@ def cdr_from_call(call: Call, flowno: int | None, seed: int, *,
     cdr.call_id = attempt.call_id
     cdr.seed_key = f"{seed}/{call.index}"
     cdr.vendor = vendor_side(call) if switch.vendors and call.final_gateway else None
+    cdr.wire_call_ids = None
     if switch.vos3000:
         _vos3000(cdr, call, reason_headers, caller_call_id)
     else:
@@ -115,9 +118,9 @@ def _vos3000(cdr: Cdr, call: Call, reason_headers: tuple[str, str],
         rate = account.rates.lookup(attempt.callee)
     cdr.calllevel = rate.call_level if rate is not None else 0
     cdr.billingmode = 1 if account is not None and call.gateway_name else -1
-    invite = round((epoch + call.invite_at) * 1000)
+    invite = whole_ms(epoch + call.invite_at)
     answered_at = call.caller_pdd_at if call.caller_pdd_at is not None else call.end_at
-    cdr.callerpdd = round((epoch + answered_at) * 1000) - invite
+    cdr.callerpdd = whole_ms(epoch + answered_at) - invite
     if call.callee_pdd_at is None:
         cdr.calleepdd = -1
     cdr.recordstarttime = 0

@@ -126,11 +126,8 @@ class VosColumns:
 
 _COLUMN_INDEX = {name: i for i, name in enumerate(E_CDR_NAMES)}
 
-
-class Cdr:
-    """One call's record. Columns VOS3000 leaves at a constant are filled in by the formats."""
-
-    __slots__ = (
+# The record's fields, its slots (copy a record, compare two).
+CDR_FIELDS: tuple[str, ...] = (
         "billingmode",
         "call_id",
         "calleee164",
@@ -162,7 +159,18 @@ class Cdr:
         "stoptime",
         "vendor",
         "vos",
+        "wire_call_ids",
     )
+
+
+class Cdr:
+    """One call's record. Columns VOS3000 leaves at a constant are filled in by the formats.
+
+    Compiled with the core (a native class): the core fills it and the pipe line is rendered
+    from it without the interpreter (``PipeLines``). ``CDR_FIELDS`` names its fields.
+    """
+
+    __slots__ = CDR_FIELDS
 
     # Named parameters rather than **fields: a run builds one record per call, and binding
     # keywords straight to slots costs a third of a setattr loop.
@@ -172,11 +180,12 @@ class Cdr:
                  callerip: str = "", calleeip: str = "", customeraccount: str = "",
                  customername: str = "", feeprefix: str = "", feetime: int = 0,
                  fee: Decimal = Decimal(0), callerpdd: int = 0, calleepdd: int = 0,
-                 billingmode: int = -1, calllevel: int = 0, flowno: int | None = None,
+                 billingmode: int = -1, calllevel: int = 0, flowno: int | str | None = None,
                  softswitchname: str = "", recordstarttime: int = 0, sipreasonheader: str = "",
                  end_reason_name: str = "", end_reason_category: str = "",
                  recorded: bool = True, call_id: str = "", seed_key: str = "",
-                 vendor: VendorSide | None = None, vos: VosColumns | None = None) -> None:
+                 vendor: VendorSide | None = None, vos: VosColumns | None = None,
+                 wire_call_ids: dict[str, str] | None = None) -> None:
         self.callere164 = callere164
         self.calleee164 = calleee164
         self.starttime = starttime
@@ -197,7 +206,8 @@ class Cdr:
         self.calleepdd = calleepdd
         self.billingmode = billingmode
         self.calllevel = calllevel
-        self.flowno = flowno
+        # int | str: a ``--workers`` shard renders a record with a placeholder in its place
+        self.flowno: int | str | None = flowno
         self.softswitchname = softswitchname
         self.recordstarttime = recordstarttime
         self.sipreasonheader = sipreasonheader
@@ -208,6 +218,8 @@ class Cdr:
         self.seed_key = seed_key
         self.vendor = vendor
         self.vos = vos
+        # live mode: the Call-IDs that went over the wire, by leg ("caller", "callee")
+        self.wire_call_ids = wire_call_ids
 
     def get(self, name: str) -> object:
         """A field by pipe name, e_cdr column or jsonl extra (what ``expect`` compares)."""
@@ -220,11 +232,14 @@ class Cdr:
                     "callId": self.call_id}[name]
         if self.vos is not None and name in _COLUMN_INDEX:
             return self.e_cdr_row()[_COLUMN_INDEX[name]]  # flowno is the INVITE's number
-        if name in self.__slots__ and name not in ("vendor", "vos"):
+        if name in CDR_FIELDS and name not in ("vendor", "vos", "wire_call_ids"):
             return getattr(self, name)
         return self.e_cdr_row()[_COLUMN_INDEX[name]]
 
     def leg_call_id(self, leg: str, host: str) -> str:
+        wire = self.wire_call_ids
+        if wire is not None and wire.get(leg):
+            return wire[leg]
         digest = _blake2b(f"{self.seed_key}/{leg}".encode(), digest_size=12).hexdigest()
         return f"{digest}@{host}"
 
@@ -275,3 +290,61 @@ class Cdr:
             vos.calleecallid, "", vos.rtpforward, self.enddirection, self.endreason, 0, 0, -1,
             self.sipreasonheader, self.recordstarttime, "", 0, None, None,
         )
+
+
+_FEE_TEXTS_KEPT = 4096  # distinct fees a renderer remembers (a run has a few hundred)
+
+
+class FeeTexts:
+    """Fee -> its text with ``places`` decimals, remembered by value: formatting a Decimal
+    costs a third of a pipe line, and a run has few distinct fees.
+
+    (-0 equals 0 but reads "-0.00", so a signed zero is never taken from the table.)
+    """
+
+    def __init__(self, places: int, kept: int = _FEE_TEXTS_KEPT) -> None:
+        self.places = places
+        self.kept = kept
+        self.known: dict[Decimal, str] = {}
+
+    def text(self, fee: Decimal) -> str:
+        text = self.known.get(fee)
+        if text is None or (not fee and fee.is_signed()):
+            text = f"{fee:.{self.places}f}"
+            if fee or not fee.is_signed():
+                if len(self.known) >= self.kept:
+                    self.known.clear()
+                self.known[fee] = text
+        return text
+
+
+class PipeLines:
+    """Records as lines of the hourly pipe files: the ``PIPE_FIELDS`` in their order, joined
+    by ``|``. ``flowNo`` is the INVITE's number under the vos3000 profile (``cdr.vos``), the
+    write order otherwise. Written out field by field, so that the compiled core renders a line
+    without the interpreter; ``tests/test_sink_output.py`` holds it to ``PIPE_FIELDS``."""
+
+    def __init__(self, places: int) -> None:
+        self.fees = FeeTexts(places)
+
+    def line(self, cdr: Cdr, end: str = "\n") -> str:
+        vos = cdr.vos
+        flowno = cdr.flowno if vos is None else vos.flowno
+        return (f"{cdr.callere164}|{cdr.calleee164}|{cdr.starttime}|{cdr.stoptime}|"
+                f"{cdr.holdtime}|{cdr.endreason}|{cdr.enddirection}|{cdr.callergatewayid}|"
+                f"{cdr.calleegatewayid}|{cdr.callerip}|{cdr.calleeip}|{cdr.customeraccount}|"
+                f"{cdr.feeprefix}|{cdr.feetime}|{self.fees.text(cdr.fee)}|{cdr.callerpdd}|"
+                f"{cdr.billingmode}|{flowno}{end}")
+
+    def lines(self, cdrs: list[Cdr]) -> list[str]:
+        return [self.line(cdr) for cdr in cdrs]
+
+
+def stoptimes(cdrs: list[Cdr]) -> list[int]:
+    """The records' stoptimes, in order (what a block of them is filed by)."""
+    return [cdr.stoptime for cdr in cdrs]
+
+
+def only_recorded(cdrs: list[Cdr]) -> list[Cdr]:
+    """The records a format of recorded CDRs takes: those not suppressed."""
+    return [cdr for cdr in cdrs if cdr.recorded]

@@ -56,7 +56,7 @@ from typing import Any
 import numpy as np
 
 from cdr_writer import FLOWNO, Cdr, CdrFormat, Output, get_format
-from simulator.core import Outcome, RateTable
+from simulator.core import CDR_FIELDS, Outcome, RateTable
 from simulator.run._outputs import counted
 from simulator.run._stats import RunStats
 from simulator.scenario import Scenario
@@ -324,7 +324,7 @@ def write_frame(handle: io.BufferedIOBase, batch: Batch | None) -> None:
 def _the_record(cdr: Cdr) -> Cdr:
     """What a shard spools for a format without ``renderer``: a copy of the record."""
     copy = Cdr()
-    for name in Cdr.__slots__:
+    for name in CDR_FIELDS:
         setattr(copy, name, getattr(cdr, name))
     return copy
 

@@ -11,14 +11,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from simulator.core import (
-    SHORT_CALLEE_SECONDS,
-    SHORT_CALLER_SECONDS,
-    Cdr,
-    Party,
-    gateway_alarms,
-    ratio,
-)
+from simulator.core import Cdr, Party, Tally, gateway_alarms, ratio
 
 _CALLER, _CALLEE, _SERVER = int(Party.CALLER), int(Party.CALLEE), int(Party.SERVER)
 
@@ -72,22 +65,6 @@ class GatewayStats(_Traffic):
 _SIDES = ("caller", "callee")
 ZERO = Decimal(0)
 
-# What tells CDRs apart for the statistics: (caller gateway, callee gateway, endDirection,
-# endReason, reason name, answered, short hangup, recorded). A run has a few hundred of them.
-_Key = tuple[str, str, int, int, str, bool, bool, bool]
-
-
-class _Group:
-    """The CDRs of one key added since the last fold: how many, their talk time and fees."""
-
-    __slots__ = ("calls", "fee", "fees", "talk_seconds")
-
-    def __init__(self) -> None:
-        self.calls = 0
-        self.talk_seconds = 0
-        self.fee = False  # some CDR had a fee (a fee of 0 is never added, as before)
-        self.fees = ZERO
-
 
 class _Folded:
     """A field of ``RunStats`` that ``add`` leaves behind: reading or setting it first folds
@@ -100,13 +77,14 @@ class _Folded:
         if stats is None:
             return self
         values = stats.__dict__
-        if values["_groups"]:
+        if values["_tally"].groups:
             stats._fold()
         return values[self.name]
 
     def __set__(self, stats: RunStats, value: Any) -> None:
         values = stats.__dict__
-        if values.get("_groups"):  # absent while the dataclass __init__ sets the fields
+        tally = values.get("_tally")  # absent while the dataclass __init__ sets the fields
+        if tally is not None and tally.groups:
             stats._fold()
         values[self.name] = value
 
@@ -115,9 +93,10 @@ class _Folded:
 class RunStats(_Traffic):
     """What the summary table shows; filled in as calls end.
 
-    ``add`` only counts the CDR under its key (what the totals tell apart); the totals are
-    worked out from those counts when a field is first read after it. Money is exact (fees are
-    rounded to the billing precision), so adding it up per key gives the same sums.
+    ``add`` only counts the CDR under its key (what the totals tell apart: the core's
+    ``Tally``); the totals are worked out from those counts when a field is first read after
+    it. Money is exact (fees are rounded to the billing precision), so adding it up per key
+    gives the same sums.
     """
 
     recorded: int = 0
@@ -131,31 +110,19 @@ class RunStats(_Traffic):
     gateways: dict[tuple[str, str], GatewayStats] = field(default_factory=dict)
     _by_gateway: dict[tuple[int, str], GatewayStats] = field(default_factory=dict, repr=False,
                                                              compare=False)
-    _groups: dict[_Key, _Group] = field(default_factory=dict, repr=False, compare=False)
+    _tally: Tally = field(default_factory=Tally, repr=False, compare=False)
 
-    def add(self, cdr: Cdr, fee: Decimal) -> None:
-        hold = cdr.holdtime
-        direction = cdr.enddirection
-        answered = cdr.starttime != cdr.stoptime or hold != 0
-        # core._metrics.is_short_hangup, inlined: this runs once per CDR of a load run
-        short = answered and (hold < SHORT_CALLEE_SECONDS if direction == _CALLEE else
-                              hold < SHORT_CALLER_SECONDS if direction == _CALLER else False)
-        key = (cdr.callergatewayid, cdr.calleegatewayid, direction, cdr.endreason,
-               cdr.end_reason_name, answered, short, cdr.recorded)
-        group = self._groups.get(key)
-        if group is None:
-            group = self._groups[key] = _Group()
-        group.calls += 1
-        group.talk_seconds += hold
-        if fee:
-            group.fees += fee
-            group.fee = True
+    def add(self, cdr: Cdr) -> None:
+        self._tally.add(cdr)
+
+    def add_block(self, cdrs: list[Cdr]) -> None:
+        self._tally.add_block(cdrs)
 
     def _fold(self) -> None:
         """Add the groups' counts to the fields, as ``add`` used to do one CDR at a time; keys
         come in the order they first appeared, so the counters and gateways keep their order."""
         values = self.__dict__
-        groups, values["_groups"] = values["_groups"], {}
+        groups = values["_tally"].take()
         directions, reasons = values["directions"], values["reasons"]
         gateways, by_gateway = values["gateways"], values["_by_gateway"]
         for (caller, callee, direction, reason, name, answered, short, recorded), group \
