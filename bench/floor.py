@@ -50,7 +50,7 @@ def run_floor(scenario_path: Path, calls: int) -> dict[str, float]:
             written += 1
             stop = round(start_ms + clock.now * 1000)
             sink.write(Cdr(
-                callere164=script.caller_number, calleee164=script.callee_number,
+                callere164=script.caller, calleee164=script.callee,
                 starttime=round(start_ms + script.at * 1000), stoptime=stop, holdtime=0,
                 endreason=1, enddirection=0, callergatewayid="floor", calleegatewayid="floor",
                 callerip=script.source_ip, calleeip="198.51.100.1", customeraccount="floor",
@@ -67,7 +67,7 @@ def run_floor(scenario_path: Path, calls: int) -> dict[str, float]:
 
 def _scripted_length(script: Script) -> float:
     """How long the parties' script alone keeps the call (no switch timers or limits)."""
-    callee = script.callee
+    callee = script.callee_does
     if callee is None:
         return 0.0
     if callee.kind != ANSWER:

@@ -151,11 +151,11 @@ def test_numbers_follow_the_plans() -> None:
         callees=[{"prefix": "8801", "digits": 9, "weight": 3},
                  {"prefix": "8809", "digits": 4, "weight": 1}]))
     scripts = list(profile_calls(scn, 0))
-    assert all(s.caller_number.startswith("1212") and len(s.caller_number) == 11
+    assert all(s.caller.startswith("1212") and len(s.caller) == 11
                for s in scripts)
-    long_plan = [s for s in scripts if s.callee_number.startswith("8801")]
-    assert all(len(s.callee_number) == 13 for s in long_plan)
-    assert all(len(s.callee_number) == 8 for s in scripts if s.callee_number.startswith("8809"))
+    long_plan = [s for s in scripts if s.callee.startswith("8801")]
+    assert all(len(s.callee) == 13 for s in long_plan)
+    assert all(len(s.callee) == 8 for s in scripts if s.callee.startswith("8809"))
     assert len(long_plan) / len(scripts) == pytest.approx(0.75, abs=0.03)
 
 

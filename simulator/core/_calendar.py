@@ -30,14 +30,14 @@ from __future__ import annotations
 from bisect import insort
 from collections.abc import Callable, Iterator
 from heapq import heappop, heappush
-from typing import Any
+from typing import Any, Final
 
-from simulator.core._plan import PlannedCall
-from simulator.core._state import CallAttempt, Switch
+from simulator.core._plan import PlannedCall, Script
+from simulator.core._state import Switch
 
-NORMAL = 1  # simpy's priority of an ordinary event: keys compare with simpy's own entries
-_FAR = 1e15  # seconds: times beyond it (never, in practice) share one bucket at either end
-_FAR_BUCKET = 10**15
+NORMAL: Final = 1  # simpy's priority of an ordinary event: keys compare with simpy's own
+_FAR: Final = 1e15  # seconds: times beyond it (never, in practice) share one bucket at each end
+_FAR_BUCKET: Final = 10**15
 
 
 class _Timer:
@@ -70,8 +70,8 @@ class Calendar:
         self._eid = 0
         self.popped = 0  # clock events taken, arrivals included (what a run's cost is counted in)
         self.arrived = 0  # call attempts taken
-        self._arrivals: Iterator[Any] | None = None
-        self._pending: Any = None
+        self._arrivals: Iterator[Script] | None = None
+        self._pending: Script | None = None
         self._pending_at = 0.0
         self._pending_eid = 0
 
@@ -129,8 +129,8 @@ class Calendar:
             self._pending_at = self._now + (delay if delay > 0 else 0.0)
             self._pending_eid = self.reserve()
 
-    def run(self, arrivals: Iterator[Any] | None, switch: Switch | None, planned: bool,
-            arrive: Callable[[Any, int], None]) -> None:
+    def run(self, arrivals: Iterator[Script] | None, switch: Switch | None, planned: bool,
+            arrive: Callable[[Script, int], None]) -> None:
         """Run until nothing is left: the call attempts of ``arrivals`` (in time order) as they
         come, and every entry on the queue. ``planned``: generated scripts run as
         ``PlannedCall``s on ``switch``; every other attempt goes to ``arrive(script, index)``."""
@@ -177,16 +177,14 @@ class Calendar:
                 for callback in callbacks:
                     callback(target)
 
-    def _take(self, script: Any, switch: Switch | None, planned: bool,
-              arrive: Callable[[Any, int], None]) -> None:
+    def _take(self, script: Script, switch: Switch | None, planned: bool,
+              arrive: Callable[[Script, int], None]) -> None:
         """A call attempt arrives: the next one is reserved first, as the transport did."""
         self._next_arrival()
         index = self.arrived
         self.arrived = index + 1
         if planned and script.generated and switch is not None:
-            call = PlannedCall(switch, CallAttempt(
-                script.call_id, script.at, script.source_ip, script.caller_number,
-                script.callee_number, script.credentials), index, script)
+            call = PlannedCall(switch, script, index)
             wake = call.begin()
             if wake is not None:
                 delay = wake - self._now

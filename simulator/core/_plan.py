@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Final
 
 from simulator.core import _decisions as table
 from simulator.core._config import ANSWER, NO_ANSWER, UNREACHABLE, Behaviour
@@ -47,22 +47,42 @@ from simulator.core._state import _TALK_ENDINGS, Call, CallAttempt, Kind, Phase,
 if TYPE_CHECKING:
     from simulator.core._state import _GatewayLoad
 
-NEVER = math.inf  # a call nothing ends: the transport reports it
-_TIMER_B = table.TIMER_B
-_ENDED = Phase.ENDED
-_PULSE = Kind.PULSE
-_REFRESH_TIMEOUT = Kind.REFRESH_TIMEOUT
+# Final: the compiled core keeps them as constants instead of looking them up on every use.
+NEVER: Final = math.inf  # a call nothing ends: the transport reports it
+_TIMER_B: Final = table.TIMER_B
+_ENDED: Final = Phase.ENDED
+_PULSE: Final = Kind.PULSE
+_REFRESH_TIMEOUT: Final = Kind.REFRESH_TIMEOUT
+_REFRESH_FAILED: Final = table.REFRESH_FAILED
 
 
-class PartyScript(Protocol):
-    """What the parties of a planned call do (``simulator.traffic.Script`` has these)."""
+class Script(CallAttempt):
+    """One call attempt as it reaches the switch and what its parties do: an explicit call of
+    a scenario or one ``generated`` by a traffic profile (``simulator.traffic``), whose script
+    is known whole when it arrives and so runs as a ``PlannedCall``. ``callee_does`` None: the
+    routing gateway's own behaviour. It is the call's ``CallAttempt`` itself, so a generated
+    call goes from the traffic's columns to the switch without a copy."""
 
-    callee: Behaviour | None
-    caller_hangup: float | None
-    cancel_after: float | None
-    media_stops_after: float | None
-    refresh_failing_leg: str | None
-    admin_disconnect_at: float | None
+    __slots__ = ("account", "admin_disconnect_at", "callee_does", "caller_hangup",
+                 "cancel_after", "generated", "media_stops_after", "refresh_failing_leg")
+
+    # Positional parameters in this order: traffic builds scripts with map() over its columns.
+    def __init__(self, call_id: str, at: float, source_ip: str, caller: str, callee: str,
+                 callee_does: Behaviour | None, credentials: tuple[str, str] | None = None,
+                 caller_hangup: float | None = None, cancel_after: float | None = None,
+                 media_stops_after: float | None = None,
+                 refresh_failing_leg: str | None = None,
+                 admin_disconnect_at: float | None = None, account: str = "",
+                 generated: bool = False) -> None:
+        super().__init__(call_id, at, source_ip, caller, callee, credentials)
+        self.callee_does = callee_does
+        self.caller_hangup = caller_hangup
+        self.cancel_after = cancel_after
+        self.media_stops_after = media_stops_after
+        self.refresh_failing_leg = refresh_failing_leg
+        self.admin_disconnect_at = admin_disconnect_at
+        self.account = account
+        self.generated = generated  # made by a traffic profile: random instants, no ties
 
 
 class CallNeverEnds(Exception):
@@ -80,21 +100,22 @@ class PlannedCall(Call):
     returns the next instant, or None once the call has ended."""
 
     __slots__ = ("_cancel_at", "_due_arg", "_due_at", "_due_kind", "_ending_at", "_ending_kind",
-                 "_next_pulse", "_ok", "_stale_refreshes", "callbacks", "script")
+                 "_next_pulse", "_ok", "_stale_refreshes", "callbacks", "callee_does", "script")
 
-    def __init__(self, switch: Switch, attempt: CallAttempt, index: int,
-                 script: PartyScript) -> None:
-        super().__init__(switch, attempt, index)
-        if script.callee is None:
+    def __init__(self, switch: Switch, script: Script, index: int) -> None:
+        super().__init__(switch, script, index)
+        behaviour = script.callee_does
+        if behaviour is None:
             raise ValueError("a planned call needs its callee's behaviour")
         self.script = script
+        self.callee_does: Behaviour = behaviour
         # A planned call can sit on a transport's event queue as itself, with no wake-up object:
         # what to run when it is popped, and that it is an ordinary (not a failed) entry. These
         # are the two attributes simpy's ``Environment.step`` reads of what it pops.
         self.callbacks: list[Callable[[PlannedCall], None]] | None = None
         self._ok = True
-        self._cancel_at = None if script.cancel_after is None else \
-            attempt.at + script.cancel_after
+        cancel = script.cancel_after
+        self._cancel_at = None if cancel is None else script.at + cancel
         self._due_at = NEVER
         self._due_kind = Kind.CALLER_CANCEL
         self._due_arg: object = None
@@ -118,7 +139,7 @@ class PlannedCall(Call):
             if kind is _PULSE:
                 self._pulse(at)
             elif kind is _REFRESH_TIMEOUT:
-                self._end(at, table.REFRESH_FAILED)
+                self._end(at, _REFRESH_FAILED)
             elif kind in _TALK_ENDINGS:  # planned only while the call is up
                 self._end(at, _TALK_ENDINGS[kind])
             else:
@@ -135,7 +156,7 @@ class PlannedCall(Call):
 
     # -- before answer --------------------------------------------------------------------------
     def _send_invite(self, now: float, load: _GatewayLoad) -> None:
-        behaviour = self.script.callee
+        behaviour = self.callee_does
         ring = answer = reject = None
         if load.config.status != "unreachable":
             kind = behaviour.kind
@@ -186,7 +207,7 @@ class PlannedCall(Call):
         at, ends = NEVER, Kind.CALLER_BYE
         if script.caller_hangup is not None:
             at = answer + script.caller_hangup
-        hangup = script.callee.hangup_after
+        hangup = self.callee_does.hangup_after
         if hangup is not None and answer + hangup < at:
             at, ends = answer + hangup, Kind.CALLEE_BYE
         if script.admin_disconnect_at is not None and answer + script.admin_disconnect_at < at:

@@ -11,8 +11,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Final
 
-ZERO = Decimal(0)
+ZERO: Final = Decimal(0)
 
 
 @dataclass(frozen=True, slots=True)

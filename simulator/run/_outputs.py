@@ -31,6 +31,7 @@ from simulator.run._stop import requests as stop_requests
 from simulator.run._trace_file import TraceFile
 
 OnCdr = Callable[[Cdr], None]
+OnBlock = Callable[[list[Cdr]], None]
 
 
 class FeedInterrupted(KeyboardInterrupt):
@@ -111,6 +112,36 @@ class RunOutputs:
         if self.progress is not None:
             on_cdr = _counting(on_cdr, clock or (lambda: 0.0), self.progress, every - 1)
         return on_cdr
+
+    def on_block(self, *, clock: Callable[[], float] | None = None) -> OnBlock:
+        """For a batch run: the callable the transport hands each block of records to, in CDR
+        order. A block goes where ``on_cdr`` sends each of its records, in the same order
+        (statistics, sinks, feed); the progress bar is refreshed and a stop a signal left
+        waiting is raised after each block, so a block is whole or, once the run stops, gone
+        with the rest of its staged output."""
+        if self.output is not None and self.output.direct:
+            raise ValueError("records written in place (a realtime run) go one at a time")
+        add = self.stats.add_block
+        write = self.output.write_block if self.output is not None else None
+        send = self.feed.send if self.feed is not None else None
+        progress = self.progress
+        now = clock or (lambda: 0.0)
+        count = 0
+
+        def take(cdrs: list[Cdr]) -> None:
+            nonlocal count
+            add(cdrs)
+            if write is not None:
+                write(cdrs)
+            if send is not None:
+                for cdr in cdrs:
+                    send(cdr)
+            if progress is not None:
+                count += len(cdrs)
+                progress.update(count, now())
+            if stop_requests:
+                raise_requested()
+        return take
 
     def commit(self) -> list[Path]:
         """The run succeeded: finish the progress bar, put every file in place; what was
@@ -199,7 +230,7 @@ def counted(stats: RunStats, write: OnCdr | None, whole: bool = False,
     stops = stop_requests if takes_stops else []
     if write is None:
         def count(cdr: Cdr) -> None:
-            add(cdr, cdr.fee)
+            add(cdr)
             if stops:
                 raise_requested()
         return count
@@ -208,14 +239,14 @@ def counted(stats: RunStats, write: OnCdr | None, whole: bool = False,
         def count_and_write_whole(cdr: Cdr) -> None:
             hold()
             try:
-                add(cdr, cdr.fee)
+                add(cdr)
                 write(cdr)
             finally:
                 release()
         return count_and_write_whole
 
     def count_and_write(cdr: Cdr) -> None:
-        add(cdr, cdr.fee)
+        add(cdr)
         write(cdr)
         if stops:
             raise_requested()

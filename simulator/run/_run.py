@@ -151,11 +151,14 @@ def run(scenario: Scenario, options: RunOptions,
     try:
         # Batch runs refresh the progress bar every 1024 calls; realtime ones on every call
         # (it throttles).
-        on_cdr = outputs.on_cdr(clock=lambda: simulation.now if simulation else 0.0,
-                                every=1 if realtime_speed is not None else 1024)
+        # A batch run hands its records over a block at a time.
+        def clock() -> float:
+            return simulation.now if simulation else 0.0
+        on_cdr = outputs.on_cdr(clock=clock, every=1 if realtime_speed is not None else 1024)
+        on_block = outputs.on_block(clock=clock) if realtime_speed is None else None
         simulation = Simulation(scenario, on_cdr, trace=outputs.trace_handle, keep=keep,
                                 realtime_speed=realtime_speed, calls=options.calls,
-                                feed_from=options.warmup)
+                                feed_from=options.warmup, on_block=on_block)
         outputs.stats.sim_seconds = simulation.run()
         files = outputs.commit()
     except BaseException as exc:

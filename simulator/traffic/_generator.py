@@ -31,11 +31,11 @@ import itertools
 import math
 from collections import deque
 from collections.abc import Callable, Iterator
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from simulator.core import ANSWER, NO_ANSWER, UNREACHABLE, Behaviour
+from simulator.core import ANSWER, NO_ANSWER, UNREACHABLE, Behaviour, Script
 from simulator.scenario import (
     BlockSampler,
     CallSpec,
@@ -48,61 +48,22 @@ from simulator.scenario import (
     next_hour,
 )
 
-# -- what one call does: the core's Behaviour (``callee_does``), one per call attempt ------------
+# -- one call attempt: the core's Script (what the parties do, ``Behaviour`` for the callee) --
 
 
-class Script:
-    """One call attempt and what its parties do; ``callee`` None = the gateway's default."""
-
-    generated: ClassVar[bool] = False  # made by a traffic profile (``GeneratedScript``)
-
-    __slots__ = ("account", "admin_disconnect_at", "at", "call_id", "callee", "callee_number",
-                 "caller_hangup", "caller_number", "cancel_after", "credentials",
-                 "media_stops_after", "refresh_failing_leg", "source_ip")
-
-    def __init__(self, call_id: str, at: float, source_ip: str, caller_number: str,
-                 callee_number: str, callee: Behaviour | None,
-                 credentials: tuple[str, str] | None = None, caller_hangup: float | None = None,
-                 cancel_after: float | None = None, media_stops_after: float | None = None,
-                 refresh_failing_leg: str | None = None,
-                 admin_disconnect_at: float | None = None, account: str = "") -> None:
-        self.call_id = call_id
-        self.at = at
-        self.source_ip = source_ip
-        self.caller_number = caller_number
-        self.callee_number = callee_number
-        self.callee = callee
-        self.credentials = credentials
-        self.caller_hangup = caller_hangup
-        self.cancel_after = cancel_after
-        self.media_stops_after = media_stops_after
-        self.refresh_failing_leg = refresh_failing_leg
-        self.admin_disconnect_at = admin_disconnect_at
-        self.account = account
-
-    @classmethod
-    def from_call(cls, spec: CallSpec, scenario: Scenario) -> Script:
-        gateway = scenario.mapping_gateways[spec.from_]
-        credentials = (spec.credentials.user, spec.credentials.password) \
-            if spec.credentials else None
-        caller = caller_behaviour(spec.caller_does)
-        return cls(
-            spec.id, spec.at, spec.source_ip or gateway.ips[0], spec.caller, spec.callee,
-            callee_behaviour(spec.callee_does),
-            credentials=credentials, caller_hangup=caller.hangup_after,
-            cancel_after=caller.cancel_after, media_stops_after=spec.media_stops_after,
-            refresh_failing_leg=spec.refresh_failing_leg,
-            admin_disconnect_at=spec.admin_disconnect_at, account=gateway.account)
-
-
-class GeneratedScript(Script):
-    """A call attempt made by a traffic profile: random instants, never a whole-second tie.
-
-    Built with every field positional (``map`` over the drawn columns).
-    """
-
-    __slots__ = ()
-    generated = True
+def script_of_call(spec: CallSpec, scenario: Scenario) -> Script:
+    """The attempt of one of the scenario's ``calls:``."""
+    gateway = scenario.mapping_gateways[spec.from_]
+    credentials = (spec.credentials.user, spec.credentials.password) \
+        if spec.credentials else None
+    caller = caller_behaviour(spec.caller_does)
+    return Script(
+        spec.id, spec.at, spec.source_ip or gateway.ips[0], spec.caller, spec.callee,
+        callee_behaviour(spec.callee_does),
+        credentials=credentials, caller_hangup=caller.hangup_after,
+        cancel_after=caller.cancel_after, media_stops_after=spec.media_stops_after,
+        refresh_failing_leg=spec.refresh_failing_leg,
+        admin_disconnect_at=spec.admin_disconnect_at, account=gateway.account)
 
 
 # -- generating calls ---------------------------------------------------------------------------
@@ -328,10 +289,10 @@ class _Parties:
         label = self.label
         call_ids = [f"{label}{number}" for number in range(drawn.first + lo + 1,
                                                           drawn.first + hi + 1)]
-        return map(GeneratedScript, call_ids, drawn.times[lo:hi].tolist(), sources,
+        return map(Script, call_ids, drawn.times[lo:hi].tolist(), sources,
                    drawn.callers[lo:hi].tolist(), drawn.callees[lo:hi].tolist(), callee,
                    itertools.repeat(self.credentials), _where(caller_ends, hold[caller_ends]),
-                   *rare, itertools.repeat(self.account))
+                   *rare, itertools.repeat(self.account), itertools.repeat(True))
 
 
 def _profile_blocks(scenario: Scenario,
@@ -361,7 +322,7 @@ def _explicit(scenario: Scenario) -> list[CallSpec]:
 def explicit_calls(scenario: Scenario) -> Iterator[Script]:
     """The scenario's ``calls:`` in arrival order (ties: file order)."""
     for spec in _explicit(scenario):
-        yield Script.from_call(spec, scenario)
+        yield script_of_call(spec, scenario)
 
 
 # -- merging the sources in arrival order -------------------------------------------------------
@@ -466,7 +427,7 @@ def all_calls(scenario: Scenario, accounts: frozenset[str] | None = None,
     instants: list[Iterator[np.ndarray]] = []
     scripts: list[Iterator[Script]] = []
     if scenario.calls:
-        explicit = [Script.from_call(spec, scenario) for spec in _explicit(scenario)]
+        explicit = [script_of_call(spec, scenario) for spec in _explicit(scenario)]
         times = np.array([script.at for script in explicit], dtype=float)
         if cutoff is not None:  # positions count before the account filter
             del explicit[_kept(times, 0, 0, cutoff):]

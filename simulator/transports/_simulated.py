@@ -35,7 +35,6 @@ from simulator.core import (
     Behaviour,
     Calendar,
     Call,
-    CallAttempt,
     CallNeverEnds,
     Kind,
     Leg,
@@ -56,6 +55,7 @@ _NORMAL = simpy.events.NORMAL
 
 
 GC_THRESHOLD = 100_000  # allocations between young-generation collections during a run
+RECORD_BLOCK = 1024  # records handed to ``on_block`` at a time
 
 
 class SimulationError(Exception):
@@ -167,7 +167,8 @@ class Simulation:
                  accounts: frozenset[str] | None = None,
                  capacities: dict[str, int | None] | None = None,
                  realtime_speed: float | None = None, calls: int | None = None,
-                 feed_from: float = 0.0, eager: bool = True, planned: bool = True) -> None:
+                 feed_from: float = 0.0, eager: bool = True, planned: bool = True,
+                 on_block: Callable[[list[Cdr]], None] | None = None) -> None:
         if capacities:
             gateways = {name: gw.model_copy(update={"capacity": capacities.get(name, gw.capacity)})
                         for name, gw in scenario.routing_gateways.items()}
@@ -177,6 +178,8 @@ class Simulation:
             _RealtimeClock(realtime_speed) if realtime_speed else Calendar()
         self.switch = Switch(core_config(scenario), self, trace=trace is not None)
         self.on_cdr = on_cdr
+        self.on_block = on_block
+        self._block: list[Cdr] | None = [] if on_block is not None else None
         self.trace = trace
         self.keep = keep or set()
         self.kept: dict[str, Cdr] = {}
@@ -247,7 +250,15 @@ class Simulation:
             raise _never_ends(exc) from None
         finally:
             gc.set_threshold(*thresholds)
+        self._hand_over()
         return self.last_end
+
+    def _hand_over(self) -> None:
+        """The records gathered so far, to ``on_block``."""
+        block = self._block
+        if block:
+            self._block = []
+            self.on_block(block)  # type: ignore[misc]
 
     def _schedule_outages(self) -> None:
         """Routing gateways whose status changes in time windows (``outages``)."""
@@ -292,9 +303,7 @@ class Simulation:
     def _start_call(self, script: Script, index: int) -> None:
         """A call attempt that runs the full machine (explicit ``calls:``, traced runs)."""
         at = script.at
-        call = Call(self.switch, CallAttempt(script.call_id, at, script.source_ip,
-                                             script.caller_number, script.callee_number,
-                                             script.credentials), index)
+        call = Call(self.switch, script, index)
         self.scripts[index] = script
         if script.cancel_after is not None:
             call.schedule(at + script.cancel_after, Kind.CALLER_CANCEL)
@@ -303,9 +312,7 @@ class Simulation:
             self._wake(_Wakeup(call, self.eager and script.generated))
 
     def _arrive_planned(self, script: Script, index: int) -> None:
-        call = PlannedCall(self.switch, CallAttempt(
-            script.call_id, script.at, script.source_ip, script.caller_number,
-            script.callee_number, script.credentials), index, script)
+        call = PlannedCall(self.switch, script, index)
         try:
             self._wake_planned(call, call.begin())
         except CallNeverEnds as exc:
@@ -344,7 +351,7 @@ class Simulation:
 
     # -- the Signalling port --------------------------------------------------------------------
     def _behaviour(self, script: Script, gateway: RoutingGatewayConfig) -> Behaviour:
-        return script.callee or gateway.callee_does or ANSWER_AT_ONCE
+        return script.callee_does or gateway.callee_does or ANSWER_AT_ONCE
 
     def invite_gateway(self, call: Call, gateway: RoutingGatewayConfig) -> None:
         if gateway.status == "unreachable":
@@ -398,7 +405,13 @@ class Simulation:
             self.outcomes[call.attempt.call_id] = outcome_of(call, cdr)
         if call.end_at > self.last_end:
             self.last_end = call.end_at
-        self.on_cdr(cdr)
+        block = self._block
+        if block is None:
+            self.on_cdr(cdr)
+        else:
+            block.append(cdr)
+            if len(block) >= RECORD_BLOCK:
+                self._hand_over()
         if self.trace is not None:
             self._write_trace(call)
         self.scripts.pop(call.index, None)  # planned calls never needed theirs
