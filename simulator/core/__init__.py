@@ -10,7 +10,7 @@ the same ``Call``.
 from simulator.core import _decisions as decisions
 from simulator.core import _events as events
 from simulator.core._calendar import Calendar
-from simulator.core._cdr import cdr_from_call
+from simulator.core._cdr import Records, cdr_from_call
 from simulator.core._config import (
     ANSWER,
     ANSWER_AT_ONCE,
@@ -139,6 +139,7 @@ __all__ = [
     "PlannedCall",
     "Rate",
     "RateTable",
+    "Records",
     "RoutingGatewayConfig",
     "Script",
     "Section",

@@ -367,8 +367,7 @@ def run_shard(scenario: Scenario, shard: Shard, formats: tuple[str, ...],
         on_cdr = counted(stats, spool)
         simulation = Simulation(scenario, on_cdr, accounts=shard.accounts,
                                 capacities=shard.capacities, calls=calls, keep=keep)
-        simulation.run()
-        stats.sim_seconds = simulation.last_end
+        stats.sim_seconds = simulation.run()
         spool.finish()
         data = None if spool_path else handle.getvalue()
     finally:

@@ -41,9 +41,9 @@ from simulator.core import (
     Outcome,
     Phase,
     PlannedCall,
+    Records,
     RoutingGatewayConfig,
     Switch,
-    cdr_from_call,
     outcome_of,
 )
 from simulator.scenario import Scenario, core_config
@@ -160,6 +160,10 @@ class Simulation:
     whose agenda the ladder shows. Explicit ``calls:`` are woken at every agenda entry, so their
     same-instant ties (whole seconds are common there) keep the clock's insertion order exactly
     as before.
+
+    The records are the core's ``Records`` (``records``): the switch hands each released call
+    to it directly; with ``on_block`` they go out in blocks of ``RECORD_BLOCK`` (a batch run),
+    else each to ``on_cdr``.
     """
 
     def __init__(self, scenario: Scenario, on_cdr: Callable[[Cdr], None], *,
@@ -177,21 +181,13 @@ class Simulation:
         self.clock: _RealtimeClock | Calendar = \
             _RealtimeClock(realtime_speed) if realtime_speed else Calendar()
         self.switch = Switch(core_config(scenario), self, trace=trace is not None)
-        self.on_cdr = on_cdr
-        self.on_block = on_block
-        self._block: list[Cdr] | None = [] if on_block is not None else None
         self.trace = trace
         self.keep = keep or set()
         self.kept: dict[str, Cdr] = {}
         self.outcomes: dict[str, Outcome] = {}  # of the kept calls only: built on demand
-        self.scripts: dict[int, Script] = {}
-        self.flowno = 0
         self.accounts = accounts
         self.limit = calls
         self.feed_from = feed_from
-        self.warmup_calls = 0
-        self.last_end = 0.0
-        self._seed = scenario.seed
         self.eager = eager
         self.planned = planned and trace is None
         env = self.env
@@ -212,6 +208,13 @@ class Simulation:
         self._gateway_headers = {
             name: gw.callee_does.reason_header or "" if gw.callee_does else ""
             for name, gw in scenario.routing_gateways.items()}
+        # The records are the core's (``Records``): the switch hands it each released call.
+        self.records = Records(
+            scenario.seed, on_cdr=on_cdr if on_block is None else None, on_block=on_block,
+            size=RECORD_BLOCK, feed_from=feed_from,
+            reason_headers=self._reason_headers if self._vos3000 else None,
+            also=self._also if self.keep or trace is not None else None)
+        self.switch.recorder = self.records
 
     @property
     def env(self) -> simpy.Environment | Calendar:
@@ -219,6 +222,11 @@ class Simulation:
         environment."""
         clock = self.clock
         return clock if isinstance(clock, Calendar) else clock.env
+
+    @property
+    def warmup_calls(self) -> int:
+        """Calls that ended before ``feed_from``: no record."""
+        return self.records.warmup_calls
 
     @property
     def arrived(self) -> int:
@@ -250,15 +258,8 @@ class Simulation:
             raise _never_ends(exc) from None
         finally:
             gc.set_threshold(*thresholds)
-        self._hand_over()
-        return self.last_end
-
-    def _hand_over(self) -> None:
-        """The records gathered so far, to ``on_block``."""
-        block = self._block
-        if block:
-            self._block = []
-            self.on_block(block)  # type: ignore[misc]
+        self.records.hand_over()
+        return self.records.last_end
 
     def _schedule_outages(self) -> None:
         """Routing gateways whose status changes in time windows (``outages``)."""
@@ -304,7 +305,6 @@ class Simulation:
         """A call attempt that runs the full machine (explicit ``calls:``, traced runs)."""
         at = script.at
         call = Call(self.switch, script, index)
-        self.scripts[index] = script
         if script.cancel_after is not None:
             call.schedule(at + script.cancel_after, Kind.CALLER_CANCEL)
         call.start()
@@ -357,7 +357,7 @@ class Simulation:
         if gateway.status == "unreachable":
             return  # no reply at all: the core's timer B fires
         now, attempt = call.now, call.attempts
-        for after, code in self._behaviour(self.scripts[call.index], gateway).responses():
+        for after, code in self._behaviour(_script(call), gateway).responses():
             if code == 180:
                 call.schedule(now + after, Kind.GATEWAY_RINGING, attempt)
             elif code == 200:
@@ -366,7 +366,7 @@ class Simulation:
                 call.schedule(now + after, Kind.GATEWAY_REJECT, (attempt, code))
 
     def answered(self, call: Call) -> None:
-        script = self.scripts[call.index]
+        script = _script(call)
         now = call.now
         behaviour = self._behaviour(script, call.gateway.config)
         ends = False
@@ -390,40 +390,22 @@ class Simulation:
                 script.call_id)
 
     def send_refresh(self, call: Call, leg: Leg) -> None:
-        failing = self.scripts[call.index].refresh_failing_leg
+        failing = _script(call).refresh_failing_leg
         if failing is None or failing != ("caller" if leg is Leg.CALLER else "callee"):
             call.schedule(call.now, Kind.REFRESH_ANSWERED, leg)
 
     def released(self, call: Call) -> None:
-        if call.end_at < self.feed_from:
-            self.warmup_calls += 1
-            self.scripts.pop(call.index, None)
-            return
-        cdr = self.build_cdr(call)
-        if self.keep and call.attempt.call_id in self.keep:
+        """The Signalling port's: the switch hands released calls to ``records`` itself."""
+        self.records.released(call)
+
+    def _also(self, call: Call, cdr: Cdr) -> None:
+        """A record, for what this run keeps of it: a kept call's record and outcome, the
+        trace."""
+        if call.attempt.call_id in self.keep:
             self.kept[call.attempt.call_id] = cdr
             self.outcomes[call.attempt.call_id] = outcome_of(call, cdr)
-        if call.end_at > self.last_end:
-            self.last_end = call.end_at
-        block = self._block
-        if block is None:
-            self.on_cdr(cdr)
-        else:
-            block.append(cdr)
-            if len(block) >= RECORD_BLOCK:
-                self._hand_over()
         if self.trace is not None:
-            self._write_trace(call)
-        self.scripts.pop(call.index, None)  # planned calls never needed theirs
-
-    # -- records --------------------------------------------------------------------------------
-    def build_cdr(self, call: Call) -> Cdr:
-        if call.recorded:
-            self.flowno += 1
-        if self._vos3000:
-            return cdr_from_call(call, self.flowno, self._seed,
-                                 reason_headers=self._reason_headers(call))
-        return cdr_from_call(call, self.flowno, self._seed)
+            write_trace(self.trace, call)
 
     def _reason_headers(self, call: Call) -> tuple[str, str]:
         """The Reason headers (caller's, callee's) the call's parties sent ("": none)."""
@@ -432,8 +414,11 @@ class Simulation:
             callee = self._gateway_headers.get(call.final_gateway, "")
         return caller, callee
 
-    def _write_trace(self, call: Call) -> None:
-        write_trace(self.trace, call)
+
+
+def _script(call: Call) -> Script:
+    """The script a call of this transport was started from (its attempt)."""
+    return call.attempt  # type: ignore[return-value]
 
 
 def expected_arrivals(scenario: Scenario, limit: int | None = None) -> float:
