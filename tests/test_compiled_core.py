@@ -2,9 +2,10 @@
 wheel's install step, ``simulator._build_hook``), with mypyc, from the very sources the rest of
 the suite runs as Python. An installed copy runs it by default; it must be what runs under
 ``VOSSIM_CORE=compiled`` and give the same bytes: every digest of the scenario library (the
-sharded run's spawned workers included) and the planner-against-machine comparison of
-``tests/test_eager.py``. A build that does not match the sources or this Python is refused with
-what to do, never used."""
+sharded run's spawned workers included) and the core's own tests (the planner against the
+full machine of ``tests/test_eager.py``, every decision row, record field and outcome). A
+build that does not match the sources or this Python is refused with what to do, never
+used."""
 
 from __future__ import annotations
 
@@ -142,8 +143,8 @@ def test_the_compiled_core_is_what_runs(built: Path) -> None:
     assert done.returncode == 0, done.stderr
     core, in_use, state_file, record_file = done.stdout.split()
     assert (core, in_use) == ("compiled", "compiled")
-    assert state_file.startswith(str(built)) and state_file.endswith(SUFFIX)
-    assert record_file.endswith(".py")  # the Cdr stays a plain Python class
+    for file in (state_file, record_file):  # the record is compiled too (a native Cdr)
+        assert file.startswith(str(built)) and file.endswith(SUFFIX)
     pure = _python(built, "-c", probe, core="python")
     assert pure.stdout.split()[:2] == ["python", "python"]
 
@@ -162,13 +163,19 @@ def test_compiled_output_is_byte_identical_to_the_digests(built: Path) -> None:
     assert " 0 differences" in done.stdout
 
 
-def test_planned_calls_match_the_full_machine_on_the_compiled_core(built: Path) -> None:
-    # The profiles whose entries meet on the same instants and take every branch, and the bench
-    # profile; the long wholesale day adds minutes, not branches.
+def test_the_core_tests_pass_on_the_compiled_core(built: Path) -> None:
+    # Planned calls against the full machine: the profiles whose entries meet on the same
+    # instants and take every branch, and the bench profile (the long wholesale day adds
+    # minutes, not branches); the Calendar pops in simpy's order; every decision-table row,
+    # recording switch and record field; outcomes, which a sharded run pickles (a compiled
+    # frozen record once could not be unpickled, and the run waited for it for ever).
     done = _python(built, "-c", _ON_COMPILED + "import pytest; sys.exit(pytest.main(sys.argv[1:]))",
                    "-q", "-p", "no:cacheprovider", "-p", "no:xdist",
                    "-k", "not wholesale-day", "tests/test_eager.py",
-                   "tests/test_simpy_contract.py")  # the Calendar pops in simpy's order
+                   "tests/test_simpy_contract.py", "tests/test_core_state.py",
+                   "tests/test_decision_rows.py", "tests/test_recording.py",
+                   "tests/test_cdr_path.py", "tests/test_outcome.py",
+                   "tests/test_sink_output.py", timeout=600)
     assert done.returncode == 0, done.stdout[-3000:]
     assert " passed" in done.stdout and "failed" not in done.stdout
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import simpy
 
-from simulator.core import Calendar
+from simulator.core import Calendar, Script
 from simulator.transports._simulated import _RealtimeClock, _Wakeup
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -123,19 +123,14 @@ def _order_on_calendar(arrivals: list[float], plan: dict[str, list[float]]) -> l
             self.name = name
             self.callbacks = [lambda e: handle(e.name)]
 
-    class Arrival:
-        generated = False
-
-        def __init__(self, index: int, at: float) -> None:
-            self.name, self.at = f"a{index}", at
-
     def handle(name: str) -> None:
         seen.append((calendar.now, name))
         for n, delay in enumerate(plan.get(name, ())):
             calendar.schedule(Bare(f"{name}.{n}"), 1, delay)
 
-    calendar.run(iter(Arrival(i, at) for i, at in enumerate(arrivals)), None, False,
-                 lambda script, index: handle(script.name))
+    # explicit calls' scripts (not generated): each arrival goes to the start callback
+    scripts = (Script(f"a{i}", at, "192.0.2.1", "1", "2", None) for i, at in enumerate(arrivals))
+    calendar.run(scripts, None, False, lambda script, index: handle(script.call_id))
     assert calendar.arrived == len(arrivals)
     return seen
 

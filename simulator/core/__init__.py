@@ -7,6 +7,11 @@ imports a SIP stack, simpy, pjsua2, scapy, pydantic or a database. Both transpor
 the same ``Call``.
 """
 
+import copyreg
+import dataclasses
+from typing import Any
+
+from simulator.core import _config, _rating
 from simulator.core import _decisions as decisions
 from simulator.core import _events as events
 from simulator.core._calendar import Calendar
@@ -83,6 +88,22 @@ from simulator.core._record import (
     stoptimes,
 )
 from simulator.core._state import EVENT, Call, CallAttempt, Kind, Leg, Phase, Signalling, Switch
+
+
+def _by_constructor(record: Any) -> tuple[type, tuple[Any, ...]]:
+    """A frozen record pickled as its constructor's arguments. The compiled core's dataclasses
+    would restore their fields one setattr at a time, which a frozen class refuses; a
+    ``--workers`` shard sends verdicts and rates back in its outcomes."""
+    return type(record), tuple(getattr(record, f.name) for f in dataclasses.fields(record)
+                               if f.init)
+
+
+FROZEN_RECORDS: tuple[type, ...] = tuple(
+    value for module in (decisions, _config, _rating) for value in vars(module).values()
+    if isinstance(value, type) and dataclasses.is_dataclass(value)
+    and value.__module__ == module.__name__)
+for _frozen in FROZEN_RECORDS:
+    copyreg.pickle(_frozen, _by_constructor)
 
 __all__ = [
     "ALL_ROWS",
