@@ -66,7 +66,7 @@ from simulator.core._outcome import (
     outcome_from_events,
     outcome_of,
 )
-from simulator.core._plan import CallNeverEnds, PlannedCall, Script
+from simulator.core._plan import CallNeverEnds, PlannedCall, Script, generated_scripts
 from simulator.core._rating import Charge, Rate, RateTable, Section, Wallet, round_money
 from simulator.core._reasons import Q850_TEXTS, SIP_PHRASES, EndReason, q850_text, sip_phrase
 from simulator.core._record import (
@@ -181,6 +181,7 @@ __all__ = [
     "event_json",
     "events",
     "gateway_alarms",
+    "generated_scripts",
     "is_callee_response",
     "observed_code_clash",
     "only_recorded",

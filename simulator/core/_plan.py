@@ -66,7 +66,6 @@ class Script(CallAttempt):
     __slots__ = ("account", "admin_disconnect_at", "callee_does", "caller_hangup",
                  "cancel_after", "generated", "media_stops_after", "refresh_failing_leg")
 
-    # Positional parameters in this order: traffic builds scripts with map() over its columns.
     def __init__(self, call_id: str, at: float, source_ip: str, caller: str, callee: str,
                  callee_does: Behaviour | None, credentials: tuple[str, str] | None = None,
                  caller_hangup: float | None = None, cancel_after: float | None = None,
@@ -83,6 +82,31 @@ class Script(CallAttempt):
         self.admin_disconnect_at = admin_disconnect_at
         self.account = account
         self.generated = generated  # made by a traffic profile: random instants, no ties
+
+
+def generated_scripts(call_ids: list[str], ats: list[float], sources: list[str],
+                      callers: list[str], callees: list[str], kinds: list[int],
+                      ring_after: list[float], answer_after: list[float],
+                      callee_hangup: list[float | None], reply_after: list[float],
+                      caller_hangup: list[float | None], cancel_after: list[float | None],
+                      media_stops_after: list[float | None],
+                      refresh_failing_leg: list[str | None],
+                      admin_disconnect_at: list[float | None],
+                      credentials: tuple[str, str] | None, account: str) -> list[Script]:
+    """A traffic profile's drawn columns (one row per call) as its calls' scripts.
+
+    Here rather than in ``simulator.traffic`` so that the compiled core builds each script and
+    its callee's ``Behaviour`` with direct constructor calls, not argument tuples.
+    """
+    return [Script(call_id, at, source, caller, callee,
+                   Behaviour(kind, ring, answer, callee_bye, reply), credentials, caller_bye,
+                   cancel, media, refresh, admin, account, True)
+            for call_id, at, source, caller, callee, kind, ring, answer, callee_bye, reply,
+            caller_bye, cancel, media, refresh, admin
+            # no strict=: the columns are slices of one block, and mypyc loops over a plain zip
+            in zip(call_ids, ats, sources, callers, callees, kinds, ring_after, answer_after,  # noqa: B905
+                   callee_hangup, reply_after, caller_hangup, cancel_after, media_stops_after,
+                   refresh_failing_leg, admin_disconnect_at)]
 
 
 class CallNeverEnds(Exception):

@@ -371,13 +371,11 @@ def whole_ms(seconds: float) -> int:
     interpreter, and a record takes four or five of them.
     """
     ms = seconds * 1000
-    whole = int(ms)  # toward zero
-    floor = float(whole)
-    if floor > ms:
-        whole -= 1
-        floor -= 1.0
-    rest = ms - floor  # exact: floor and ms are within a factor of two of each other
-    if rest > 0.5 or (rest == 0.5 and whole % 2 == 1):
+    if ms < 0:  # instants are after 1970; int() rounds toward zero, which this assumes
+        return round(ms)
+    whole = int(ms)
+    rest = ms - whole  # exact: whole and ms are within a factor of two of each other
+    if rest > 0.5 or (rest == 0.5 and whole & 1):
         whole += 1
     return whole
 

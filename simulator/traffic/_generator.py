@@ -35,7 +35,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from simulator.core import ANSWER, NO_ANSWER, UNREACHABLE, Behaviour, Script
+from simulator.core import ANSWER, NO_ANSWER, UNREACHABLE, Script, generated_scripts
 from simulator.scenario import (
     BlockSampler,
     CallSpec,
@@ -275,24 +275,26 @@ class _Parties:
         return (self._built(drawn, lo, min(lo + _BUILT, len(drawn.times)))
                 for lo in range(0, len(drawn.times), _BUILT))
 
-    def _built(self, drawn: _Drawn, lo: int, hi: int) -> Iterator[Script]:
+    def _built(self, drawn: _Drawn, lo: int, hi: int) -> list[Script]:
         """Calls ``lo`` to ``hi`` of the block."""
+        n = hi - lo
         hold, callee_ends, caller_ends = (drawn.hold[lo:hi], drawn.callee_ends[lo:hi],
                                           drawn.caller_ends[lo:hi])
-        sources = itertools.repeat(self.sources[0]) if drawn.sources is None else \
+        sources = [self.sources[0]] * n if drawn.sources is None else \
             drawn.sources[lo:hi].tolist()
-        callee = map(Behaviour, drawn.kind[lo:hi].tolist(), drawn.ring_after[lo:hi].tolist(),
-                     drawn.answer_after[lo:hi].tolist(), _where(callee_ends, hold[callee_ends]),
-                     drawn.reply_after[lo:hi].tolist())
-        rare = [column if isinstance(column, itertools.repeat) else column[lo:hi]
-                for column in drawn.rare]
+        cancel, media, refresh, admin = (
+            [None] * n if isinstance(column, itertools.repeat) else column[lo:hi]
+            for column in drawn.rare)
         label = self.label
         call_ids = [f"{label}{number}" for number in range(drawn.first + lo + 1,
                                                           drawn.first + hi + 1)]
-        return map(Script, call_ids, drawn.times[lo:hi].tolist(), sources,
-                   drawn.callers[lo:hi].tolist(), drawn.callees[lo:hi].tolist(), callee,
-                   itertools.repeat(self.credentials), _where(caller_ends, hold[caller_ends]),
-                   *rare, itertools.repeat(self.account), itertools.repeat(True))
+        return generated_scripts(
+            call_ids, drawn.times[lo:hi].tolist(), sources, drawn.callers[lo:hi].tolist(),
+            drawn.callees[lo:hi].tolist(), drawn.kind[lo:hi].tolist(),
+            drawn.ring_after[lo:hi].tolist(), drawn.answer_after[lo:hi].tolist(),
+            _where(callee_ends, hold[callee_ends]), drawn.reply_after[lo:hi].tolist(),
+            _where(caller_ends, hold[caller_ends]), cancel, media, refresh, admin,
+            self.credentials, self.account)
 
 
 def _profile_blocks(scenario: Scenario,

@@ -395,7 +395,8 @@ class Simulation:
             call.schedule(call.now, Kind.REFRESH_ANSWERED, leg)
 
     def released(self, call: Call) -> None:
-        """The Signalling port's: the switch hands released calls to ``records`` itself."""
+        """The Signalling port's. The switch hands released calls to ``records`` directly
+        (``Switch.recorder``): a subclass that overrides this clears that first."""
         self.records.released(call)
 
     def _also(self, call: Call, cdr: Cdr) -> None:

@@ -53,6 +53,7 @@ class _Timeline(Simulation):
 
     def __init__(self, scenario: Scenario) -> None:
         super().__init__(scenario, self._ignore)
+        self.switch.recorder = None  # released calls come to ``released`` below, then the records
         self.open_legs: dict[int, tuple[str, float]] = {}
         self.legs: dict[str, list[tuple[float, float, str]]] = {}
         self.calls: list[tuple[float, float, str]] = []
