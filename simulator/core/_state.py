@@ -519,6 +519,8 @@ class Call:
         "refresh_count",
         "reserved",
         "session_timer",
+        "start_ms",
+        "stop_ms",
         "switch",
         "trace",
         "verdict",
@@ -555,6 +557,8 @@ class Call:
         self._refreshes: dict[Leg, int] | None = None  # leg -> its open re-INVITE's number
         self.refresh_count = 0
         # results, filled in at the end
+        self.start_ms = 0  # the record's starttime and stoptime: wall-clock ms of the answer
+        self.stop_ms = 0   # (or of the end, unanswered) and of the end
         self.hold_time = 0
         self.fee_time = 0
         self.fee = _ZERO
@@ -1004,9 +1008,14 @@ class Call:
     def _bill(self, now: float) -> None:
         switch, verdict = self.switch, self.verdict
         config = switch.config
-        if self.answer_at is not None:
-            held_ms = switch.wall_ms(now) - switch.wall_ms(self.answer_at)
-            seconds, remainder = divmod(held_ms, 1000)
+        epoch = switch.start_epoch
+        stop = self.stop_ms = whole_ms(epoch + now)
+        answer_at = self.answer_at
+        if answer_at is None:
+            self.start_ms = stop
+        else:
+            start = self.start_ms = whole_ms(epoch + answer_at)
+            seconds, remainder = divmod(stop - start, 1000)
             if remainder and remainder >= config.SERVER_BILLING_HOLD_TIME_PRECISION:
                 seconds += 1
             self.hold_time = seconds
