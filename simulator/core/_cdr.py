@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Final
 
-from simulator.core._decisions import Party
+from simulator.core._decisions import Party, Verdict
 from simulator.core._rating import ZERO
 from simulator.core._record import Cdr, VendorSide, VosColumns
 from simulator.core._state import Call, Recorder, whole_ms
@@ -31,7 +31,7 @@ def cdr_from_call(call: Call, flowno: int | None, seed: int, *,
     caller_pdd_at = call.caller_pdd_at
     callee_pdd_at = call.callee_pdd_at
     gateway_invite_at = call.gateway_invite_at
-    verdict = call.verdict
+    verdict: Verdict = call.verdict  # type: ignore[assignment]  # the call has ended
     end_reason, end_direction, sip_header, reason_name, reason_category = \
         switch.ending_fields(verdict, call.caller_protocol) if not switch.observed \
         else switch.observed_fields(verdict, call.caller_protocol,
@@ -124,7 +124,7 @@ class Records(Recorder):
         self.warmup_calls = 0
 
     def released(self, call: Call) -> None:
-        end_at = call.end_at
+        end_at: float = call.end_at  # type: ignore[assignment]  # released: it has ended
         if end_at < self.feed_from:
             self.warmup_calls += 1
             return

@@ -45,7 +45,7 @@ from simulator.core._config import ANSWER, NO_ANSWER, UNREACHABLE, Behaviour
 from simulator.core._state import _TALK_ENDINGS, Call, CallAttempt, Kind, Phase, Switch
 
 if TYPE_CHECKING:
-    from simulator.core._state import _GatewayLoad
+    from simulator.core._state import _AccountState, _GatewayLoad
 
 # Final: the compiled core keeps them as constants instead of looking them up on every use.
 NEVER: Final = math.inf  # a call nothing ends: the transport reports it
@@ -260,7 +260,8 @@ class PlannedCall(Call):
                 cap = answer + config.SS_SIP_NO_TIMER_REINVITE_INTERVAL
                 if cap < at:
                     at, ends = cap, Kind.NO_TIMER_CAP
-            if self.gateway.config.protocol == "sip":
+            gateway: _GatewayLoad = self.gateway  # type: ignore[assignment]  # it answered
+            if gateway.config.protocol == "sip":
                 legs.append("callee")
             for leg in legs:
                 if leg == failing:  # its first re-INVITE goes unanswered for timer B
@@ -276,7 +277,8 @@ class PlannedCall(Call):
             if stops <= at and stops + config.media_timeout < at:
                 at, ends = stops + config.media_timeout, Kind.MEDIA_TIMEOUT
         self._ending_at, self._ending_kind = at, ends
-        if self.account.wallet.prepaid:
+        account: _AccountState = self.account  # type: ignore[assignment]  # set at setup
+        if account.wallet.prepaid:
             self._next_pulse = answer
         self._plan_next()
 

@@ -39,7 +39,6 @@ when the switch was built with ``trace=True``; without it no event is built at a
 from __future__ import annotations
 
 import heapq
-from collections import deque
 from collections.abc import Callable
 from decimal import Decimal
 from enum import IntEnum
@@ -63,6 +62,7 @@ if TYPE_CHECKING:
 # Final: the compiled core keeps them as constants instead of looking them up on every use.
 _ROUTE_PLAN_CACHE: Final = 100_000  # callee heads remembered (long prefixes: many of them)
 _BILL_CACHE: Final = 100_000  # (rate, holdTime) pairs remembered
+_INVITES_KEPT: Final = 1024  # INVITEs past the one-second window kept before they are dropped
 _ZERO: Final = ZERO
 _TIMER_B: Final = table.TIMER_B
 _FAILOVER_CODES: Final = table.FAILOVER_CODES
@@ -197,8 +197,8 @@ class _GatewayLoad:
 
 
 class _AccountState:
-    __slots__ = ("active", "calls", "config", "expires_epoch", "holders", "invites", "name",
-                 "rates", "wallet")
+    __slots__ = ("active", "calls", "config", "expires_epoch", "holders", "invites",
+                 "invites_from", "name", "rates", "wallet")
 
     def __init__(self, name: str, config: AccountConfig, rates: RateTable,
                  tracing: bool) -> None:
@@ -207,7 +207,10 @@ class _AccountState:
         self.rates = rates
         self.wallet = Wallet(config.money, config.limit_money, config.type == "prepaid")
         self.active = 0
-        self.invites: deque[float] = deque()
+        # The INVITEs of the last second are invites[invites_from:]: a list and an index
+        # rather than a deque, which the compiled core would reach through method calls.
+        self.invites: list[float] = []
+        self.invites_from = 0
         self.expires_epoch = config.expires_epoch  # worked out once, not per call
         # Traced runs only: the calls holding prepaid reservations now, call id -> amount.
         self.holders: dict[str, Any] | None = {} if tracing else None
@@ -381,7 +384,12 @@ def whole_ms(seconds: float) -> int:
 
 
 class Setup(table.SetupFacts):
-    """The facts the setup checks ask about (``_decisions.SetupFacts``), computed on demand."""
+    """The facts the setup checks ask about (``_decisions.SetupFacts``), computed on demand.
+
+    A fact about the account, the gateway or the rate is asked only once the checks before it
+    found one, so it reads them through a local annotated without None: the compiled core then
+    checks the type once and works on the object natively, not through the interpreter.
+    """
 
     __slots__ = ("_candidates", "_rate", "account", "attempt", "gateway", "gateway_name",
                  "switch")
@@ -401,16 +409,19 @@ class Setup(table.SetupFacts):
 
     @property
     def credentials_ok(self) -> bool:
-        auth = self.gateway.auth
+        gateway: MappingGatewayConfig = self.gateway  # type: ignore[assignment]
+        auth = gateway.auth
         return auth is None or self.attempt.credentials == (auth.user, auth.password)
 
     @property
     def account_disabled(self) -> bool:
-        return self.account.config.status == "disabled"
+        account: _AccountState = self.account  # type: ignore[assignment]
+        return account.config.status == "disabled"
 
     @property
     def account_expired(self) -> bool:
-        expires = self.account.expires_epoch
+        account: _AccountState = self.account  # type: ignore[assignment]
+        expires = account.expires_epoch
         return expires is not None and self.switch.start_epoch + self.attempt.at >= expires
 
     @property
@@ -421,23 +432,30 @@ class Setup(table.SetupFacts):
     @property
     def cps_exceeded(self) -> bool:
         # Every INVITE that gets this far counts towards the window, refused or not.
-        now, invites = self.attempt.at, self.account.invites
+        account: _AccountState = self.account  # type: ignore[assignment]
+        now, invites, first = self.attempt.at, account.invites, account.invites_from
         invites.append(now)
-        while invites[0] <= now - 1.0:
-            invites.popleft()
-        limit = self.account.config.max_cps
-        return limit is not None and len(invites) > limit
+        while invites[first] <= now - 1.0:  # ends at the latest on ``now`` itself
+            first += 1
+        if first >= _INVITES_KEPT and first * 2 >= len(invites):
+            del invites[:first]
+            first = 0
+        account.invites_from = first
+        limit = account.config.max_cps
+        return limit is not None and len(invites) - first > limit
 
     @property
     def concurrency_full(self) -> bool:
-        limit = self.account.config.max_concurrent
-        return limit is not None and self.account.active >= limit
+        account: _AccountState = self.account  # type: ignore[assignment]
+        limit = account.config.max_concurrent
+        return limit is not None and account.active >= limit
 
     @property
     def rate(self) -> Rate | None:
         rate = self._rate
         if rate is False:
-            rate = self._rate = self.account.rates.lookup(self.attempt.callee)
+            account: _AccountState = self.account  # type: ignore[assignment]
+            rate = self._rate = account.rates.lookup(self.attempt.callee)
         return rate
 
     @property
@@ -446,12 +464,16 @@ class Setup(table.SetupFacts):
 
     @property
     def level_subscribed(self) -> bool:
-        subscribed = self.account.config.subscribed
-        return subscribed is None or not self.rate.call_level or self.rate.call_level in subscribed
+        account: _AccountState = self.account  # type: ignore[assignment]
+        rate: Rate = self.rate  # type: ignore[assignment]
+        subscribed = account.config.subscribed
+        return subscribed is None or not rate.call_level or rate.call_level in subscribed
 
     @property
     def first_pulse_affordable(self) -> bool:
-        return self.account.wallet.can_pay(self.rate.pulse(0)[2])
+        account: _AccountState = self.account  # type: ignore[assignment]
+        rate: Rate = self.rate  # type: ignore[assignment]
+        return account.wallet.can_pay(rate.pulse(0)[2])
 
     @property
     def candidates(self) -> list[_GatewayLoad]:
@@ -678,8 +700,9 @@ class Call:
         if self.trace is not None:
             self._trace_setup(now, 0, facts)
             facts.account.calls[self.attempt.call_id] = self
-        self.account = facts.account
-        self.account.active += 1
+        account: _AccountState = facts.account  # type: ignore[assignment]
+        self.account = account
+        account.active += 1
         self.rate = facts.rate
         self.candidates = facts.candidates
         if self.trace is not None:
@@ -893,8 +916,10 @@ class Call:
     def _pay_pulse(self, now: float) -> float | None:
         """Reserve the pulse that starts now, or end the call when the money cannot pay it;
         returns when the next pulse starts (None: no more pulses)."""
-        start, length, cost = self.rate.pulse(self.pulses)
-        wallet = self.account.wallet
+        rate: Rate = self.rate  # type: ignore[assignment]  # set at setup, as the account
+        account: _AccountState = self.account  # type: ignore[assignment]
+        start, length, cost = rate.pulse(self.pulses)
+        wallet = account.wallet
         before = wallet.available if self.trace is not None else _ZERO
         if not wallet.reserve(cost):
             if self.trace is not None:
@@ -905,8 +930,9 @@ class Call:
         if self.trace is not None:
             self._trace_pulse(now, start, length, cost, before, paid=True)
         self.pulses += 1
-        if cost > 0 or self.pulses <= len(self.rate.sections):
-            return self.answer_at + start + length
+        if cost > 0 or self.pulses <= len(rate.sections):
+            answer_at: float = self.answer_at  # type: ignore[assignment]  # pulses are paid talking
+            return answer_at + start + length
         return None
 
     def _on_media_stopped(self, now: float, _: Any) -> None:
@@ -987,9 +1013,10 @@ class Call:
         self.end_at = now
         self._release_gateway()
         if previous is not Phase.NEW:
-            self.account.active -= 1
+            account: _AccountState = self.account  # type: ignore[assignment]  # set at setup
+            account.active -= 1
             if self.trace is not None:
-                self.account.calls.pop(self.attempt.call_id, None)
+                account.calls.pop(self.attempt.call_id, None)  # type: ignore[union-attr]
         if self.trace is not None:
             self._event(now, ev.Ending(row=verdict.row, situation=verdict.situation,
                                         endDirection=int(verdict.end_direction),
@@ -1006,7 +1033,8 @@ class Call:
             self.switch.signalling.released(self)
 
     def _bill(self, now: float) -> None:
-        switch, verdict = self.switch, self.verdict
+        switch = self.switch
+        verdict: Verdict = self.verdict  # type: ignore[assignment]  # set by _end
         config = switch.config
         epoch = switch.start_epoch
         stop = self.stop_ms = whole_ms(epoch + now)
@@ -1015,20 +1043,23 @@ class Call:
             self.start_ms = stop
         else:
             start = self.start_ms = whole_ms(epoch + answer_at)
-            seconds, remainder = divmod(stop - start, 1000)
+            held_ms = stop - start
+            seconds, remainder = held_ms // 1000, held_ms % 1000  # not divmod: native ints
             if remainder and remainder >= config.SERVER_BILLING_HOLD_TIME_PRECISION:
                 seconds += 1
             self.hold_time = seconds
         self.recorded = switch.records_everything or \
             not table.suppressed_by(config, verdict, self.hold_time)
         fee = _ZERO
-        if self.rate is not None and verdict.rated:
+        rate = self.rate
+        if rate is not None and verdict.rated:
             self.billed = True
-            self.fee_time, fee = switch.bill(self.rate, self.hold_time)
-        if self.account is not None:
+            self.fee_time, fee = switch.bill(rate, self.hold_time)
+        account = self.account
+        if account is not None:
             charge = fee if self.recorded else _ZERO
             if self.reserved or charge:
-                charged = self.account.wallet.settle(self.reserved, charge)
+                charged = account.wallet.settle(self.reserved, charge)
                 if self.recorded:
                     fee = charged
                 if self.trace is not None:
