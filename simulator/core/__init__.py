@@ -98,11 +98,11 @@ def _by_constructor(record: Any) -> tuple[type, tuple[Any, ...]]:
                                if f.init)
 
 
-FROZEN_RECORDS: tuple[type, ...] = tuple(
+_FROZEN_RECORDS: tuple[type, ...] = tuple(
     value for module in (decisions, _config, _rating) for value in vars(module).values()
     if isinstance(value, type) and dataclasses.is_dataclass(value)
     and value.__module__ == module.__name__)
-for _frozen in FROZEN_RECORDS:
+for _frozen in _FROZEN_RECORDS:
     copyreg.pickle(_frozen, _by_constructor)
 
 __all__ = [

@@ -8,7 +8,8 @@ iterator, one at a time, so a run of any length holds only the calls that are in
 
 The clock is an event queue popped in (time, insertion order): an arrival, a planned call's next
 instant, or "advance this call's agenda". Each call has at most one entry, at its next wake-up;
-when it ends, its CDR goes to ``on_cdr`` and nothing keeps a reference to it. Calls are released
+when it ends, the core's ``Records`` makes its CDR and hands it on (to ``on_block`` with a block
+of others in a batch run, else to ``on_cdr``); nothing keeps a reference to it. Calls are released
 in time order, so CDRs come out in stoptime order and flowno follows it.
 
 Two clocks implement the queue, with the same order, so the same scenario gives the same CDRs on
