@@ -42,7 +42,7 @@ def cdr_from_call(call: Call, flowno: int | None, seed: int, *,
     gateway_name = call.gateway_name
     recorded = call.recorded
     # Slot by slot rather than Cdr(**keywords): binding 29 keywords costs more than the stores.
-    # tests/test_recording.py checks that every slot is set, so a new one cannot be forgotten.
+    # tests/test_cdr_path.py checks that every slot is set, so a new one cannot be forgotten.
     cdr: Cdr = _new(Cdr)
     cdr.callere164 = attempt.caller
     cdr.calleee164 = attempt.callee

@@ -138,8 +138,8 @@ class PlannedCall(Call):
         behaviour = script.callee_does
         if behaviour is None:
             raise ValueError("a planned call needs its callee's behaviour")
-        self.script = script
-        self.callee_does: Behaviour = behaviour
+        self.script = script  # the attempt itself, read as its Script
+        self.callee_does: Behaviour = behaviour  # the script's, known not None
         # A planned call can sit on a transport's event queue as itself, with no wake-up object:
         # what to run when it is popped, and that it is an ordinary (not a failed) entry. These
         # are the two attributes simpy's ``Environment.step`` reads of what it pops.

@@ -125,14 +125,15 @@ _TALK_ENDINGS: Final[dict[Kind, Verdict]] = {
 
 # Endings caused by the core's own timers, by the name the trace gives them.
 _TIMER_NAMES: Final = {Kind.MAX_DURATION: "max-duration", Kind.NO_TIMER_CAP: "no-timer cap",
-                Kind.MEDIA_TIMEOUT: "media", Kind.ACK_TIMEOUT: "ACK (timer H)"}
+                       Kind.MEDIA_TIMEOUT: "media", Kind.ACK_TIMEOUT: "ACK (timer H)"}
 
-_BEFORE_ANSWER: Final = frozenset((Kind.GATEWAY_RINGING, Kind.GATEWAY_ANSWER, Kind.GATEWAY_REJECT,
-                            Kind.GATEWAY_TIMEOUT, Kind.RING_TIMEOUT, Kind.CALLER_CANCEL))
+_BEFORE_ANSWER: Final = frozenset((Kind.GATEWAY_RINGING, Kind.GATEWAY_ANSWER,
+                                   Kind.GATEWAY_REJECT, Kind.GATEWAY_TIMEOUT, Kind.RING_TIMEOUT,
+                                   Kind.CALLER_CANCEL))
 
 # Entries whose handlers only move the call's own state (see ``Call.advance_private``).
-_PRIVATE_KINDS: Final = frozenset((Kind.MEDIA_STOPPED, Kind.GATEWAY_RINGING, Kind.GATEWAY_ANSWER,
-                            Kind.REFRESH_DUE, Kind.REFRESH_ANSWERED))
+_PRIVATE_KINDS: Final = frozenset((Kind.MEDIA_STOPPED, Kind.GATEWAY_RINGING,
+                                   Kind.GATEWAY_ANSWER, Kind.REFRESH_DUE, Kind.REFRESH_ANSWERED))
 
 # Endings that may share an instant with a pulse boundary and then win over the pulse.
 _LATER_ENDINGS: Final = frozenset((*_TALK_ENDINGS, Kind.REFRESH_TIMEOUT))

@@ -149,13 +149,14 @@ def run(scenario: Scenario, options: RunOptions,
     keep = {c.id for c in scenario.calls if c.expect}
     simulation: Simulation | None = None
     try:
-        # Batch runs refresh the progress bar every 1024 calls; realtime ones on every call
-        # (it throttles).
-        # A batch run hands its records over a block at a time.
         def clock() -> float:
             return simulation.now if simulation else 0.0
-        on_cdr = outputs.on_cdr(clock=clock, every=1 if realtime_speed is not None else 1024)
-        on_block = outputs.on_block(clock=clock) if realtime_speed is None else None
+        # A realtime run hands each record over as its call ends (the progress bar throttles
+        # itself); a batch run hands them over a block at a time.
+        if realtime_speed is not None:
+            on_cdr, on_block = outputs.on_cdr(clock=clock, every=1), None
+        else:
+            on_cdr, on_block = _discard, outputs.on_block(clock=clock)
         simulation = Simulation(scenario, on_cdr, trace=outputs.trace_handle, keep=keep,
                                 realtime_speed=realtime_speed, calls=options.calls,
                                 feed_from=options.warmup, on_block=on_block)
